@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION := 2.13.0
+
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+# numba compiles UMAP/HDBSCAN kernels on first use (~10 s); caching them pays that once per machine.
+export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
+export PYTHONPATH := $(CURDIR)
+
+# Extra prerequisites of `make test` (services, linters) are added by the fragments in mk/.
+TEST_DEPS :=
+-include mk/*.mk
+
+.PHONY: install demo dev test lock clean
+
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==$(TORCH_VERSION)
+	$(PY) -m pip install -q -r requirements.txt -c constraints.txt
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip check
+	touch $@
+
+install: $(VENV)/.installed
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+demo: install $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m ftm_assets.run_demo
+
+dev: install $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $${FTM_DEV_PORT:-3000}
+
+test: install $(DAGSTER_HOME)/dagster.yaml $(TEST_DEPS)
+	$(PY) -m pytest
+
+lock:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^torch==' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Asset families: transcripts (prefetch), manifest (batching), topics (the launched worker)."""

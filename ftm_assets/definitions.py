@@ -1,0 +1,26 @@
+"""The code location ``ftm_assets``: assembles assets, checks and resources. Decides nothing itself."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ftm_assets.assets.manifest import build_firm_manifest
+from ftm_assets.assets.topics import build_firm_topics
+from ftm_assets.assets.transcripts import build_raw_transcripts
+from ftm_assets.environment import Settings, resources
+from ftm_assets.partitions import quarter_batch_partitions, quarter_partitions
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    quarters = quarter_partitions(settings.first_quarter, settings.last_quarter)
+    return dg.Definitions(
+        assets=[
+            build_raw_transcripts(quarters),
+            build_firm_manifest(quarters, settings.batch_count),
+            build_firm_topics(quarter_batch_partitions(quarters, settings.batch_count)),
+        ],
+        resources=resources(settings),
+    )
+
+
+defs = build_definitions(Settings.from_env())

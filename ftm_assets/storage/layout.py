@@ -1,0 +1,44 @@
+"""Where each output lives under the storage root (DESIGN.md, Asset graph). Keys only, no I/O."""
+
+from __future__ import annotations
+
+
+def raw_transcripts_prefix(quarter: str) -> str:
+    return f"raw/transcripts/quarter={quarter}/"
+
+
+def raw_transcripts_part(quarter: str, part: int = 0) -> str:
+    return f"{raw_transcripts_prefix(quarter)}part-{part:04d}.parquet"
+
+
+def manifest(quarter: str) -> str:
+    return f"manifests/quarter={quarter}/batches.jsonl"
+
+
+def firm_topics_prefix(quarter: str) -> str:
+    return f"intermediate/firm-topics/quarter={quarter}/"
+
+
+def firm_topics_part(quarter: str, batch: str, part: int) -> str:
+    return f"{firm_topics_prefix(quarter)}batch_{batch}_part_{part:04d}.parquet"
+
+
+def sentences_prefix(quarter: str) -> str:
+    return f"intermediate/sentences/quarter={quarter}/"
+
+
+def sentences_part(quarter: str, batch: str, part: int) -> str:
+    return f"{sentences_prefix(quarter)}batch_{batch}_part_{part:04d}.parquet"
+
+
+def failures(quarter: str, batch: str) -> str:
+    return f"failures/quarter={quarter}/batch_{batch}.parquet"
+
+
+def checkpoint(quarter: str, batch: str) -> str:
+    return f"progress/{quarter}/batch_{batch}_checkpoint.json"
+
+
+def commit_record(quarter: str, batch: str) -> str:
+    """The final record of a (quarter, batch): the parts that make up its output, and its counts."""
+    return f"progress/{quarter}/batch_{batch}_commit.json"

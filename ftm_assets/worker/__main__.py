@@ -1,0 +1,87 @@
+"""Entry point: ``python -m ftm_assets.worker`` (console script ``ftm-worker``), run by a launcher.
+
+Opens the Pipes session, processes the (quarter, batch) named in the extras, reports materializations
+and checks, and exits 0 only when the partition was committed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from ftm_assets.manifest import read_batch
+from ftm_assets.storage import open_storage
+from ftm_assets.worker.batch import BatchOutcome, run_batch
+from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker.pipes_io import NotLaunchedByDagsterError, open_pipes
+from ftm_assets.worker.report import check_results, summarize_commit
+
+EXIT_OK = 0
+EXIT_JOB_FAILED = 1
+EXIT_NOT_UNDER_DAGSTER = 2
+
+
+class BatchFailed(RuntimeError):
+    """The batch did not commit: circuit breaker, strict mode or a critical error (message says which)."""
+
+
+def report(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, started: float) -> None:
+    state, commit = outcome.state, outcome.commit
+    manifest_firms = read_batch(storage, cfg.quarter, cfg.batch).firm_ids
+    summary = summarize_commit(storage, commit, manifest_firms)
+    seconds = {f"seconds_{k}": v for k, v in sorted(state.seconds.items())}
+    pipes.report_asset_materialization(
+        asset_key="firm_topics",
+        metadata={
+            "firms": summary["firms_in_manifest"],
+            "firms_with_topics": summary["firms_with_topics"],
+            "topics": summary["topics"],
+            "rows": summary["rows"],
+            "sentences": state.counts.get("sentences", 0),
+            "parts": {"raw_value": commit["firm_topics_parts"], "type": "json"},
+            "path": {"raw_value": storage.uri(commit["firm_topics_parts"][0].rsplit("/", 1)[0]), "type": "path"}
+            if commit["firm_topics_parts"]
+            else "",
+            "embedding_model": commit["metadata"].get("ftm.embedding_model", ""),
+            "device": commit["metadata"].get("ftm.device", ""),
+            "worker_seconds": round(time.perf_counter() - started, 2),
+            **seconds,
+        },
+    )
+    pipes.report_asset_materialization(
+        asset_key="firm_topic_failures",
+        metadata={
+            "failures": summary["firms_failed"],
+            "failure_rate": summary["firms_failed"] / max(summary["firms_in_manifest"], 1),
+            "error_classes": {"raw_value": summary["error_classes"], "type": "json"},
+            "path": {"raw_value": storage.uri(commit["failures"]), "type": "path"},
+        },
+    )
+    for check in check_results(cfg, summary):
+        pipes.report_asset_check(**check)
+
+
+def main() -> int:
+    started = time.perf_counter()
+    try:
+        pipes_cm = open_pipes()
+    except NotLaunchedByDagsterError as exc:
+        print(f"ftm-worker: {exc}", file=sys.stderr)
+        return EXIT_NOT_UNDER_DAGSTER
+    with pipes_cm as pipes:
+        cfg = WorkerConfig.from_extras(dict(pipes.extras))
+        storage = open_storage(cfg.storage_root)
+        pipes.log.info(f"Worker for {cfg.quarter} batch {cfg.batch}, storage {storage.root}, run {cfg.run_id}.")
+        outcome = run_batch(cfg, storage, pipes.log)
+        if outcome.error is not None:
+            where = f" Failures so far: {storage.uri(outcome.failures_key)}." if outcome.failures_key else ""
+            raise BatchFailed(
+                f"{cfg.quarter} batch {cfg.batch} failed after {len(outcome.state.firms_done)} of "
+                f"{outcome.state.firms_total} firms: {type(outcome.error).__name__}: {outcome.error}.{where}"
+            ) from outcome.error
+        report(pipes, cfg, outcome, storage, started)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

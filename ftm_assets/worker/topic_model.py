@@ -1,0 +1,81 @@
+"""Fits BERTopic on one firm's sentence embeddings: cuML's UMAP/HDBSCAN on GPU when importable, else CPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ftm_assets.worker.config import TopicParams
+
+
+@dataclass(frozen=True)
+class Topic:
+    topic_id: int
+    keywords: list[str]
+    sentence_ids: list[int]
+
+    @property
+    def representation(self) -> str:
+        if self.topic_id == -1:
+            return "outliers (no topic)"
+        return ", ".join(self.keywords[:4])
+
+
+def gpu_backend_available() -> bool:
+    try:
+        import cuml  # noqa: F401
+    except Exception:  # cuML raises more than ImportError when CUDA is absent
+        return False
+    return True
+
+
+def _reducers(params: TopicParams, n_docs: int, use_gpu: bool):
+    n_neighbors = max(2, min(params.umap_n_neighbors, n_docs - 1))
+    n_components = max(2, min(params.umap_n_components, n_docs - 2))
+    if use_gpu:
+        from cuml.cluster import HDBSCAN
+        from cuml.manifold import UMAP
+    else:
+        from hdbscan import HDBSCAN
+        from umap import UMAP
+    umap_model = UMAP(
+        n_neighbors=n_neighbors,
+        n_components=n_components,
+        min_dist=params.umap_min_dist,
+        metric="cosine",
+        random_state=params.random_seed,
+    )
+    hdbscan_model = HDBSCAN(
+        min_cluster_size=params.hdbscan_min_cluster_size,
+        min_samples=params.hdbscan_min_samples,
+        metric="euclidean",
+        cluster_selection_method="eom",
+        prediction_data=False,
+    )
+    return umap_model, hdbscan_model
+
+
+def fit_topics(sentences: list[str], embeddings: np.ndarray, params: TopicParams, *, use_gpu: bool) -> list[Topic]:
+    """Topics of one firm, ordered by topic id (-1, the outliers, first when present)."""
+    from bertopic import BERTopic
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    umap_model, hdbscan_model = _reducers(params, len(sentences), use_gpu)
+    model = BERTopic(
+        umap_model=umap_model,
+        hdbscan_model=hdbscan_model,
+        vectorizer_model=CountVectorizer(stop_words="english", ngram_range=(1, 2)),
+        top_n_words=params.top_n_keywords,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    assignments, _ = model.fit_transform(sentences, embeddings=embeddings)
+    assignments = np.asarray(assignments)
+    topics = []
+    for topic_id in sorted(set(assignments.tolist())):
+        words = model.get_topic(topic_id) or []
+        keywords = [w for w, _ in words if w][: params.top_n_keywords]
+        ids = np.flatnonzero(assignments == topic_id).astype(int).tolist()
+        topics.append(Topic(int(topic_id), keywords, ids))
+    return topics
