@@ -1,0 +1,1 @@
+"""Tests of ftm_assets.sources and the transcript-source resources."""
