@@ -1,7 +1,7 @@
 """The one place that decides the environment: reads FTM_* settings and binds resource implementations.
 
 Environments differ only by which resource implementation is bound here (DESIGN.md), never by ``if`` in
-asset code. Secrets (WRDS password) are bound as ``dg.EnvVar`` and resolved at run time.
+asset code. Secrets (the WRDS password) are never read here: the resource resolves them at run time.
 """
 
 from __future__ import annotations
@@ -123,15 +123,9 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
 
     if not settings.get("FTM_WRDS_USERNAME"):
         raise ConfigError("FTM_TRANSCRIPT_SOURCE=wrds needs FTM_WRDS_USERNAME (your WRDS login).")
-    optional: dict[str, Any] = {}
-    if settings.get("FTM_WRDS_PASSWORD"):
-        optional["password"] = dg.EnvVar("FTM_WRDS_PASSWORD")
-    for key, field in (("FTM_WRDS_HOST", "host"), ("FTM_WRDS_SSLMODE", "sslmode")):
-        if settings.get(key):
-            optional[field] = settings.get(key)
-    if settings.get("FTM_WRDS_PORT"):
-        optional["port"] = _int(settings.raw, "FTM_WRDS_PORT", 9737, 1, 65535)
-    return WrdsTranscriptSource(username=dg.EnvVar("FTM_WRDS_USERNAME"), **optional)
+    # Credentials and host settings are resolved by the resource at run time (FTM_WRDS_*, PGPASSWORD,
+    # .pgpass), so a .pgpass user need not put a password in any variable.
+    return WrdsTranscriptSource()
 
 
 def launcher(settings: Settings) -> dg.ConfigurableResource:
@@ -144,10 +138,10 @@ def launcher(settings: Settings) -> dg.ConfigurableResource:
         raise ConfigError(f"FTM_ENV=aws needs {' and '.join(missing)} (Terraform outputs them, see README).")
     bucket, _, prefix = settings.storage_root[len("s3://") :].partition("/")
     return AwsBatchLauncher(
-        job_queue=settings.get("FTM_BATCH_JOB_QUEUE"),
-        job_definition=settings.get("FTM_BATCH_JOB_DEFINITION"),
+        job_queue=dg.EnvVar("FTM_BATCH_JOB_QUEUE"),
+        job_definition=dg.EnvVar("FTM_BATCH_JOB_DEFINITION"),
         pipes_bucket=bucket,
-        pipes_prefix=f"{prefix.strip('/')}/pipes".lstrip("/"),
+        pipes_prefix=f"{prefix.strip('/')}/pipes" if prefix.strip("/") else "pipes",
     )
 
 

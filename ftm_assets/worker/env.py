@@ -11,6 +11,7 @@ from __future__ import annotations
 WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
     "DAGSTER_PIPES_CONTEXT": ("launcher", "Pipes bootstrap: where the context is (S3 on Batch)."),
     "DAGSTER_PIPES_MESSAGES": ("launcher", "Pipes bootstrap: where messages go (S3 on Batch)."),
+    "AWS_BATCH_JOB_ATTEMPT": ("Batch", "Attempt number; the worker keys its Pipes messages by it."),
     "FTM_EMBEDDING_MODEL": (
         "image",
         "Path or name of the sentence-transformers model; default: the packaged all-MiniLM-L6-v2.",
