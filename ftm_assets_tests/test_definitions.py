@@ -1,0 +1,49 @@
+"""The code location loads: asset keys, partitions, checks, resources, and Dagster's own validation."""
+
+import os
+import subprocess
+import sys
+
+import dagster as dg
+
+from ftm_assets import constants as C
+from ftm_assets.definitions import build_definitions
+from ftm_assets.environment import Settings
+
+
+def _defs(**env):
+    return build_definitions(Settings.from_env({"FTM_LAST_QUARTER": "2024Q4", **env}))
+
+
+def test_assets_checks_and_partitions():
+    defs = _defs()
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"raw_transcripts", "firm_manifest", "firm_topics", "firm_topic_failures"}
+    quarters = graph.get(dg.AssetKey("raw_transcripts")).partitions_def
+    assert quarters.get_partition_keys()[0] == C.FIRST_QUARTER and "2024Q4" in quarters.get_partition_keys()
+    multi = graph.get(dg.AssetKey("firm_topics")).partitions_def
+    assert isinstance(multi, dg.MultiPartitionsDefinition)
+    assert {d.name for d in multi.partitions_defs} == {"quarter", "batch"}
+    batches = next(d for d in multi.partitions_defs if d.name == "batch").partitions_def
+    assert batches.get_partition_keys() == ["000", "001", "002", "003", "004"]
+    checks = {k.name for k in graph.asset_check_keys}
+    assert checks == {C.CHECK_FAILURE_RATE, C.CHECK_ALL_FIRMS, C.CHECK_FIRMS_HAVE_TOPICS}
+    upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("firm_topics")).parent_keys}
+    assert upstream == {"raw_transcripts", "firm_manifest"}
+
+
+def test_batch_count_is_configurable():
+    multi = _defs(FTM_BATCH_COUNT="3").resolve_asset_graph().get(dg.AssetKey("firm_topics")).partitions_def
+    batches = next(d for d in multi.partitions_defs if d.name == "batch").partitions_def
+    assert batches.get_partition_keys() == ["000", "001", "002"]
+
+
+def test_dagster_definitions_validate():
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    result = subprocess.run(
+        [dagster, "definitions", "validate", "-m", "ftm_assets.definitions"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Validation successful" in result.stdout + result.stderr

@@ -1,0 +1,50 @@
+"""Settings from FTM_* variables: defaults, bindings per environment, and fast, actionable config errors."""
+
+import pytest
+
+from ftm_assets import constants as C
+from ftm_assets.environment import ConfigError, Settings, resources
+from ftm_assets.resources.launchers import LocalLauncher
+from ftm_assets.resources.transcript_sources import DemoTranscriptSource, FilesTranscriptSource
+
+
+def test_defaults_are_the_embedded_demo():
+    settings = Settings.from_env({})
+    assert (settings.env, settings.source, settings.batch_count) == ("local", "demo", C.DEFAULT_BATCH_COUNT)
+    assert settings.storage_root == str(C.PROJECT_ROOT / "data")
+    bound = resources(settings)
+    assert isinstance(bound["launcher"], LocalLauncher)
+    assert isinstance(bound["transcript_source"], DemoTranscriptSource)
+    assert bound["transcript_source"].n_firms == C.DEFAULT_DEMO_FIRMS
+
+
+def test_files_source_and_policy_from_env(tmp_path):
+    settings = Settings.from_env(
+        {"FTM_TRANSCRIPT_SOURCE": "files", "FTM_TRANSCRIPTS_DIR": str(tmp_path), "MAX_FAILURE_RATE": "0.1",
+         "ALLOW_FAILURES": "false", "FTM_BATCH_COUNT": "3"}
+    )
+    bound = resources(settings)
+    assert isinstance(bound["transcript_source"], FilesTranscriptSource)
+    assert bound["worker_settings"].max_failure_rate == 0.1
+    assert bound["worker_settings"].allow_failures is False
+    assert settings.batch_count == 3
+
+
+@pytest.mark.parametrize(
+    "env, match",
+    [
+        ({"FTM_TRANSCRIPT_SOURCE": "bloomberg"}, "FTM_TRANSCRIPT_SOURCE='bloomberg'.*demo.*files.*wrds"),
+        ({"FTM_ENV": "gcp"}, "FTM_ENV='gcp'"),
+        ({"FTM_TRANSCRIPT_SOURCE": "files"}, "FTM_TRANSCRIPTS_DIR"),
+        ({"FTM_TRANSCRIPT_SOURCE": "wrds"}, "FTM_WRDS_USERNAME"),
+        ({"FTM_ENV": "aws"}, "s3://"),
+        ({"FTM_ENV": "aws", "FTM_STORAGE_ROOT": "s3://b/p"}, "FTM_BATCH_JOB_QUEUE"),
+        ({"FTM_LAST_QUARTER": "2024Q7"}, "2024Q7"),
+        ({"FTM_BATCH_COUNT": "many"}, "FTM_BATCH_COUNT"),
+        ({"MAX_FAILURE_RATE": "5%"}, "MAX_FAILURE_RATE"),
+        ({"ALLOW_FAILURES": "maybe"}, "ALLOW_FAILURES"),
+    ],
+)
+def test_bad_configuration_fails_fast(env, match):
+    with pytest.raises(ConfigError, match=match):
+        resources(Settings.from_env(env))
