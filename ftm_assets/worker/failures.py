@@ -14,6 +14,10 @@ class FirmError(Exception):
 
     error_class = "FirmError"
 
+    def __init__(self, message: str, n_sentences: int | None = None):
+        super().__init__(message)
+        self.n_sentences = n_sentences
+
 
 class EmptyTranscript(FirmError):
     error_class = "EmptyTranscript"
