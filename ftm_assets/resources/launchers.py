@@ -37,8 +37,15 @@ class LocalLauncher(Launcher):
     ) -> dg.PipesClientCompletedInvocation:
         # The project root goes on PYTHONPATH so a checkout that was not pip-installed still runs.
         pythonpath = os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH")) if p)
+        defaults = {
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            # numba's compiled UMAP/HDBSCAN kernels survive the job: the ~10 s JIT is paid once per machine.
+            "NUMBA_CACHE_DIR": str(PROJECT_ROOT / ".cache" / "numba"),
+        }
+        env = {k: os.environ.get(k, v) for k, v in defaults.items()}
         client = dg.PipesSubprocessClient(
-            env={"PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1", **self.env},
+            env={**env, "PYTHONPATH": pythonpath, "PYTHONUNBUFFERED": "1", **self.env},
             cwd=str(PROJECT_ROOT),
         )
         return client.run(

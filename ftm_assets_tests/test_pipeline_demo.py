@@ -1,0 +1,108 @@
+"""A small demo quarter end to end through Dagster with the real worker (real model, real BERTopic):
+outputs, schema, metadata, failures for bad firms, checks, sentence lookup, and re-materialization."""
+
+import io
+import json
+
+import dagster as dg
+import pyarrow.parquet as pq
+import pytest
+
+from ftm_assets import constants as C
+from ftm_assets.readers import commit_records, read_failures, read_firm_topics, read_topic_sentences
+from ftm_assets.schema import FIRM_TOPICS_SCHEMA
+from ftm_assets.storage import open_storage
+from ftm_assets_tests.pipeline import DemoWithBadFirms, build_test_definitions, check_evaluations, run_quarter
+
+QUARTER = "2024Q2"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_quarter(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store")
+    env = {"FTM_STORAGE_ROOT": str(root), "FTM_LAST_QUARTER": "2024Q4", "FTM_BATCH_COUNT": "2"}
+    defs, settings = build_test_definitions(env, DemoWithBadFirms(n_firms=4))
+    with dg.DagsterInstance.ephemeral() as instance:
+        run_quarter(defs, settings, QUARTER, instance)
+        yield {"root": str(root), "defs": defs, "settings": settings, "instance": instance}
+
+
+def test_every_batch_committed_with_the_contract_schema(demo_quarter):
+    root = demo_quarter["root"]
+    records = commit_records(root, QUARTER)
+    assert sorted(r["batch"] for r in records) == ["000", "001"]
+    store = open_storage(root)
+    for record in records:
+        for key in record["firm_topics_parts"]:
+            assert key.startswith(f"intermediate/firm-topics/quarter={QUARTER}/batch_{record['batch']}_part_")
+            parquet = pq.ParquetFile(io.BytesIO(store.read_bytes(key)))
+            schema = parquet.schema_arrow
+            assert schema.names == FIRM_TOPICS_SCHEMA.names and len(schema.names) == 12
+            assert schema.remove_metadata().equals(FIRM_TOPICS_SCHEMA.remove_metadata())
+            meta = {k.decode(): v.decode() for k, v in schema.metadata.items() if k.startswith(b"ftm.")}
+            assert "all-MiniLM-L6-v2" in meta["ftm.embedding_model"].replace("_", "-") or "minilm" in meta[
+                "ftm.embedding_model"
+            ].lower()
+            assert json.loads(meta["ftm.params"])["random_seed"] == C.RANDOM_SEED
+            assert "bertopic" in json.loads(meta["ftm.versions"])
+
+
+def test_good_firms_have_topics_bad_firms_have_reasons(demo_quarter):
+    topics = read_firm_topics(demo_quarter["root"], QUARTER)
+    failures = read_failures(demo_quarter["root"], QUARTER)
+    good = sorted(topics.firm_id.unique())
+    assert good == ["18749", "19691", "21835", "24937"]  # the first four real Capital IQ ids of the demo
+    real_topics = topics[topics.topic_id >= 0].groupby("firm_id").size()
+    assert (real_topics >= 3).all(), real_topics
+    assert topics.groupby(["firm_id", "topic_id"]).size().max() == 1  # one row per (firm, topic)
+    assert (topics.quarter == QUARTER).all() and topics.processing_timestamp.notna().all()
+    assert (topics.n_sentences == topics.sentence_ids.map(len)).all()
+    reasons = dict(zip(failures.firm_id, failures.error_class))
+    assert reasons == {"BAD-EMPTY": "EmptyTranscript", "BAD-SHORT": "InsufficientText"}
+    short = failures.set_index("firm_id").loc["BAD-SHORT"]
+    assert "at least 20" in short.message and short.n_sentences < 20
+
+
+def test_sentence_ids_resolve_to_text(demo_quarter):
+    resolved = read_topic_sentences(demo_quarter["root"], QUARTER)
+    assert len(resolved) > 0 and resolved.text.notna().all()
+    topics = read_firm_topics(demo_quarter["root"], QUARTER)
+    assert len(resolved) == topics.n_sentences.sum()
+
+
+def test_checks_report_the_failure_rate(demo_quarter):
+    evaluations = check_evaluations(demo_quarter["instance"])
+    by_name = {}
+    for e in evaluations:
+        by_name.setdefault(e.check_name, []).append(e)
+    assert set(by_name) == {C.CHECK_FAILURE_RATE, C.CHECK_ALL_FIRMS, C.CHECK_FIRMS_HAVE_TOPICS}
+    assert all(len(v) == 2 for v in by_name.values())  # one per batch partition
+    assert all(e.passed for e in by_name[C.CHECK_ALL_FIRMS])
+    rates = {e.partition: e.metadata["failure_rate"].value for e in by_name[C.CHECK_FAILURE_RATE]}
+    failures = read_failures(demo_quarter["root"], QUARTER)
+    assert sum(r > 0 for r in rates.values()) == failures.batch.nunique()
+    for e in by_name[C.CHECK_FAILURE_RATE]:
+        assert e.passed == (e.metadata["failure_rate"].value <= C.MAX_FAILURE_RATE)
+        assert "firms failed" in e.metadata["verdict"].value
+
+
+def test_rematerializing_a_partition_replaces_its_output(demo_quarter):
+    root, defs, instance = demo_quarter["root"], demo_quarter["defs"], demo_quarter["instance"]
+    before = read_firm_topics(root, QUARTER).sort_values(["firm_id", "topic_id"]).reset_index(drop=True)
+    old_runs = {r["batch"]: r["run_id"] for r in commit_records(root, QUARTER)}
+    job = defs.resolve_implicit_global_asset_job_def()
+    key = dg.MultiPartitionKey({"quarter": QUARTER, "batch": "000"})
+    result = job.execute_in_process(
+        instance=instance, partition_key=key,
+        asset_selection=[dg.AssetKey("firm_topics"), dg.AssetKey("firm_topic_failures")],
+    )
+    assert result.success
+    after = read_firm_topics(root, QUARTER).sort_values(["firm_id", "topic_id"]).reset_index(drop=True)
+    new_runs = {r["batch"]: r["run_id"] for r in commit_records(root, QUARTER)}
+    assert new_runs["000"] != old_runs["000"] and new_runs["001"] == old_runs["001"]
+    assert len(after) == len(before)  # replaced, not appended
+    cols = ["firm_id", "topic_id", "keywords", "sentence_ids"]
+    assert after[cols].astype(str).equals(before[cols].astype(str))  # same input and seed, same topics
+    parts = open_storage(root).list(f"intermediate/firm-topics/quarter={QUARTER}/")
+    assert len(parts) == sum(len(r["firm_topics_parts"]) for r in commit_records(root, QUARTER))
