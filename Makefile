@@ -12,6 +12,9 @@ export TRANSFORMERS_OFFLINE := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export PYTHONPATH := $(CURDIR)
 
+# A bare `make` runs the demo; the fragments in mk/ are included below and must not take the default.
+.DEFAULT_GOAL := demo
+
 # Extra prerequisites of `make test` (services, linters) are added by the fragments in mk/.
 TEST_DEPS :=
 -include mk/*.mk
