@@ -48,7 +48,9 @@ def build_firm_topics(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefi
             ),
         ],
         check_specs=[
-            dg.AssetCheckSpec(name, asset="firm_topics", description=text) for name, text in CHECK_DESCRIPTIONS.items()
+            # Partitioned checks: one verdict per (quarter, batch), as the worker reports them.
+            dg.AssetCheckSpec(name, asset="firm_topics", description=text, partitions_def=partitions)
+            for name, text in CHECK_DESCRIPTIONS.items()
         ],
         partitions_def=partitions,
         pool=BATCH_POOL,

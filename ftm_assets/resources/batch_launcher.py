@@ -7,6 +7,7 @@ DescribeJobs poller.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -26,8 +27,12 @@ _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
 
 
 def shared_client(service: str, region_name: str | None, endpoint_url: str | None):
-    """One boto3 client per (service, region, endpoint) and process (boto3 clients are thread-safe)."""
-    key = (service, region_name, endpoint_url)
+    """One boto3 client per (service, region, endpoint) and process (boto3 clients are thread-safe).
+
+    The key includes AWS_ENDPOINT_URL as it is now: a client made for one endpoint is never handed out
+    after the environment moved to another (a test's second moto server, say).
+    """
+    key = (service, region_name, endpoint_url or os.environ.get("AWS_ENDPOINT_URL"))
     with _CLIENTS_LOCK:
         if key not in _CLIENTS:
             _CLIENTS[key] = boto3.client(

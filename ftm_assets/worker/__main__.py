@@ -14,7 +14,7 @@ from ftm_assets.storage import open_storage
 from ftm_assets.worker.batch import BatchOutcome, run_batch
 from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.pipes_io import NotLaunchedByDagsterError, open_pipes
-from ftm_assets.worker.report import check_results, summarize_commit
+from ftm_assets.worker.report import check_results, failures_metadata, firm_topics_metadata, summarize_commit
 
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
@@ -26,36 +26,17 @@ class BatchFailed(RuntimeError):
 
 
 def report(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, started: float) -> None:
-    state, commit = outcome.state, outcome.commit
+    """Both materializations and the checks, all recomputed from the committed files."""
+    commit = outcome.commit
     manifest_firms = read_batch(storage, cfg.quarter, cfg.batch).firm_ids
     summary = summarize_commit(storage, commit, manifest_firms)
-    seconds = {f"seconds_{k}": v for k, v in sorted(state.seconds.items())}
+    worker_seconds = time.perf_counter() - started
     pipes.report_asset_materialization(
         asset_key="firm_topics",
-        metadata={
-            "firms": summary["firms_in_manifest"],
-            "firms_with_topics": summary["firms_with_topics"],
-            "topics": summary["topics"],
-            "rows": summary["rows"],
-            "sentences": state.counts.get("sentences", 0),
-            "parts": {"raw_value": commit["firm_topics_parts"], "type": "json"},
-            "path": {"raw_value": storage.uri(commit["firm_topics_parts"][0].rsplit("/", 1)[0]), "type": "path"}
-            if commit["firm_topics_parts"]
-            else "",
-            "embedding_model": commit["metadata"].get("ftm.embedding_model", ""),
-            "device": commit["metadata"].get("ftm.device", ""),
-            "worker_seconds": round(time.perf_counter() - started, 2),
-            **seconds,
-        },
+        metadata=firm_topics_metadata(summary, commit, storage, outcome.state.seconds, worker_seconds),
     )
     pipes.report_asset_materialization(
-        asset_key="firm_topic_failures",
-        metadata={
-            "failures": summary["firms_failed"],
-            "failure_rate": summary["firms_failed"] / max(summary["firms_in_manifest"], 1),
-            "error_classes": {"raw_value": summary["error_classes"], "type": "json"},
-            "path": {"raw_value": storage.uri(commit["failures"]), "type": "path"},
-        },
+        asset_key="firm_topic_failures", metadata=failures_metadata(summary, commit, storage)
     )
     for check in check_results(cfg, summary):
         pipes.report_asset_check(**check)
@@ -75,10 +56,12 @@ def main() -> int:
         outcome = run_batch(cfg, storage, pipes.log)
         if outcome.error is not None:
             where = f" Failures so far: {storage.uri(outcome.failures_key)}." if outcome.failures_key else ""
-            raise BatchFailed(
+            message = (
                 f"{cfg.quarter} batch {cfg.batch} failed after {len(outcome.state.firms_done)} of "
                 f"{outcome.state.firms_total} firms: {type(outcome.error).__name__}: {outcome.error}.{where}"
-            ) from outcome.error
+            )
+            pipes.log.error(message)  # Dagster's run log shows the reason, not only "closed with exception"
+            raise BatchFailed(message) from outcome.error
         report(pipes, cfg, outcome, storage, started)
     return EXIT_OK
 

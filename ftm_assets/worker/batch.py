@@ -40,6 +40,14 @@ def run_batch(
     t_start = time.perf_counter()
     entry = read_batch(storage, cfg.quarter, cfg.batch)
     writer = BatchWriter(storage, cfg.quarter, cfg.batch, file_metadata={})
+    committed = writer.load_commit()
+    if committed is not None and committed["run_id"] == cfg.run_id and writer.load_checkpoint() is None:
+        # A restart of a job that already committed (killed after its commit record): nothing to redo.
+        log.info(f"{cfg.quarter} batch {cfg.batch} was already committed by this run; reporting it again.")
+        state = BatchState(run_id=cfg.run_id, quarter=cfg.quarter, batch=cfg.batch,
+                           firms_total=committed["firms_total"], counts=committed["counts"],
+                           seconds=committed["seconds"])
+        return BatchOutcome(state, commit=committed, failures_key=committed["failures"])
     state = _resume_or_start(writer, cfg, len(entry.firm_ids), log)
     done = set(state.firms_done)
     todo = [f for f in entry.firm_ids if f not in done]

@@ -1,7 +1,8 @@
 """What the worker tells Dagster: materialization metadata and the asset checks, read from the outputs.
 
-The checks read the files the worker committed (not in-memory counters), so what Dagster shows is what a
-researcher will read.
+The checks and counts read the files the worker committed (not in-memory counters), so what Dagster shows
+is what a researcher will read. Metadata values are plain Pipes dicts (``{"raw_value", "type"}``): the worker
+never imports ``dagster``.
 """
 
 from __future__ import annotations
@@ -9,27 +10,59 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets import constants as C
 from ftm_assets.storage import Storage
 from ftm_assets.worker.config import WorkerConfig
 
+TOP_FIRMS = 3  # firms shown in the largest-topics table (those with the most modelled sentences)
+TOP_TOPICS = 3  # topics shown per firm
+_TOPIC_COLUMNS = ["firm_id", "firm_name", "topic_id", "representation", "n_sentences"]
 
-def _read(storage: Storage, key: str, columns: list[str]):
+
+def _read(storage: Storage, key: str, columns: list[str]) -> pa.Table:
     return pq.read_table(io.BytesIO(storage.read_bytes(key)), columns=columns)
+
+
+def _md_cell(text: Any) -> str:
+    """A markdown table cell: pipes and newlines would break the row."""
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def largest_topics_markdown(rows: list[dict[str, Any]], n_firms: int = TOP_FIRMS, n_topics: int = TOP_TOPICS) -> str:
+    """A small table of the largest topics (by sentences) of the firms with the most modelled sentences.
+
+    ``rows`` are firm_topics rows (at least ``_TOPIC_COLUMNS``); outlier rows (topic -1) count towards a
+    firm's size but are not shown. Empty string when no firm has a topic.
+    """
+    size: dict[str, int] = {}
+    topics: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        size[row["firm_id"]] = size.get(row["firm_id"], 0) + int(row["n_sentences"] or 0)
+        if row["topic_id"] >= 0:
+            topics.setdefault(row["firm_id"], []).append(row)
+    firms = sorted(topics, key=lambda f: (-size[f], f))[:n_firms]
+    if not firms:
+        return ""
+    lines = ["| firm | topic | sentences | representation |", "|---|---:|---:|---|"]
+    for firm_id in firms:
+        best = sorted(topics[firm_id], key=lambda r: (-int(r["n_sentences"]), r["topic_id"]))[:n_topics]
+        for row in best:
+            name = _md_cell(f"{row['firm_name'] or ''} ({firm_id})".strip())
+            lines.append(f"| {name} | {row['topic_id']} | {row['n_sentences']} | {_md_cell(row['representation'])} |")
+    return "\n".join(lines)
 
 
 def summarize_commit(storage: Storage, commit: dict[str, Any], manifest_firms: list[str]) -> dict[str, Any]:
     """Counts recomputed from the committed parts and the failures file."""
-    topic_firms: list[str] = []
     topic_ids_by_firm: dict[str, set[int]] = {}
-    rows = 0
+    topic_rows: list[dict[str, Any]] = []
     for key in commit["firm_topics_parts"]:
-        table = _read(storage, key, ["firm_id", "topic_id"])
-        rows += table.num_rows
-        for firm_id, topic_id in zip(table.column("firm_id").to_pylist(), table.column("topic_id").to_pylist()):
-            topic_ids_by_firm.setdefault(firm_id, set()).add(topic_id)
+        topic_rows.extend(_read(storage, key, _TOPIC_COLUMNS).to_pylist())
+    for row in topic_rows:
+        topic_ids_by_firm.setdefault(row["firm_id"], set()).add(row["topic_id"])
     topic_firms = sorted(topic_ids_by_firm)
     failures = _read(storage, commit["failures"], ["firm_id", "error_class"])
     failed_firms = failures.column("firm_id").to_pylist()
@@ -37,18 +70,65 @@ def summarize_commit(storage: Storage, commit: dict[str, Any], manifest_firms: l
     for name in failures.column("error_class").to_pylist():
         error_classes[name] = error_classes.get(name, 0) + 1
     accounted = set(topic_firms) | set(failed_firms)
+    topics_per_firm = sorted(sum(1 for i in ids if i >= 0) for ids in topic_ids_by_firm.values())
     return {
         "firms_in_manifest": len(manifest_firms),
         "firms_with_rows": len(topic_firms),
         "firms_failed": len(failed_firms),
-        "firms_with_topics": sum(1 for ids in topic_ids_by_firm.values() if any(i >= 0 for i in ids)),
-        "topics": sum(sum(1 for i in ids if i >= 0) for ids in topic_ids_by_firm.values()),
-        "rows": rows,
+        "firms_with_topics": sum(1 for n in topics_per_firm if n > 0),
+        "topics": sum(topics_per_firm),
+        "topics_per_firm_max": topics_per_firm[-1] if topics_per_firm else 0,
+        "rows": len(topic_rows),
+        "sentences_modelled": sum(int(r["n_sentences"] or 0) for r in topic_rows),
+        "outlier_sentences": sum(int(r["n_sentences"] or 0) for r in topic_rows if r["topic_id"] < 0),
+        "largest_topics_md": largest_topics_markdown(topic_rows),
         "missing_firms": sorted(set(manifest_firms) - accounted),
         "unexpected_firms": sorted(accounted - set(manifest_firms)),
         "firms_both_ok_and_failed": sorted(set(topic_firms) & set(failed_firms)),
         "duplicate_failures": len(failed_firms) - len(set(failed_firms)),
         "error_classes": error_classes,
+    }
+
+
+def firm_topics_metadata(
+    summary: dict[str, Any],
+    commit: dict[str, Any],
+    storage: Storage,
+    seconds: dict[str, float],
+    worker_seconds: float,
+) -> dict[str, Any]:
+    """Metadata of the ``firm_topics`` materialization: counts, seconds per stage, the largest topics."""
+    parts = commit["firm_topics_parts"]
+    processed = summary["firms_with_rows"] + summary["firms_failed"]
+    metadata: dict[str, Any] = {
+        "firms": summary["firms_in_manifest"],
+        "firms_with_topics": summary["firms_with_topics"],
+        "firms_failed": summary["firms_failed"],
+        "topics": summary["topics"],
+        "topics_per_firm_max": summary["topics_per_firm_max"],
+        "rows": summary["rows"],
+        "sentences": summary["sentences_modelled"],
+        "outlier_sentences": summary["outlier_sentences"],
+        "parts": {"raw_value": parts, "type": "json"},
+        "path": {"raw_value": storage.uri(parts[0].rsplit("/", 1)[0]), "type": "path"} if parts else "",
+        "embedding_model": commit["metadata"].get("ftm.embedding_model", ""),
+        "device": commit["metadata"].get("ftm.device", ""),
+        "worker_seconds": round(worker_seconds, 2),
+        "firms_per_s": round(processed / worker_seconds, 3) if worker_seconds > 0 else 0.0,
+        **{f"seconds_{stage}": round(value, 2) for stage, value in sorted(seconds.items())},
+    }
+    if summary["largest_topics_md"]:
+        metadata["largest_topics"] = {"raw_value": summary["largest_topics_md"], "type": "md"}
+    return metadata
+
+
+def failures_metadata(summary: dict[str, Any], commit: dict[str, Any], storage: Storage) -> dict[str, Any]:
+    """Metadata of the ``firm_topic_failures`` materialization."""
+    return {
+        "failures": summary["firms_failed"],
+        "failure_rate": summary["firms_failed"] / max(summary["firms_in_manifest"], 1),
+        "error_classes": {"raw_value": summary["error_classes"], "type": "json"},
+        "path": {"raw_value": storage.uri(commit["failures"]), "type": "path"},
     }
 
 
