@@ -24,6 +24,8 @@ UMAP_N_COMPONENTS = 5
 UMAP_MIN_DIST = 0.0
 HDBSCAN_MIN_CLUSTER_SIZE = 5
 HDBSCAN_MIN_SAMPLES = 2
+# Above 500 sentences the minimum topic size grows as n / 100 (a 10,000-sentence call: topics of 100+)
+SENTENCES_PER_MIN_TOPIC_SIZE = 100
 TOP_N_KEYWORDS = 10
 EMBEDDING_BATCH_SIZE = 64
 

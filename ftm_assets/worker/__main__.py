@@ -6,8 +6,14 @@ and checks, and exits 0 only when the partition was committed.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+
+# A resumed job must recompute a firm bit for bit: BERTopic's assignments flip on 1e-5 noise, and MKL/OpenMP
+# may otherwise change their thread counts (and summation order) under load. Set before torch is imported.
+for _name in ("MKL_DYNAMIC", "OMP_DYNAMIC"):
+    os.environ.setdefault(_name, "FALSE")
 
 from ftm_assets.manifest import read_batch
 from ftm_assets.storage import open_storage

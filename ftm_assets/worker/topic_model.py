@@ -1,4 +1,8 @@
-"""Fits BERTopic on one firm's sentence embeddings: cuML's UMAP/HDBSCAN on GPU when importable, else CPU."""
+"""Fits BERTopic on one firm's sentence embeddings: cuML's UMAP/HDBSCAN on GPU when importable, else CPU.
+
+On CPU, UMAP's numba kernels are compiled once per machine and cached (``jit_cache``); with a
+``random_state`` its layout runs on one core, which is why the processor overlaps it with embedding.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ftm_assets import constants as C
 from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker.jit_cache import import_umap_with_jit_cache
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,7 @@ def _reducers(params: TopicParams, n_docs: int, use_gpu: bool):
         random_state=params.random_seed,
     )
     hdbscan_model = HDBSCAN(
-        min_cluster_size=params.hdbscan_min_cluster_size,
+        min_cluster_size=min_topic_size(params, n_docs),
         min_samples=params.hdbscan_min_samples,
         metric="euclidean",
         cluster_selection_method="eom",
@@ -56,8 +62,14 @@ def _reducers(params: TopicParams, n_docs: int, use_gpu: bool):
     return umap_model, hdbscan_model
 
 
+def min_topic_size(params: TopicParams, n_docs: int) -> int:
+    """The configured minimum, growing with very long calls so that they get tens of topics, not hundreds."""
+    return max(params.hdbscan_min_cluster_size, n_docs // C.SENTENCES_PER_MIN_TOPIC_SIZE)
+
+
 def fit_topics(sentences: list[str], embeddings: np.ndarray, params: TopicParams, *, use_gpu: bool) -> list[Topic]:
     """Topics of one firm, ordered by topic id (-1, the outliers, first when present)."""
+    import_umap_with_jit_cache()  # a no-op once umap is imported; must precede BERTopic's own import of it
     from bertopic import BERTopic
     from sklearn.feature_extraction.text import CountVectorizer
 
