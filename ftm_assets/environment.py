@@ -74,30 +74,27 @@ class Settings:
         return self.raw.get(key, default)
 
 
-def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+def _number(env: Mapping[str, str], key: str, default, lo, hi, kind: type = int):
+    """``env[key]`` as ``kind`` within ``[lo, hi]``, or ``default`` when unset; ConfigError names the variable."""
     text = env.get(key)
     if text in (None, ""):
         return default
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError as exc:
-        raise ConfigError(f"{key}={text!r} is not a whole number.") from exc
+        noun = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{key}={text!r} is not {noun}.") from exc
     if not lo <= value <= hi:
         raise ConfigError(f"{key}={value} is outside {lo}..{hi}.")
     return value
+
+
+def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
+    return _number(env, key, default, lo, hi, int)
 
 
 def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
-    text = env.get(key)
-    if text in (None, ""):
-        return default
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise ConfigError(f"{key}={text!r} is not a number.") from exc
-    if not lo <= value <= hi:
-        raise ConfigError(f"{key}={value} is outside {lo}..{hi}.")
-    return value
+    return _number(env, key, default, lo, hi, float)
 
 
 def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
