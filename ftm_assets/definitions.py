@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ftm_assets.assets.manifest import build_firm_manifest
+from ftm_assets.assets.summary import build_quarter_summary
 from ftm_assets.assets.topics import build_firm_topics
 from ftm_assets.assets.transcripts import build_raw_transcripts
 from ftm_assets.environment import Settings, resources
@@ -18,8 +19,11 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_raw_transcripts(quarters),
             build_firm_manifest(quarters, settings.batch_count),
             build_firm_topics(quarter_batch_partitions(quarters, settings.batch_count)),
+            build_quarter_summary(quarters),
         ],
         resources=resources(settings),
+        # The worker is already a subprocess: a step subprocess per run would only add start-up time.
+        executor=dg.in_process_executor,
     )
 
 

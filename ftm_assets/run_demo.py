@@ -21,10 +21,11 @@ from ftm_assets.readers import commit_records, read_failures, read_firm_topics
 
 UPSTREAM = [dg.AssetKey("raw_transcripts"), dg.AssetKey("firm_manifest")]
 BATCH_ASSETS = [dg.AssetKey("firm_topics"), dg.AssetKey("firm_topic_failures")]
+SUMMARY = [dg.AssetKey("quarter_topic_summary")]
 
 
 def materialize_quarter(defs: dg.Definitions, quarter: str, batch_count: int, instance: dg.DagsterInstance) -> dict:
-    """Upstream assets for the quarter, then each batch partition; returns seconds per step."""
+    """Upstream assets for the quarter, each batch partition, then the quarter summary; seconds per step."""
     job = defs.resolve_implicit_global_asset_job_def()
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -47,6 +48,9 @@ def materialize_quarter(defs: dg.Definitions, quarter: str, batch_count: int, in
             print(f"  check {check.check_name} FAILED on batch {batch}", file=sys.stderr)
         seconds[f"batch {batch}"] = time.perf_counter() - t0
         print(f"  batch {batch} done in {seconds[f'batch {batch}']:.1f} s", flush=True)
+    t0 = time.perf_counter()
+    job.execute_in_process(instance=instance, partition_key=quarter, asset_selection=SUMMARY, raise_on_error=True)
+    seconds["quarter_topic_summary"] = time.perf_counter() - t0
     return seconds
 
 
@@ -66,6 +70,7 @@ def summarize(root: str, quarter: str, seconds: dict[str, float]) -> str:
         f"  firm_topics      {root}/intermediate/firm-topics/quarter={quarter}/",
         f"  sentences        {root}/intermediate/sentences/quarter={quarter}/",
         f"  failures         {root}/failures/quarter={quarter}/",
+        f"  summary          {root}/summaries/quarter={quarter}/ (summary.parquet, summary.svg)",
         f"  batches          {len(records)} committed",
         f"  firms            {topics.firm_id.nunique() + len(failures)} "
         f"({topics.firm_id.nunique()} with topics rows, {len(failures)} failed)",

@@ -7,6 +7,7 @@ import sys
 import dagster as dg
 
 from ftm_assets import constants as C
+from ftm_assets.assets.summary import CHECK_BATCHES_COMMITTED, CHECK_QUARTER_FAILURE_RATE
 from ftm_assets.definitions import build_definitions
 from ftm_assets.environment import Settings
 
@@ -19,7 +20,7 @@ def test_assets_checks_and_partitions():
     defs = _defs()
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"raw_transcripts", "firm_manifest", "firm_topics", "firm_topic_failures"}
+    assert keys == {"raw_transcripts", "firm_manifest", "firm_topics", "firm_topic_failures", "quarter_topic_summary"}
     quarters = graph.get(dg.AssetKey("raw_transcripts")).partitions_def
     assert quarters.get_partition_keys()[0] == C.FIRST_QUARTER and "2024Q4" in quarters.get_partition_keys()
     multi = graph.get(dg.AssetKey("firm_topics")).partitions_def
@@ -27,8 +28,14 @@ def test_assets_checks_and_partitions():
     assert {d.name for d in multi.partitions_defs} == {"quarter", "batch"}
     batches = next(d for d in multi.partitions_defs if d.name == "batch").partitions_def
     assert batches.get_partition_keys() == ["000", "001", "002", "003", "004"]
-    checks = {k.name for k in graph.asset_check_keys}
-    assert checks == {C.CHECK_FAILURE_RATE, C.CHECK_ALL_FIRMS, C.CHECK_FIRMS_HAVE_TOPICS}
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert checks == {
+        ("firm_topics", C.CHECK_FAILURE_RATE),
+        ("firm_topics", C.CHECK_ALL_FIRMS),
+        ("firm_topics", C.CHECK_FIRMS_HAVE_TOPICS),
+        ("quarter_topic_summary", CHECK_BATCHES_COMMITTED),
+        ("quarter_topic_summary", CHECK_QUARTER_FAILURE_RATE),
+    }
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("firm_topics")).parent_keys}
     assert upstream == {"raw_transcripts", "firm_manifest"}
 

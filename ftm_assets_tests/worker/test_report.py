@@ -1,0 +1,90 @@
+"""Materialization metadata and check results the worker reports, recomputed from committed files."""
+
+from ftm_assets import constants as C
+from ftm_assets.storage import LocalStorage
+from ftm_assets.worker.config import FailurePolicy, WorkerConfig
+from ftm_assets.worker.report import (
+    check_results,
+    failures_metadata,
+    firm_topics_metadata,
+    largest_topics_markdown,
+    summarize_commit,
+)
+from ftm_assets_tests.committed_batches import Firm, sample_batches, write_batch
+
+
+def _commit(tmp_path, firms):
+    store = LocalStorage(tmp_path)
+    return store, write_batch(store, "2024Q4", "000", firms)
+
+
+def test_summary_counts_come_from_the_files(tmp_path):
+    store, commit = _commit(tmp_path, sample_batches()["000"] + [Firm("9", "Eta", error_class="EmptyCall")])
+    summary = summarize_commit(store, commit, ["1", "2", "3", "9"])
+    assert summary["firms_with_rows"] == 3
+    assert summary["firms_failed"] == 1
+    assert summary["firms_with_topics"] == 2  # Gamma has only outliers
+    assert summary["topics"] == 5
+    assert summary["topics_per_firm_max"] == 3
+    assert summary["sentences_modelled"] == 10 + 15 + 2
+    assert summary["outlier_sentences"] == 4
+    assert summary["missing_firms"] == [] and summary["unexpected_firms"] == []
+    assert summary["error_classes"] == {"EmptyCall": 1}
+
+
+def test_largest_topics_table_shows_the_biggest_firms_first_and_escapes_pipes():
+    rows = [
+        {"firm_id": "1", "firm_name": "Small", "topic_id": 0, "representation": "a", "n_sentences": 3},
+        {"firm_id": "2", "firm_name": "Big | Co", "topic_id": 0, "representation": "x_y", "n_sentences": 4},
+        {"firm_id": "2", "firm_name": "Big | Co", "topic_id": 1, "representation": "z", "n_sentences": 9},
+        {"firm_id": "2", "firm_name": "Big | Co", "topic_id": -1, "representation": "out", "n_sentences": 50},
+    ]
+    table = largest_topics_markdown(rows, n_firms=1, n_topics=2).splitlines()
+    assert table[0] == "| firm | topic | sentences | representation |"
+    assert table[2] == "| Big \\| Co (2) | 1 | 9 | z |"
+    assert table[3] == "| Big \\| Co (2) | 0 | 4 | x_y |"
+    assert len(table) == 4  # one firm, two topics, no outlier row, not the smaller firm
+
+
+def test_largest_topics_table_is_empty_without_topics():
+    rows = [{"firm_id": "1", "firm_name": "A", "topic_id": -1, "representation": "", "n_sentences": 3}]
+    assert largest_topics_markdown(rows) == ""
+
+
+def test_firm_topics_metadata_has_counts_stages_and_the_table(tmp_path):
+    store, commit = _commit(tmp_path, sample_batches()["000"])
+    summary = summarize_commit(store, commit, ["1", "2", "3"])
+    meta = firm_topics_metadata(summary, commit, store, {"embed": 1.234, "fit": 2.0}, worker_seconds=6.0)
+    assert (meta["firms"], meta["topics"], meta["sentences"], meta["firms_failed"]) == (3, 5, 27, 0)
+    assert meta["seconds_embed"] == 1.23 and meta["seconds_fit"] == 2.0
+    assert meta["firms_per_s"] == 0.5
+    assert meta["largest_topics"]["type"] == "md"
+    assert meta["largest_topics"]["raw_value"].splitlines()[2].startswith("| Beta \\| Inc (2) | 0 | 9 |")
+    assert meta["path"]["raw_value"].endswith("intermediate/firm-topics/quarter=2024Q4")
+    assert meta["embedding_model"] == "test-model"
+
+
+def test_failures_metadata_and_checks(tmp_path):
+    store, commit = _commit(tmp_path, sample_batches()["001"])
+    summary = summarize_commit(store, commit, ["4", "5", "6"])
+    meta = failures_metadata(summary, commit, store)
+    assert meta["failures"] == 1 and abs(meta["failure_rate"] - 1 / 3) < 1e-9
+    assert meta["path"]["raw_value"].endswith("failures/quarter=2024Q4/batch_000.parquet")
+
+    cfg = WorkerConfig("2024Q4", "000", str(tmp_path), "r", policy=FailurePolicy(max_failure_rate=0.5))
+    checks = {c["check_name"]: c for c in check_results(cfg, summary)}
+    assert checks[C.CHECK_FAILURE_RATE]["passed"] is True
+    assert checks[C.CHECK_ALL_FIRMS]["passed"] is True
+    assert checks[C.CHECK_FIRMS_HAVE_TOPICS]["passed"] is True
+    strict = WorkerConfig("2024Q4", "000", str(tmp_path), "r", policy=FailurePolicy(max_failure_rate=0.05))
+    failed = {c["check_name"]: c for c in check_results(strict, summary)}[C.CHECK_FAILURE_RATE]
+    assert failed["passed"] is False and "1 of 3 firms failed" in failed["metadata"]["verdict"]
+
+
+def test_all_firms_check_names_a_firm_missing_from_the_output(tmp_path):
+    store, commit = _commit(tmp_path, sample_batches()["001"])
+    summary = summarize_commit(store, commit, ["4", "5", "6", "7"])
+    check = {c["check_name"]: c for c in check_results(WorkerConfig("2024Q4", "000", "x", "r"), summary)}
+    all_firms = check[C.CHECK_ALL_FIRMS]
+    assert all_firms["passed"] is False
+    assert all_firms["metadata"]["problems"]["raw_value"]["missing_firms"] == ["7"]
