@@ -1,36 +1,59 @@
-"""Turns firms into topic and sentence rows: loads the models once per job, then one firm at a time.
+"""Turns firms into topic and sentence rows: loads the models once per job, then streams the firms.
 
-``FirmProcessor.results(firms)`` yields ``(firm, FirmResult | Exception)`` in input order; the batch
-loop only consumes it, so how the work is scheduled (overlapping embedding and fitting, say) stays here.
+``FirmProcessor.results(firms)`` yields ``(firm, FirmResult | Exception)`` in input order; the batch loop
+only consumes it. How the work is scheduled stays here: segmenting and embedding the next firm run in a
+background thread while this firm's topic model fits (``pipeline.prefetch``), which roughly hides the fit
+behind the embedding on a multi-core CPU. ``FTM_PIPELINE_DEPTH`` (default 1; 0 = one firm at a time) sets
+how many firms are prepared ahead; each holds only its sentences and their embeddings (~0.5 MB).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 
+import numpy as np
+
 from ftm_assets import __version__
 from ftm_assets.worker.config import WorkerConfig
-from ftm_assets.worker.embed import Embedder, resolve_device, resolve_model_path
+from ftm_assets.worker.embed import Embedder, choose_backend, resolve_device, resolve_model_path
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.inputs import FirmInput
+from ftm_assets.worker.jit_cache import import_umap_with_jit_cache
 from ftm_assets.worker.outputs import now_utc
-from ftm_assets.worker.segment import segment
+from ftm_assets.worker.pipeline import prefetch
+from ftm_assets.worker.segment import Sentence, segment
 from ftm_assets.worker.topic_model import fit_topics, gpu_backend_available
+
+DEFAULT_PIPELINE_DEPTH = 1
 
 
 def library_versions() -> dict[str, str]:
     out = {"ftm_assets": __version__}
-    for dist in ("bertopic", "sentence-transformers", "umap-learn", "hdbscan", "torch", "scikit-learn", "cuml-cu11"):
+    dists = ("bertopic", "sentence-transformers", "umap-learn", "hdbscan", "torch", "scikit-learn", "onnxruntime", "cuml-cu11")
+    for dist in dists:
         try:
             out[dist] = importlib_metadata.version(dist)
         except importlib_metadata.PackageNotFoundError:
             pass
     return out
+
+
+def pipeline_depth_from_env() -> int:
+    raw = os.environ.get("FTM_PIPELINE_DEPTH", str(DEFAULT_PIPELINE_DEPTH))
+    try:
+        depth = int(raw)
+    except ValueError:
+        raise ValueError(f"FTM_PIPELINE_DEPTH={raw!r} is not an integer (0 = no overlap, 1 = one firm ahead).")
+    if not 0 <= depth <= 8:
+        raise ValueError(f"FTM_PIPELINE_DEPTH={depth} is outside 0..8.")
+    return depth
 
 
 @dataclass
@@ -40,28 +63,49 @@ class FirmResult:
     n_sentences: int
 
 
+@dataclass
+class PreparedFirm:
+    """A firm's sentences and their embeddings: what the background thread hands to the fit."""
+
+    sentences: list[Sentence]
+    embeddings: np.ndarray
+
+
 class FirmProcessor:
-    """Loads the model once per job, then turns one firm's components into topic and sentence rows."""
+    """Loads the models once per job, then turns firms' components into topic and sentence rows."""
 
     def __init__(self, cfg: WorkerConfig, log: logging.Logger):
         self.cfg = cfg
+        self.log = log
         self.device = resolve_device(cfg.device)
         self.model_path = resolve_model_path(cfg.embedding_model)
-        self.use_gpu = self.device == "cuda" and gpu_backend_available()
-        log.info(
-            f"Loading embedding model {self.model_path} on {self.device}; "
-            f"topic model on {'GPU (cuML)' if self.use_gpu else 'CPU (umap-learn + hdbscan)'}."
+        self.backend, self.precision = choose_backend(
+            os.environ.get("FTM_EMBED_BACKEND"), os.environ.get("FTM_EMBED_PRECISION"), self.device
         )
-        self.embedder = Embedder(self.model_path, self.device, cfg.topics.embedding_batch_size)
+        self.pipeline_depth = pipeline_depth_from_env()
+        self.use_gpu = self.device == "cuda" and gpu_backend_available()
+        import_umap_with_jit_cache()  # before BERTopic imports umap: compiled kernels land in NUMBA_CACHE_DIR
+        log.info(
+            f"Loading embedding model {self.model_path} on {self.device} ({self.backend}, {self.precision}); "
+            f"topic model on {'GPU (cuML)' if self.use_gpu else 'CPU (umap-learn + hdbscan)'}; "
+            f"{self.pipeline_depth} firm(s) embedded ahead of the fit."
+        )
+        self.embedder = Embedder(
+            self.model_path, self.device, cfg.topics.embedding_batch_size, self.precision, self.backend
+        )
         self.timings: dict[str, float] = {}
+        self._timings_lock = threading.Lock()
 
     def file_metadata(self) -> dict[str, str]:
         return {
             "ftm.embedding_model": self.model_path,
+            "ftm.embedding_precision": self.precision,
+            "ftm.embedding_backend": self.backend,
             "ftm.device": self.device,
             "ftm.topic_backend": "cuml" if self.use_gpu else "umap-learn+hdbscan",
             "ftm.random_seed": str(self.cfg.topics.random_seed),
             "ftm.params": json.dumps(self.cfg.topics.__dict__, sort_keys=True),
+            "ftm.pipeline_depth": str(self.pipeline_depth),
             "ftm.versions": json.dumps(library_versions(), sort_keys=True),
         }
 
@@ -70,9 +114,12 @@ class FirmProcessor:
         try:
             return fn(*args, **kwargs)
         finally:
-            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0
+            with self._timings_lock:  # stages run in two threads
+                self.timings[stage] = self.timings.get(stage, 0.0) + elapsed
 
-    def process(self, firm: FirmInput, quarter: str) -> FirmResult:
+    def prepare(self, firm: FirmInput, quarter: str) -> PreparedFirm:
+        """Segment and embed one firm (the part that runs ahead, in the background thread)."""
         params = self.cfg.topics
         if not any((c.text or "").strip() for c in firm.components):
             raise EmptyTranscript(f"Firm {firm.firm_id} has no transcript text in {quarter}.")
@@ -84,9 +131,16 @@ class FirmProcessor:
                 "are needed to fit a topic model.",
                 n_sentences=len(sentences),
             )
+        embeddings = self._timed("embed", self.embedder.encode, [s.text for s in sentences])
+        return PreparedFirm(sentences, embeddings)
+
+    def finish(self, firm: FirmInput, quarter: str, prepared: PreparedFirm) -> FirmResult:
+        """Fit the firm's topic model and build its output rows."""
+        sentences = prepared.sentences
         texts = [s.text for s in sentences]
-        embeddings = self._timed("embed", self.embedder.encode, texts)
-        topics = self._timed("fit", lambda: fit_topics(texts, embeddings, params, use_gpu=self.use_gpu))
+        topics = self._timed(
+            "fit", lambda: fit_topics(texts, prepared.embeddings, self.cfg.topics, use_gpu=self.use_gpu)
+        )
         stamp = now_utc()
         topic_rows = [
             {
@@ -119,10 +173,22 @@ class FirmProcessor:
         ]
         return FirmResult(topic_rows, sentence_rows, len(sentences))
 
+    def process(self, firm: FirmInput, quarter: str) -> FirmResult:
+        """One firm start to finish, in this thread."""
+        return self.finish(firm, quarter, self.prepare(firm, quarter))
+
     def results(self, firms: Iterable[FirmInput], quarter: str) -> Iterator[tuple[FirmInput, FirmResult | Exception]]:
         """Each firm with its result, or with the exception that stopped it (the caller classifies it)."""
-        for firm in firms:
-            try:
-                yield firm, self.process(firm, quarter)
-            except Exception as exc:
-                yield firm, exc
+        ahead = prefetch(firms, lambda firm: self.prepare(firm, quarter), depth=self.pipeline_depth)
+        try:
+            for firm, prepared in ahead:
+                if isinstance(prepared, Exception):
+                    yield firm, prepared
+                    continue
+                try:
+                    result: FirmResult | Exception = self.finish(firm, quarter, prepared)
+                except Exception as exc:
+                    result = exc
+                yield firm, result
+        finally:
+            ahead.close()  # stops the background thread when the consumer stops early or raises

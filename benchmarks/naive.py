@@ -1,0 +1,71 @@
+"""The naive baseline the worker is measured against: per firm, encode in fp32, then fit, as the seed did.
+
+The same segmentation and the same BERTopic parameters as the worker, so only the scheduling and the
+embedding precision differ. It also refits with another UMAP seed, to measure the reference's own noise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker.embed import resolve_model_path
+from ftm_assets.worker.inputs import FirmInput
+from ftm_assets.worker.segment import segment
+from ftm_assets.worker.topic_model import fit_topics
+
+
+def assignments(topics, n: int) -> np.ndarray:
+    """Per-sentence topic id from a list of ``Topic`` (or topic rows)."""
+    out = np.full(n, -2, dtype=int)
+    for t in topics:
+        tid, ids = (t["topic_id"], t["sentence_ids"]) if isinstance(t, dict) else (t.topic_id, t.sentence_ids)
+        out[list(ids)] = tid
+    return out
+
+
+@dataclass
+class NaiveRun:
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)
+    assignments: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class NaiveBaseline:
+    """A bare fp32 ``SentenceTransformer`` and BERTopic, one firm after the other."""
+
+    def __init__(self, params: TopicParams):
+        from sentence_transformers import SentenceTransformer
+
+        self.params = params
+        self.model = SentenceTransformer(resolve_model_path(None), device="cpu")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(
+            texts, batch_size=self.params.embedding_batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+
+    def run(self, firms: list[FirmInput], into: NaiveRun) -> None:
+        for firm in firms:
+            t0 = time.perf_counter()
+            texts = [s.text for s in segment(firm.components, min_words=self.params.min_sentence_words)]
+            if len(texts) < self.params.min_sentences:
+                continue
+            t_e = time.perf_counter()
+            emb = self.encode(texts)
+            into.embed_seconds += time.perf_counter() - t_e
+            topics = fit_topics(texts, emb, self.params, use_gpu=False)
+            into.seconds += time.perf_counter() - t0
+            into.embeddings[firm.firm_id] = emb
+            into.assignments[firm.firm_id] = assignments(topics, len(texts))
+
+    def refit_with_seed(self, firm: FirmInput, emb: np.ndarray, seed: int) -> np.ndarray:
+        """The reference pipeline on the same fp32 embeddings with another UMAP seed (the noise floor)."""
+        texts = [s.text for s in segment(firm.components, min_words=self.params.min_sentence_words)]
+        params = dataclasses.replace(self.params, random_seed=seed)
+        return assignments(fit_topics(texts, emb, params, use_gpu=False), len(texts))

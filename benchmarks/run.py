@@ -1,0 +1,282 @@
+"""``make bench``: the worker against the naive baseline, side by side in one run; see benchmarks/README.md.
+
+Writes ``benchmarks/latest.json`` and appends a dated section to ``benchmarks/RESULTS.md``. The CPU may be
+shared, so the naive and worker paths run interleaved in small chunks of the same firms and the suite
+reports ratios next to the absolute numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.corpora import EARNINGS22, demo_firms, real_firms  # noqa: E402
+from benchmarks.naive import NaiveBaseline, NaiveRun, assignments  # noqa: E402
+from ftm_assets.worker.config import WorkerConfig  # noqa: E402
+from ftm_assets.worker.processor import FirmProcessor, library_versions  # noqa: E402
+
+QUARTER = "2024Q4"
+HERE = Path(__file__).resolve().parent
+FLOOR_SEED = 43
+
+
+def compare(label: str, firms, naive: NaiveBaseline, processor: FirmProcessor, chunk: int) -> dict:
+    """Interleaved speed, then embedding throughput, then quality, on the same firms."""
+    ref, worker_seconds = NaiveRun(), 0.0
+    ours: dict[str, np.ndarray] = {}
+    ours_assign: dict[str, np.ndarray] = {}
+    prepare = processor.prepare
+
+    def capturing_prepare(firm, quarter):
+        prepared = prepare(firm, quarter)
+        ours[firm.firm_id] = prepared.embeddings
+        return prepared
+
+    processor.prepare = capturing_prepare
+    for i in range(0, len(firms), chunk):
+        part = firms[i : i + chunk]
+        order = ("naive", "worker") if (i // chunk) % 2 == 0 else ("worker", "naive")
+        for who in order:
+            if who == "naive":
+                naive.run(part, ref)
+                continue
+            t0 = time.perf_counter()
+            for firm, result in processor.results(part, QUARTER):
+                if not isinstance(result, Exception):
+                    ours_assign[firm.firm_id] = assignments(result.topic_rows, result.n_sentences)
+            worker_seconds += time.perf_counter() - t0
+    processor.prepare = prepare
+    done = sorted(set(ref.assignments) & set(ours_assign))
+    n_sent = sum(len(ref.assignments[f]) for f in done)
+
+    # Embedding stage alone, alternating the two embedders on the same firms' sentences.
+    by_id = {f.firm_id: f for f in firms}
+    texts = {f: [s for s in _texts(by_id[f], processor)] for f in done[: max(4, len(done) // 2)]}
+    t_ours = t_bare = 0.0
+    for k, (fid, t) in enumerate(texts.items()):
+        for who in (("ours", "bare") if k % 2 == 0 else ("bare", "ours")):
+            t0 = time.perf_counter()
+            processor.embedder.encode(t) if who == "ours" else naive.encode(t)
+            elapsed = time.perf_counter() - t0
+            t_ours, t_bare = (t_ours + elapsed, t_bare) if who == "ours" else (t_ours, t_bare + elapsed)
+    n_embed = sum(len(t) for t in texts.values())
+
+    from sklearn.metrics import adjusted_rand_score
+
+    cos = np.concatenate([(ref.embeddings[f] * ours[f]).sum(axis=1) for f in done])
+    ari = [adjusted_rand_score(ref.assignments[f], ours_assign[f]) for f in done]
+    floor = [
+        adjusted_rand_score(ref.assignments[f], naive.refit_with_seed(by_id[f], ref.embeddings[f], FLOOR_SEED))
+        for f in done
+    ]
+    return {
+        "corpus": label,
+        "firms": len(done),
+        "sentences": n_sent,
+        "naive_firms_per_s": len(done) / ref.seconds,
+        "worker_firms_per_s": len(done) / worker_seconds,
+        "speedup_vs_naive": ref.seconds / worker_seconds,
+        "embed_sentences_per_s": n_embed / t_ours,
+        "bare_fp32_sentences_per_s": n_embed / t_bare,
+        "embed_speedup_vs_fp32": t_bare / t_ours,
+        "cosine_mean_vs_fp32": float(cos.mean()),
+        "cosine_min_vs_fp32": float(cos.min()),
+        "ari_vs_reference": float(np.mean(ari)),
+        "ari_seed_floor": float(np.mean(floor)),
+    }
+
+
+def embedders(texts: list[str], naive: NaiveBaseline, batch_size: int) -> list[dict]:
+    """Each available embedding backend/precision against a bare fp32 encode, alternating, same sentences."""
+    from ftm_assets.worker import onnx_embed
+    from ftm_assets.worker.embed import Embedder, resolve_model_path
+
+    path = resolve_model_path(None)
+    variants = {"torch bf16": Embedder(path, "cpu", batch_size, "bf16")}
+    if onnx_embed.available():
+        variants["onnx fp32"] = Embedder(path, "cpu", batch_size, "fp32", backend="onnx")
+    ref = naive.encode(texts)
+    rows = []
+    for name, emb in variants.items():
+        emb.encode(texts[:16])
+        spent = {"bare": 0.0, "variant": 0.0}
+        for rnd in range(2):
+            for who in (("bare", "variant") if rnd == 0 else ("variant", "bare")):
+                t0 = time.perf_counter()
+                out = emb.encode(texts) if who == "variant" else naive.encode(texts)
+                spent[who] += time.perf_counter() - t0
+                if who == "variant":
+                    cos = (ref * out).sum(axis=1)
+        rows.append({"embedder": name, "sentences": len(texts), "speedup_vs_fp32": spent["bare"] / spent["variant"],
+                     "sentences_per_s": 2 * len(texts) / spent["variant"],
+                     "cosine_mean": float(cos.mean()), "cosine_min": float(cos.min())})  # fmt: skip
+    return rows
+
+
+def _texts(firm, processor: FirmProcessor) -> list[str]:
+    from ftm_assets.worker.segment import segment
+
+    return [s.text for s in segment(firm.components, min_words=processor.cfg.topics.min_sentence_words)]
+
+
+def probe(*args: str, env: dict | None = None) -> dict:
+    """Run ``benchmarks.probes`` or another module in a fresh process; its last BENCH_JSON line."""
+    proc = subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env={**os.environ, **(env or {})}, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH_JSON ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(args)} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1].removeprefix("BENCH_JSON "))
+
+
+def machine() -> dict:
+    import torch
+
+    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                  if ln.startswith("model name")), platform.processor())  # fmt: skip
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_avg_1m_at_start": os.getloadavg()[0],
+        "python": platform.python_version(),
+        "gpu": "none (GPU path unmeasured)" if not torch.cuda.is_available() else torch.cuda.get_device_name(0),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--real-firms", type=int, default=8, help="real Earnings-22 calls (of 125)")
+    parser.add_argument("--demo-firms", type=int, default=8)
+    parser.add_argument("--chunk", type=int, default=4, help="firms per interleaved naive/worker chunk")
+    parser.add_argument("--rss-firms", default="25,250", help="use 100,1000 on a quiet machine (~20 min)")
+    parser.add_argument("--dagster-firms", type=int, default=4)
+    parser.add_argument("--skip", default="", help="comma list of: rss, dagster, first-firm")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    logging.basicConfig(level=logging.WARNING)
+    started = time.perf_counter()
+    out: dict = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+                 "versions": library_versions(), "notes": []}  # fmt: skip
+
+    cfg = WorkerConfig(quarter=QUARTER, batch="000", storage_root="/unused", run_id="bench", device="cpu")
+    processor = FirmProcessor(cfg, logging.getLogger("bench"))
+    naive = NaiveBaseline(cfg.topics)
+    out["worker"] = {"backend": processor.backend, "precision": processor.precision,
+                     "pipeline_depth": processor.pipeline_depth}  # fmt: skip
+    warm = demo_firms(1)
+    naive.run(warm, NaiveRun()), list(processor.results(warm, QUARTER))  # JIT and model warm-up, untimed
+
+    runs = []
+    real = real_firms(args.real_firms)
+    if real:
+        runs.append(compare("earnings22 (real)", real, naive, processor, args.chunk))
+    else:
+        out["notes"].append(f"real calls absent ({EARNINGS22}): the real-corpus comparison was skipped")
+    runs.append(compare("demo (synthetic)", demo_firms(args.demo_firms), naive, processor, args.chunk))
+    out["comparisons"] = runs
+    headline = runs[0]
+    sample = _texts((real or demo_firms(1))[0], processor)[:256]
+    out["embedders"] = embedders(sample, naive, cfg.topics.embedding_batch_size)
+    for key in ("speedup_vs_naive", "embed_speedup_vs_fp32", "cosine_mean_vs_fp32", "ari_vs_reference",
+                "ari_seed_floor"):  # fmt: skip
+        out[key] = headline[key]
+    del processor, naive
+
+    if "first-firm" not in skip:
+        cold = probe("benchmarks.probes", "first-firm")  # may fill the numba cache
+        warm_run = probe("benchmarks.probes", "first-firm")  # a fresh process on a warm cache
+        out["first_firm"] = {"first_process": cold, "second_process": warm_run,
+                             "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "(unset)")}  # fmt: skip
+        out["first_firm_s"] = warm_run["first_firm_s"]
+    if "rss" not in skip:
+        sizes = [int(x) for x in args.rss_firms.split(",")]
+        rss = {n: probe("benchmarks.probes", "rss", "--firms", str(n)) for n in sizes}
+        out["rss"] = rss
+        out["rss_ratio"] = rss[sizes[-1]]["peak_rss_mb"] / rss[sizes[0]]["peak_rss_mb"]
+        out["rss_ratio_sizes"] = [sizes[0], sizes[-1]]
+        # The issue's key; null unless the run measured exactly 100 and 1,000 firms (--rss-firms 100,1000).
+        out["rss_ratio_1000_vs_100"] = out["rss_ratio"] if (sizes[0], sizes[-1]) == (100, 1000) else None
+    if "dagster" not in skip:
+        dag = probe("benchmarks.dagster_overhead", "--firms", str(args.dagster_firms))
+        out["dagster"] = dag
+        out["dagster_overhead_s"] = dag["dagster_overhead_s"]
+    out["bench_seconds"] = time.perf_counter() - started
+    (HERE / "latest.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    report = render(out)
+    with open(HERE / "RESULTS.md", "a", encoding="utf-8") as fh:
+        fh.write(report)
+    print(report)
+    return 0
+
+
+def render(out: dict) -> str:
+    m = out["machine"]
+    lines = [
+        f"\n## {out['date']} — {m['cpu']}, {m['cores']} cores, torch threads {m['torch_threads']}, "
+        f"load {m['load_avg_1m_at_start']:.1f} at start, GPU: {m['gpu']}",
+        "",
+        f"Worker: embedding on {out['worker']['backend']} in {out['worker']['precision']}, {out['worker']['pipeline_depth']} firm(s) "
+        f"embedded ahead of the fit. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(out["versions"].items())),
+        "",
+        "| corpus | firms | sentences | naive firms/s | worker firms/s | speedup | embed sent/s (ours / bare fp32) "
+        "| embed speedup | cosine mean (min) | ARI vs ref | ARI seed floor |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in out["comparisons"]:
+        lines.append(
+            f"| {r['corpus']} | {r['firms']} | {r['sentences']} | {r['naive_firms_per_s']:.3f} | "
+            f"{r['worker_firms_per_s']:.3f} | **{r['speedup_vs_naive']:.2f}x** | {r['embed_sentences_per_s']:.0f} / "
+            f"{r['bare_fp32_sentences_per_s']:.0f} | {r['embed_speedup_vs_fp32']:.2f}x | "
+            f"{r['cosine_mean_vs_fp32']:.4f} ({r['cosine_min_vs_fp32']:.4f}) | {r['ari_vs_reference']:.3f} | "
+            f"{r['ari_seed_floor']:.3f} |"
+        )
+    if out.get("embedders"):
+        lines.append("\nOther embedders on the same sentences (alternating with a bare fp32 encode): " + "; ".join(
+            f"{e['embedder']}: {e['speedup_vs_fp32']:.2f}x ({e['sentences_per_s']:.0f} sent/s), cosine mean "
+            f"{e['cosine_mean']:.4f}, min {e['cosine_min']:.4f}" for e in out["embedders"]) + ".")  # fmt: skip
+    if "first_firm" in out:
+        f = out["first_firm"]
+        lines.append(
+            f"\nFirst firm in a fresh process: {f['first_process']['first_firm_s']:.1f} s (first process), "
+            f"{f['second_process']['first_firm_s']:.1f} s (second process, warm numba cache in "
+            f"`{f['numba_cache_dir']}`); model load {f['second_process']['model_load_s']:.1f} s."
+        )
+    if "rss" in out:
+        parts = [f"{n} firms: {r['peak_rss_mb']:.0f} MB ({r['seconds']:.0f} s)" for n, r in out["rss"].items()]
+        ratio = out["rss_ratio"]
+        lines.append(f"\nPeak RSS of the processor ({next(iter(out['rss'].values()))['sentences_per_firm']} "
+                     f"reused demo sentences per firm): " + "; ".join(parts) + f"; ratio {ratio:.3f}.")  # fmt: skip
+    if "dagster" in out:
+        d = out["dagster"]
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in sorted(d["stage_seconds"].items()))
+        lines.append(
+            f"\nDagster, local launcher, one batch of {d['firms']} demo firms: partition {d['partition_wall_s']:.1f} s, "
+            f"worker run_batch {d['worker_run_batch_s']:.1f} s, overhead **{d['dagster_overhead_s']:.1f} s** "
+            f"(of which ~{d['worker_import_s']:.1f} s is the worker's Python imports). Stage seconds of that batch: "
+            f"{stages}."
+        )
+    for note in out["notes"]:
+        lines.append(f"\nNote: {note}.")
+    lines.append(f"\n(`make bench` took {out['bench_seconds']:.0f} s.)\n")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Embedding precision choice per machine, and the real model's output contract (unit fp32 rows)."""
+
+import numpy as np
+import pytest
+
+from ftm_assets.worker import onnx_embed
+from ftm_assets.worker.embed import Embedder, choose_backend, cpu_has_native_bf16, resolve_model_path, resolve_precision
+
+
+def test_auto_precision_follows_the_hardware():
+    assert resolve_precision("auto", "cuda") == "fp16"
+    assert resolve_precision(None, "cpu", native_bf16=True) == "bf16"
+    assert resolve_precision("auto", "cpu", native_bf16=False) == "fp32"
+    assert resolve_precision(" FP32 ", "cpu", native_bf16=True) == "fp32"
+    assert resolve_precision("bf16", "cpu", native_bf16=False) == "bf16"  # explicit wins, even if slow
+
+
+def test_bad_precisions_say_what_is_allowed():
+    with pytest.raises(ValueError, match="auto, fp32, bf16, fp16"):
+        resolve_precision("int4", "cpu")
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        resolve_precision("fp16", "cpu")
+
+
+def test_native_bf16_detected_from_cpu_flags(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor: 0\nflags\t\t: fpu sse avx2 avx512f avx512_bf16 amx_tile\n")
+    assert cpu_has_native_bf16(info)
+    info.write_text("processor: 0\nflags\t\t: fpu sse avx2\n")
+    assert not cpu_has_native_bf16(info)
+    assert not cpu_has_native_bf16(tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_real_model_gives_unit_fp32_rows_and_bf16_stays_close():
+    sentences = [
+        "Cloud revenue grew thirty percent this quarter.",
+        "Our data center business saw record demand.",
+        "We expect gross margin to improve next year.",
+    ]
+    fp32 = Embedder(resolve_model_path(None), "cpu", batch_size=8, precision="fp32")
+    a = fp32.encode(sentences)
+    assert a.shape == (3, 384) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(a, fp32.encode(sentences))  # deterministic
+    b = Embedder(resolve_model_path(None), "cpu", batch_size=8, precision="bf16").encode(sentences)
+    np.testing.assert_allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert float((a * b).sum(axis=1).min()) > 0.99
+
+
+def test_backend_choice_is_torch_unless_onnx_is_asked_for():
+    assert choose_backend(None, None, "cpu", onnx_ok=True, native_bf16=True) == ("torch", "bf16")
+    assert choose_backend("onnx", None, "cpu", onnx_ok=True) == ("onnx", "fp32")
+    assert choose_backend("auto", "auto", "cpu", onnx_ok=False, native_bf16=True) == ("torch", "bf16")
+    assert choose_backend("auto", "auto", "cpu", onnx_ok=False, native_bf16=False) == ("torch", "fp32")
+    assert choose_backend("auto", "bf16", "cpu", onnx_ok=True) == ("torch", "bf16")  # asked for bf16: torch
+    assert choose_backend("torch", None, "cpu", onnx_ok=True, native_bf16=False) == ("torch", "fp32")
+    assert choose_backend("auto", None, "cuda", onnx_ok=True) == ("torch", "fp16")
+
+
+def test_impossible_backend_requests_say_why():
+    with pytest.raises(ValueError, match="needs the packages onnxruntime and onnx"):
+        choose_backend("onnx", None, "cpu", onnx_ok=False)
+    with pytest.raises(ValueError, match="runs fp32 weights"):
+        choose_backend("onnx", "bf16", "cpu", onnx_ok=True)
+    with pytest.raises(ValueError, match="CPU only"):
+        choose_backend("onnx", None, "cuda", onnx_ok=True)
+    with pytest.raises(ValueError, match="auto, torch, onnx"):
+        choose_backend("tensorrt", None, "cpu")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not onnx_embed.available(), reason="onnxruntime/onnx not installed (mk/bench.mk installs them)")
+def test_onnx_matches_torch_fp32_and_exports_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTM_ONNX_CACHE_DIR", str(tmp_path))
+    sentences = [f"Segment {i} revenue grew {i} percent on strong demand for our cloud services." for i in range(70)]
+    sentences += ["Short one here.", "We expect margins to expand next year as costs fall."]
+    path = resolve_model_path(None)
+    ref = Embedder(path, "cpu", batch_size=32, precision="fp32").encode(sentences)
+    fast = Embedder(path, "cpu", batch_size=32, precision="fp32", backend="onnx")
+    out = fast.encode(sentences)
+    assert out.shape == ref.shape and out.dtype == np.float32
+    assert float((ref * out).sum(axis=1).min()) > 0.9999  # same weights, fused kernels: lossless
+    exported = list(tmp_path.glob("*.onnx"))
+    assert len(exported) == 1 and not list(tmp_path.glob("*.tmp"))
+    mtime = exported[0].stat().st_mtime_ns
+    Embedder(path, "cpu", batch_size=32, precision="fp32", backend="onnx")  # a second job reuses the export
+    assert exported[0].stat().st_mtime_ns == mtime and len(list(tmp_path.glob("*.onnx"))) == 1
