@@ -22,6 +22,12 @@ WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
     "NUMBA_CACHE_DIR": ("image", "Where numba caches compiled UMAP/HDBSCAN kernels (pays the JIT once)."),
     "AWS_DEFAULT_REGION": ("job definition", "Region for S3 calls from the container."),
     "AWS_ENDPOINT_URL": ("optional", "An S3-compatible endpoint (tests use moto's server)."),
+    "FTM_EMBED_BACKEND": ("optional", "auto (default), torch or onnx (opt-in, CPU only)."),
+    "FTM_EMBED_PRECISION": ("optional", "auto (default), fp32, bf16 or fp16."),
+    "FTM_PIPELINE_DEPTH": ("optional", "Firms embedded ahead of the fit (default 1; 0 turns the overlap off)."),
+    "FTM_ONNX_CACHE_DIR": ("optional", "Where the exported ONNX model is cached, with the onnx backend."),
+    "MKL_DYNAMIC": ("worker", "Defaults to FALSE: fixed thread counts keep resumed firms bit-identical."),
+    "OMP_DYNAMIC": ("worker", "Defaults to FALSE, as MKL_DYNAMIC."),
 }
 
 # Set by the launcher at submit time (containerOverrides.environment), not by the job definition.
