@@ -65,8 +65,8 @@ def locally_executed(launcher: AwsBatchLauncher, state_dir: Path) -> LocallyExec
 def check_evaluations_by_partition(instance: dg.DagsterInstance) -> list[tuple[str | None, dg.AssetCheckEvaluation]]:
     """Every check evaluation on ``instance`` with the partition it ran for, oldest first.
 
-    The checks' specs carry no ``partitions_def``, so Dagster records ``partition=None`` on their
-    evaluations; the partition is then the one of the run that evaluated them.
+    Where an evaluation carries no partition (a check spec without ``partitions_def``), the partition is
+    the one of the run that evaluated it.
     """
     records = instance.get_event_records(
         dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), ascending=True
