@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets.schema import FAILURES_SCHEMA, FIRM_TOPICS_SCHEMA, SENTENCES_SCHEMA
-from ftm_assets.storage import Storage, open_storage
+from ftm_assets.storage import Storage, layout, open_storage
 
 PartKind = Literal["firm_topics", "sentences", "failures"]
 _RECORD_FIELD: dict[str, str] = {
@@ -38,7 +38,7 @@ def _store(root: str | Storage) -> Storage:
 def commit_records(root: str | Storage, quarter: str) -> list[dict[str, Any]]:
     """The commit record of every finished batch of ``quarter`` (an unfinished batch has none)."""
     store = _store(root)
-    keys = [k for k in store.list(f"progress/{quarter}/") if k.endswith("_commit.json")]
+    keys = [k for k in store.list(layout.progress_prefix(quarter)) if k.endswith(layout.COMMIT_SUFFIX)]
     return [json.loads(store.read_text(k)) for k in keys]
 
 

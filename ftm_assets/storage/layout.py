@@ -35,10 +35,17 @@ def failures(quarter: str, batch: str) -> str:
     return f"failures/quarter={quarter}/batch_{batch}.parquet"
 
 
+def progress_prefix(quarter: str) -> str:
+    return f"progress/{quarter}/"
+
+
 def checkpoint(quarter: str, batch: str) -> str:
-    return f"progress/{quarter}/batch_{batch}_checkpoint.json"
+    return f"{progress_prefix(quarter)}batch_{batch}_checkpoint.json"
+
+
+COMMIT_SUFFIX = "_commit.json"
 
 
 def commit_record(quarter: str, batch: str) -> str:
     """The final record of a (quarter, batch): the parts that make up its output, and its counts."""
-    return f"progress/{quarter}/batch_{batch}_commit.json"
+    return f"{progress_prefix(quarter)}batch_{batch}{COMMIT_SUFFIX}"
