@@ -1,7 +1,7 @@
 """The naive baseline the worker is measured against: per firm, encode in fp32, then fit, as the seed did.
 
-The same segmentation and the same BERTopic parameters as the worker, so only the scheduling and the
-embedding precision differ. It also refits with another UMAP seed, to measure the reference's own noise.
+The same segmentation and the same BERTopic parameters as the worker, run as plain BERTopic (the seed's
+pipeline, ``fit_topics(lean=False)``), so the scheduling, the embedder and the lean fit are what differ. It also refits with another UMAP seed, to measure the reference's own noise.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class NaiveBaseline:
             t_e = time.perf_counter()
             emb = self.encode(texts)
             into.embed_seconds += time.perf_counter() - t_e
-            topics = fit_topics(texts, emb, self.params, use_gpu=False)
+            topics = fit_topics(texts, emb, self.params, use_gpu=False, lean=False)
             into.seconds += time.perf_counter() - t0
             into.embeddings[firm.firm_id] = emb
             into.assignments[firm.firm_id] = assignments(topics, len(texts))
@@ -68,4 +68,4 @@ class NaiveBaseline:
         """The reference pipeline on the same fp32 embeddings with another UMAP seed (the noise floor)."""
         texts = [s.text for s in segment(firm.components, min_words=self.params.min_sentence_words)]
         params = dataclasses.replace(self.params, random_seed=seed)
-        return assignments(fit_topics(texts, emb, params, use_gpu=False), len(texts))
+        return assignments(fit_topics(texts, emb, params, use_gpu=False, lean=False), len(texts))
