@@ -1,15 +1,15 @@
 """The sentence-embedding model: resolved and loaded once per job, on CUDA when present.
 
-Backend and precision are chosen per machine, never silently lossy (``choose_backend``):
+Backend and precision are chosen per machine (``choose_backend``), the fastest that keeps the benchmark's
+quality bar (embeddings at cosine mean >= 0.99 against fp32, topics within the reference's own
+seed-to-seed agreement):
 - CUDA: torch, fp16.
-- CPU: torch, bf16 where the CPU has native bf16 (avx512_bf16 or AMX; 1.65-1.9x at cosine >= 0.9998),
-  else fp32. Without native bf16 (AVX2 only) bf16 is emulated and ~5x *slower* than fp32, and torch's
-  dynamic int8 loses too much (cosine mean 0.93-0.97 measured), so neither is used there.
-- ONNX Runtime (``onnx_embed``, same fp32 weights, cosine >= 0.9999) is opt-in: on an AVX2 CPU it costs the
-  same CPU time per sentence as torch (measured single-threaded), and only wins wall time when the CPU is
-  shared (its thread pool copes better with preemption than torch's OpenMP), so it is not worth two
-  extra packages by default.
-``FTM_EMBED_BACKEND`` (auto, torch, onnx) and ``FTM_EMBED_PRECISION`` (auto, fp32, bf16, fp16) override.
+- CPU with native bf16 (avx512_bf16 or AMX): torch, bf16 (1.65-1.9x fp32 at cosine >= 0.9998).
+- Other CPUs (AVX2): ONNX Runtime with int8 weights (``onnx_embed``: ~1.7-1.85x at cosine mean 0.992).
+  There bf16 is emulated and ~5x *slower* than fp32, and torch's own dynamic int8 loses too much
+  (cosine mean 0.93-0.97). Without onnxruntime installed: torch, fp32.
+``FTM_EMBED_BACKEND`` (auto, torch, onnx) and ``FTM_EMBED_PRECISION`` (auto, fp32, bf16, fp16, int8)
+override; ``FTM_EMBED_PRECISION=fp32`` gives the unquantized reference embeddings anywhere.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 BACKENDS = ("auto", "torch", "onnx")
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -70,7 +70,7 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 def resolve_precision(requested: str | None, device: str, *, native_bf16: bool | None = None) -> str:
     """The weights' precision for ``device``: see the module docstring for what ``auto`` picks and why."""
     requested = (requested or "auto").strip().lower()
-    if requested not in PRECISIONS:
+    if requested not in PRECISIONS or requested == "int8":
         raise ValueError(f"FTM_EMBED_PRECISION={requested!r} is not one of {', '.join(PRECISIONS)}.")
     if requested != "auto":
         if requested == "fp16" and device != "cuda":
@@ -90,21 +90,38 @@ def choose_backend(
     if backend not in BACKENDS:
         raise ValueError(f"FTM_EMBED_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}.")
     wanted = (precision or "auto").strip().lower()
-    if backend == "torch" or device == "cuda":
+    if wanted not in PRECISIONS:
+        raise ValueError(f"FTM_EMBED_PRECISION={wanted!r} is not one of {', '.join(PRECISIONS)}.")
+    if device == "cuda" or backend == "torch":
         if backend == "onnx":
             raise ValueError("FTM_EMBED_BACKEND=onnx runs on CPU only; use torch (or auto) with CUDA.")
+        if wanted == "int8":
+            raise ValueError(
+                "FTM_EMBED_PRECISION=int8 runs on ONNX Runtime on CPU: set FTM_EMBED_BACKEND=onnx (or auto) "
+                "and no CUDA device, or pick fp16/bf16/fp32 for torch."
+            )
         return "torch", resolve_precision(wanted, device, native_bf16=native_bf16)
-    if backend == "auto":
+    if backend == "auto" and wanted in ("fp32", "bf16", "fp16"):
         return "torch", resolve_precision(wanted, device, native_bf16=native_bf16)
+    native = cpu_has_native_bf16() if native_bf16 is None else native_bf16
+    if backend == "auto" and wanted == "auto" and native:
+        return "torch", "bf16"
     if onnx_ok is None:
         from ftm_assets.worker import onnx_embed
 
         onnx_ok = onnx_embed.available()
     if not onnx_ok:
-        raise ValueError("FTM_EMBED_BACKEND=onnx needs the packages onnxruntime and onnx (`make onnx-runtime`).")
-    if wanted not in ("auto", "fp32"):
-        raise ValueError(f"FTM_EMBED_BACKEND=onnx runs fp32 weights; FTM_EMBED_PRECISION={wanted} needs torch.")
-    return "onnx", "fp32"
+        if backend == "auto" and wanted == "auto":
+            return "torch", "fp32"
+        raise ValueError(
+            f"FTM_EMBED_BACKEND={backend} FTM_EMBED_PRECISION={wanted} needs the packages onnxruntime and onnx "
+            "(`make install` installs them)."
+        )
+    if wanted in ("auto", "int8"):
+        return "onnx", "int8"
+    if wanted == "fp32":
+        return "onnx", "fp32"
+    raise ValueError(f"FTM_EMBED_BACKEND=onnx runs fp32 or int8 weights; FTM_EMBED_PRECISION={wanted} needs torch.")
 
 
 class Embedder:
@@ -121,9 +138,9 @@ class Embedder:
         except OSError as exc:
             raise ModelNotFoundError(f"Could not load embedding model {model_path}: {exc}") from exc
         dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-        if precision not in dtypes:
+        if precision not in dtypes and not (backend == "onnx" and precision == "int8"):
             raise ValueError(f"Unknown embedding precision {precision!r}; expected one of {sorted(dtypes)}.")
-        self.model.to(dtypes[precision])
+        self.model.to(dtypes.get(precision, torch.float32))
         self.model.eval()
         self.model_path = model_path
         self.device = device
@@ -134,7 +151,9 @@ class Embedder:
         if backend == "onnx":
             from ftm_assets.worker.onnx_embed import OnnxEncoder
 
-            self.onnx = OnnxEncoder(self.model, model_path, batch_size, threads=torch.get_num_threads())
+            self.onnx = OnnxEncoder(
+                self.model, model_path, batch_size, threads=torch.get_num_threads(), precision=precision
+            )
         elif backend != "torch":
             raise ValueError(f"Unknown embedding backend {backend!r}; expected torch or onnx.")
 

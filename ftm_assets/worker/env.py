@@ -22,10 +22,10 @@ WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
     "NUMBA_CACHE_DIR": ("image", "Where numba caches compiled UMAP/HDBSCAN kernels (pays the JIT once)."),
     "AWS_DEFAULT_REGION": ("job definition", "Region for S3 calls from the container."),
     "AWS_ENDPOINT_URL": ("optional", "An S3-compatible endpoint (tests use moto's server)."),
-    "FTM_EMBED_BACKEND": ("optional", "auto (default), torch or onnx (opt-in, CPU only)."),
-    "FTM_EMBED_PRECISION": ("optional", "auto (default), fp32, bf16 or fp16."),
+    "FTM_EMBED_BACKEND": ("optional", "auto (default), torch or onnx (CPU only)."),
+    "FTM_EMBED_PRECISION": ("optional", "auto (default), fp32, bf16, fp16 (CUDA) or int8 (ONNX Runtime)."),
     "FTM_PIPELINE_DEPTH": ("optional", "Firms embedded ahead of the fit (default 1; 0 turns the overlap off)."),
-    "FTM_ONNX_CACHE_DIR": ("optional", "Where the exported ONNX model is cached, with the onnx backend."),
+    "FTM_ONNX_CACHE_DIR": ("optional", "Where the exported fp32/int8 ONNX models are cached (once per machine)."),
     "MKL_DYNAMIC": ("worker", "Defaults to FALSE: fixed thread counts keep resumed firms bit-identical."),
     "OMP_DYNAMIC": ("worker", "Defaults to FALSE, as MKL_DYNAMIC."),
 }

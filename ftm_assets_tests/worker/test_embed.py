@@ -16,8 +16,10 @@ def test_auto_precision_follows_the_hardware():
 
 
 def test_bad_precisions_say_what_is_allowed():
-    with pytest.raises(ValueError, match="auto, fp32, bf16, fp16"):
+    with pytest.raises(ValueError, match="auto, fp32, bf16, fp16, int8"):
         resolve_precision("int4", "cpu")
+    with pytest.raises(ValueError, match="is not one of"):
+        resolve_precision("int8", "cpu")  # torch's own int8 is too lossy: int8 means ONNX Runtime
     with pytest.raises(ValueError, match="needs a CUDA device"):
         resolve_precision("fp16", "cpu")
 
@@ -48,29 +50,42 @@ def test_real_model_gives_unit_fp32_rows_and_bf16_stays_close():
     assert float((a * b).sum(axis=1).min()) > 0.99
 
 
-def test_backend_choice_is_torch_unless_onnx_is_asked_for():
+def test_backend_choice_is_the_fastest_that_keeps_quality():
+    cpu = {"onnx_ok": True, "native_bf16": False}
+    assert choose_backend(None, None, "cpu", **cpu) == ("onnx", "int8")  # AVX2: ONNX Runtime int8
     assert choose_backend(None, None, "cpu", onnx_ok=True, native_bf16=True) == ("torch", "bf16")
-    assert choose_backend("onnx", None, "cpu", onnx_ok=True) == ("onnx", "fp32")
     assert choose_backend("auto", "auto", "cpu", onnx_ok=False, native_bf16=True) == ("torch", "bf16")
     assert choose_backend("auto", "auto", "cpu", onnx_ok=False, native_bf16=False) == ("torch", "fp32")
-    assert choose_backend("auto", "bf16", "cpu", onnx_ok=True) == ("torch", "bf16")  # asked for bf16: torch
-    assert choose_backend("torch", None, "cpu", onnx_ok=True, native_bf16=False) == ("torch", "fp32")
-    assert choose_backend("auto", None, "cuda", onnx_ok=True) == ("torch", "fp16")
+    assert choose_backend("auto", "fp32", "cpu", **cpu) == ("torch", "fp32")  # the reference, asked for
+    assert choose_backend("auto", "bf16", "cpu", **cpu) == ("torch", "bf16")  # asked for bf16: torch
+    assert choose_backend("auto", "int8", "cpu", onnx_ok=True, native_bf16=True) == ("onnx", "int8")
+    assert choose_backend("onnx", None, "cpu", **cpu) == ("onnx", "int8")
+    assert choose_backend("onnx", "fp32", "cpu", **cpu) == ("onnx", "fp32")
+    assert choose_backend("torch", None, "cpu", **cpu) == ("torch", "fp32")
+    assert choose_backend("auto", None, "cuda", **cpu) == ("torch", "fp16")
 
 
 def test_impossible_backend_requests_say_why():
     with pytest.raises(ValueError, match="needs the packages onnxruntime and onnx"):
         choose_backend("onnx", None, "cpu", onnx_ok=False)
-    with pytest.raises(ValueError, match="runs fp32 weights"):
+    with pytest.raises(ValueError, match="needs the packages onnxruntime and onnx"):
+        choose_backend("auto", "int8", "cpu", onnx_ok=False, native_bf16=False)
+    with pytest.raises(ValueError, match="runs fp32 or int8 weights"):
         choose_backend("onnx", "bf16", "cpu", onnx_ok=True)
     with pytest.raises(ValueError, match="CPU only"):
         choose_backend("onnx", None, "cuda", onnx_ok=True)
+    with pytest.raises(ValueError, match="runs on ONNX Runtime on CPU"):
+        choose_backend("torch", "int8", "cpu", onnx_ok=True)
+    with pytest.raises(ValueError, match="runs on ONNX Runtime on CPU"):
+        choose_backend("auto", "int8", "cuda", onnx_ok=True)
     with pytest.raises(ValueError, match="auto, torch, onnx"):
         choose_backend("tensorrt", None, "cpu")
+    with pytest.raises(ValueError, match="auto, fp32, bf16, fp16, int8"):
+        choose_backend("auto", "int4", "cpu")
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not onnx_embed.available(), reason="onnxruntime/onnx not installed (mk/bench.mk installs them)")
+@pytest.mark.skipif(not onnx_embed.available(), reason="onnxruntime/onnx not installed (`make install` installs them)")
 def test_onnx_matches_torch_fp32_and_exports_once(tmp_path, monkeypatch):
     monkeypatch.setenv("FTM_ONNX_CACHE_DIR", str(tmp_path))
     sentences = [f"Segment {i} revenue grew {i} percent on strong demand for our cloud services." for i in range(70)]
@@ -86,3 +101,32 @@ def test_onnx_matches_torch_fp32_and_exports_once(tmp_path, monkeypatch):
     mtime = exported[0].stat().st_mtime_ns
     Embedder(path, "cpu", batch_size=32, precision="fp32", backend="onnx")  # a second job reuses the export
     assert exported[0].stat().st_mtime_ns == mtime and len(list(tmp_path.glob("*.onnx"))) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not onnx_embed.available(), reason="onnxruntime/onnx not installed (`make install` installs them)")
+def test_onnx_int8_keeps_the_quality_bar_on_real_sentences(tmp_path, monkeypatch):
+    """int8 weights: cosine mean >= 0.99 against torch fp32 on real call sentences, built once per machine."""
+    from benchmarks.corpora import real_firms, demo_firms
+    from ftm_assets.worker.segment import segment
+
+    monkeypatch.setenv("FTM_ONNX_CACHE_DIR", str(tmp_path))
+    firms = real_firms(limit=2) or demo_firms(3)
+    sentences = [s.text for f in firms for s in segment(f.components, min_words=4)][:400]
+    path = resolve_model_path(None)
+    ref = Embedder(path, "cpu", batch_size=32, precision="fp32").encode(sentences)
+    int8 = Embedder(path, "cpu", batch_size=32, precision="int8", backend="onnx")
+    out = int8.encode(sentences)
+    cosine = (ref * out).sum(axis=1)
+    assert out.shape == ref.shape and out.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    assert cosine.mean() >= 0.99 and cosine.min() > 0.9, (cosine.mean(), cosine.min())
+    assert cosine.mean() < 0.99999  # really quantized, not the fp32 graph under another name
+    quantized = list(tmp_path.glob("*-int8.onnx"))
+    assert len(quantized) == 1 and len(list(tmp_path.glob("*.onnx"))) == 2  # beside the fp32 export
+    fp32_file = quantized[0].with_name(quantized[0].name.replace("-int8", ""))
+    # The 47 MB word-embedding table stays fp32; the 36 weight matrices shrink four-fold.
+    assert quantized[0].stat().st_size < 0.75 * fp32_file.stat().st_size
+    mtime = quantized[0].stat().st_mtime_ns
+    Embedder(path, "cpu", batch_size=32, precision="int8", backend="onnx")  # the next job reuses it
+    assert quantized[0].stat().st_mtime_ns == mtime and not list(tmp_path.glob("*.tmp"))
