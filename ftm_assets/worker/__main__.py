@@ -6,9 +6,15 @@ and checks, and exits 0 only when the partition was committed.
 
 from __future__ import annotations
 
+import time
+
+# Stamped before any other import: the worker's imports and model load are its own work (they happen on
+# AWS Batch too), so its wall time starts here; the interpreter's own start-up (~0.1 s) counts as launch.
+_FIRST_LINE_AT = time.time()
+
+import gc
 import os
 import sys
-import time
 
 # A resumed job must recompute a firm bit for bit: BERTopic's assignments flip on 1e-5 noise, and MKL/OpenMP
 # may otherwise change their thread counts (and summation order) under load. Set before torch is imported.
@@ -20,7 +26,13 @@ from ftm_assets.storage import open_storage
 from ftm_assets.worker.batch import BatchOutcome, run_batch
 from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.pipes_io import NotLaunchedByDagsterError, open_pipes
-from ftm_assets.worker.report import check_results, failures_metadata, firm_topics_metadata, summarize_commit
+from ftm_assets.worker.report import (
+    WorkerTiming,
+    check_results,
+    failures_metadata,
+    firm_topics_metadata,
+    summarize_commit,
+)
 
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
@@ -31,15 +43,15 @@ class BatchFailed(RuntimeError):
     """The batch did not commit: circuit breaker, strict mode or a critical error (message says which)."""
 
 
-def report(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, started: float) -> None:
+def report(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, timing: WorkerTiming) -> None:
     """Both materializations and the checks, all recomputed from the committed files."""
     commit = outcome.commit
     manifest_firms = read_batch(storage, cfg.quarter, cfg.batch).firm_ids
     summary = summarize_commit(storage, commit, manifest_firms)
-    worker_seconds = time.perf_counter() - started
+    timing.reported_at = time.time()
     pipes.report_asset_materialization(
         asset_key="firm_topics",
-        metadata=firm_topics_metadata(summary, commit, storage, outcome.state.seconds, worker_seconds),
+        metadata=firm_topics_metadata(summary, commit, storage, outcome.state.seconds, timing=timing),
     )
     pipes.report_asset_materialization(
         asset_key="firm_topic_failures", metadata=failures_metadata(summary, commit, storage)
@@ -48,8 +60,9 @@ def report(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, started: fl
         pipes.report_asset_check(**check)
 
 
-def main() -> int:
-    started = time.perf_counter()
+def run() -> int:
+    """The worker's work, Pipes session included: open, run the batch, report, close."""
+    timing = WorkerTiming(process_started_at=_FIRST_LINE_AT, main_started_at=time.time())
     try:
         pipes_cm = open_pipes()
     except NotLaunchedByDagsterError as exc:
@@ -59,6 +72,7 @@ def main() -> int:
         cfg = WorkerConfig.from_extras(dict(pipes.extras))
         storage = open_storage(cfg.storage_root)
         pipes.log.info(f"Worker for {cfg.quarter} batch {cfg.batch}, storage {storage.root}, run {cfg.run_id}.")
+        timing.batch_started_at = time.time()
         outcome = run_batch(cfg, storage, pipes.log)
         if outcome.error is not None:
             where = f" Failures so far: {storage.uri(outcome.failures_key)}." if outcome.failures_key else ""
@@ -68,8 +82,27 @@ def main() -> int:
             )
             pipes.log.error(message)  # Dagster's run log shows the reason, not only "closed with exception"
             raise BatchFailed(message) from outcome.error
-        report(pipes, cfg, outcome, storage, started)
+        report(pipes, cfg, outcome, storage, timing)
     return EXIT_OK
+
+
+def freeze_for_exit() -> None:
+    """Move every live object out of the collector's reach: the process is about to end.
+
+    With torch, transformers and BERTopic loaded, the collections run while the interpreter tears its
+    modules down took ~2.7 s of a 2-core machine after the last Pipes message (measured: 3.2 s to exit
+    without, 0.45 s with). Reference counts still release frozen objects and atexit handlers still run;
+    only the cycle search is skipped, and cycles left at exit are the OS's to reclaim.
+    """
+    gc.freeze()
+
+
+def main() -> int:
+    """The process's entry point (``-m`` and the console script): the worker, then a quick exit."""
+    try:
+        return run()
+    finally:
+        freeze_for_exit()
 
 
 if __name__ == "__main__":

@@ -55,7 +55,9 @@ def run_batch(
     t0 = time.perf_counter()
     raw = read_raw_for_firms(storage, cfg.quarter, todo) if todo else None
     state.add_seconds("read", time.perf_counter() - t0)
+    t0 = time.perf_counter()
     processor = processor_factory(cfg, log)
+    state.add_seconds("load", time.perf_counter() - t0)  # model load and the imports it needs (torch, umap)
     writer.file_metadata = processor.file_metadata()
 
     breaker = CircuitBreaker(cfg.policy, processed=len(state.firms_done), failed=len(state.failures))

@@ -8,6 +8,7 @@ never imports ``dagster``.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -20,6 +21,29 @@ from ftm_assets.worker.config import WorkerConfig
 TOP_FIRMS = 3  # firms shown in the largest-topics table (those with the most modelled sentences)
 TOP_TOPICS = 3  # topics shown per firm
 _TOPIC_COLUMNS = ["firm_id", "firm_name", "topic_id", "representation", "n_sentences"]
+
+
+@dataclass
+class WorkerTiming:
+    """Unix times of the worker's milestones, so Dagster's share of a partition can be told from the worker's.
+
+    The wall time spans the whole process (start-up, imports, model load, ``run_batch``, reading the commit
+    back), since all of that happens wherever the worker runs; what a partition takes beyond it is Dagster's.
+    """
+
+    process_started_at: float
+    main_started_at: float
+    batch_started_at: float | None = None
+    reported_at: float | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """``worker_started_at`` plus the seconds known so far (those of unset milestones are left out)."""
+        out: dict[str, Any] = {"worker_started_at": {"raw_value": self.process_started_at, "type": "timestamp"}}
+        if self.batch_started_at is not None:
+            out["worker_startup_s"] = round(self.batch_started_at - self.process_started_at, 3)
+        if self.reported_at is not None:
+            out["worker_wall_s"] = round(self.reported_at - self.process_started_at, 3)
+        return out
 
 
 def _read(storage: Storage, key: str, columns: list[str]) -> pa.Table:
@@ -95,9 +119,18 @@ def firm_topics_metadata(
     commit: dict[str, Any],
     storage: Storage,
     seconds: dict[str, float],
-    worker_seconds: float,
+    worker_seconds: float | None = None,
+    *,
+    timing: WorkerTiming | None = None,
 ) -> dict[str, Any]:
-    """Metadata of the ``firm_topics`` materialization: counts, seconds per stage, the largest topics."""
+    """Metadata of the ``firm_topics`` materialization: counts, seconds per stage, the largest topics.
+
+    ``worker_seconds`` (the worker's main function to this report) defaults to what ``timing`` says.
+    """
+    if worker_seconds is None:
+        if timing is None or timing.reported_at is None:
+            raise ValueError("firm_topics_metadata needs worker_seconds or a timing with reported_at set.")
+        worker_seconds = timing.reported_at - timing.main_started_at
     parts = commit["firm_topics_parts"]
     processed = summary["firms_with_rows"] + summary["firms_failed"]
     metadata: dict[str, Any] = {
@@ -116,6 +149,7 @@ def firm_topics_metadata(
         "worker_seconds": round(worker_seconds, 2),
         "firms_per_s": round(processed / worker_seconds, 3) if worker_seconds > 0 else 0.0,
         **{f"seconds_{stage}": round(value, 2) for stage, value in sorted(seconds.items())},
+        **(timing.metadata() if timing is not None else {}),
     }
     if summary["largest_topics_md"]:
         metadata["largest_topics"] = {"raw_value": summary["largest_topics_md"], "type": "md"}

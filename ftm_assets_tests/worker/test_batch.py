@@ -2,6 +2,7 @@
 ALLOW_FAILURES=false, critical errors, and the failures output when the job fails."""
 
 import logging
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -150,3 +151,32 @@ def test_missing_model_is_critical(tmp_path, demo_texts):
                                     "embedding_model": str(tmp_path / "no-model")})
     with pytest.raises(ModelNotFoundError, match="FTM_EMBEDDING_MODEL"):
         run_batch(cfg, store, LOG)
+
+
+class _SlowLoadingProcessor:
+    """Fails every firm, after a model 'load' of ``LOAD_S``: enough for the batch loop to commit quickly."""
+
+    LOAD_S = 0.2
+
+    def __init__(self, cfg, log):
+        time.sleep(self.LOAD_S)
+        self.timings: dict[str, float] = {}
+
+    def file_metadata(self) -> dict[str, str]:
+        return {}
+
+    def results(self, firms, quarter):
+        for firm in firms:
+            yield firm, ValueError(f"{firm.firm_id} is not modelled here")
+
+
+def test_commit_record_times_the_model_load(tmp_path):
+    """The processor's construction (model load) is a stage of its own in ``seconds``, inside ``total``."""
+    store = LocalStorage(tmp_path)
+    stage_quarter(store, Q, rows_table(firm_rows(Q, "a", ["Revenue grew."]) + firm_rows(Q, "b", ["Costs fell."])))
+    extras = {"quarter": Q, "batch": "000", "storage_root": str(tmp_path), "run_id": "run-1",
+              "policy": {"max_consecutive_failures": 99, "min_processed_for_rate": 10_000}}
+    outcome = run_batch(WorkerConfig.from_extras(extras), store, LOG, _SlowLoadingProcessor)
+    assert outcome.error is None
+    seconds = commit_records(str(tmp_path), Q)[0]["seconds"]
+    assert _SlowLoadingProcessor.LOAD_S <= seconds["load"] <= seconds["total"]

@@ -4,6 +4,7 @@ from ftm_assets import constants as C
 from ftm_assets.storage import LocalStorage
 from ftm_assets.worker.config import FailurePolicy, WorkerConfig
 from ftm_assets.worker.report import (
+    WorkerTiming,
     check_results,
     failures_metadata,
     firm_topics_metadata,
@@ -62,6 +63,24 @@ def test_firm_topics_metadata_has_counts_stages_and_the_table(tmp_path):
     assert meta["largest_topics"]["raw_value"].splitlines()[2].startswith("| Beta \\| Inc (2) | 0 | 9 |")
     assert meta["path"]["raw_value"].endswith("intermediate/firm-topics/quarter=2024Q4")
     assert meta["embedding_model"] == "test-model"
+
+
+def test_firm_topics_metadata_times_the_whole_worker_process(tmp_path):
+    """Wall time from the process's start (imports, model load included), so Dagster's share is the rest."""
+    store, commit = _commit(tmp_path, sample_batches()["000"])
+    summary = summarize_commit(store, commit, ["1", "2", "3"])
+    timing = WorkerTiming(process_started_at=1000.0, main_started_at=1000.5, batch_started_at=1001.25,
+                          reported_at=1010.0)  # fmt: skip
+    meta = firm_topics_metadata(summary, commit, store, {"total": 8.0}, timing=timing)
+    assert meta["worker_started_at"] == {"raw_value": 1000.0, "type": "timestamp"}
+    assert meta["worker_wall_s"] == 10.0 and meta["worker_startup_s"] == 1.25
+    assert meta["worker_seconds"] == 9.5  # from the main function, as before
+    assert meta["firms_per_s"] == round(3 / 9.5, 3)
+
+
+def test_worker_timing_leaves_out_milestones_not_reached():
+    meta = WorkerTiming(process_started_at=5.0, main_started_at=6.0).metadata()
+    assert set(meta) == {"worker_started_at"}
 
 
 def test_failures_metadata_and_checks(tmp_path):
