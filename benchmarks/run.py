@@ -30,6 +30,7 @@ from ftm_assets.worker.processor import FirmProcessor, library_versions  # noqa:
 
 QUARTER = "2024Q4"
 HERE = Path(__file__).resolve().parent
+JIT_SECONDS = 10.0  # UMAP/HDBSCAN's numba compile on a cold cache, measured on 2 cores
 FLOOR_SEEDS = (43, 44)  # the reference refitted with these UMAP seeds (42 is the reference's): its noise floor
 
 
@@ -244,8 +245,8 @@ def targets(out: dict) -> dict[str, bool | None]:
         "ari_ge_floor_minus_0.05": all(r["ari_vs_reference"] >= r["ari_seed_floor"] - 0.05 for r in runs),
         "rss_1000_within_10pct_of_100": None if rss is None else rss <= 1.10,
         "dagster_overhead_le_2s": None if dagster is None else dagster <= 2.0,
-        "jit_paid_once": None if first is None
-        else first["second_process"]["first_firm_s"] < first["first_process"]["first_firm_s"],
+        # A fresh process's first firm well under the ~10 s numba JIT: the compiled kernels came from the cache.
+        "jit_paid_once": None if first is None else first["second_process"]["first_firm_s"] < JIT_SECONDS / 2,
     }
 
 

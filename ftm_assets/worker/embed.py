@@ -5,7 +5,8 @@ quality bar (embeddings at cosine mean >= 0.99 against fp32, topics within the r
 seed-to-seed agreement):
 - CUDA: torch, fp16.
 - CPU with native bf16 (avx512_bf16 or AMX): torch, bf16 (1.65-1.9x fp32 at cosine >= 0.9998).
-- Other CPUs (AVX2): ONNX Runtime with int8 weights (``onnx_embed``: ~1.7-1.85x at cosine mean 0.992).
+- Other CPUs (AVX2): ONNX Runtime with int8 weights (``onnx_embed``: ~1.45x at cosine mean 0.994, topics
+  within the reference's noise; the fully quantized model is faster but its topics drift).
   There bf16 is emulated and ~5x *slower* than fp32, and torch's own dynamic int8 loses too much
   (cosine mean 0.93-0.97). Without onnxruntime installed: torch, fp32.
 ``FTM_EMBED_BACKEND`` (auto, torch, onnx) and ``FTM_EMBED_PRECISION`` (auto, fp32, bf16, fp16, int8)

@@ -120,13 +120,13 @@ def test_onnx_int8_keeps_the_quality_bar_on_real_sentences(tmp_path, monkeypatch
     cosine = (ref * out).sum(axis=1)
     assert out.shape == ref.shape and out.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
-    assert cosine.mean() >= 0.99 and cosine.min() > 0.9, (cosine.mean(), cosine.min())
+    assert cosine.mean() >= 0.992 and cosine.min() > 0.9, (cosine.mean(), cosine.min())
     assert cosine.mean() < 0.99999  # really quantized, not the fp32 graph under another name
-    quantized = list(tmp_path.glob("*-int8.onnx"))
+    quantized = list(tmp_path.glob("*-int8-*.onnx"))
     assert len(quantized) == 1 and len(list(tmp_path.glob("*.onnx"))) == 2  # beside the fp32 export
-    fp32_file = quantized[0].with_name(quantized[0].name.replace("-int8", ""))
-    # The 47 MB word-embedding table stays fp32; the 36 weight matrices shrink four-fold.
-    assert quantized[0].stat().st_size < 0.75 * fp32_file.stat().st_size
+    fp32_file = [p for p in tmp_path.glob("*.onnx") if p != quantized[0]][0]
+    # The 47 MB word-embedding table and the 6 FFN output matrices stay fp32; 30 matrices shrink four-fold.
+    assert quantized[0].stat().st_size < 0.85 * fp32_file.stat().st_size
     mtime = quantized[0].stat().st_mtime_ns
     Embedder(path, "cpu", batch_size=32, precision="int8", backend="onnx")  # the next job reuses it
     assert quantized[0].stat().st_mtime_ns == mtime and not list(tmp_path.glob("*.tmp"))
