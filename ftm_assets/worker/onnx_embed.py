@@ -115,7 +115,10 @@ def quantize(fp32_path: Path) -> Path:
     target = fp32_path.with_name(f"{fp32_path.stem}-int8-{recipe}.onnx")
     if target.exists():
         return target
-    graph = onnx.load(str(fp32_path)).graph
+    # Handed over in memory: given a path, the quantizer writes its shape-inferred copy beside it under a
+    # fixed name, and two jobs quantizing at once on one machine delete each other's copy.
+    model = onnx.load(str(fp32_path))
+    graph = model.graph
     weights = {init.name for init in graph.initializer}
     kept = [
         n.name for n in graph.node
@@ -129,7 +132,7 @@ def quantize(fp32_path: Path) -> Path:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantize_dynamic(
-                str(fp32_path), tmp, weight_type=QuantType.QInt8, per_channel=True,
+                model, tmp, weight_type=QuantType.QInt8, per_channel=True,
                 op_types_to_quantize=["MatMul"], nodes_to_exclude=kept, extra_options={"MatMulConstBOnly": True},
             )  # fmt: skip
         os.replace(tmp, target)

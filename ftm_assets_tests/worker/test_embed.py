@@ -130,3 +130,19 @@ def test_onnx_int8_keeps_the_quality_bar_on_real_sentences(tmp_path, monkeypatch
     mtime = quantized[0].stat().st_mtime_ns
     Embedder(path, "cpu", batch_size=32, precision="int8", backend="onnx")  # the next job reuses it
     assert quantized[0].stat().st_mtime_ns == mtime and not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not onnx_embed.available(), reason="onnxruntime/onnx not installed (`make install` installs them)")
+def test_two_jobs_quantizing_at_once_both_get_the_model(tmp_path):
+    """Batch jobs start together on a fresh machine: neither may trip over the other's temporary files."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sentence_transformers import SentenceTransformer
+
+    path = resolve_model_path(None)
+    fp32 = onnx_embed.export(SentenceTransformer(path, device="cpu"), path, folder=tmp_path)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        made = list(pool.map(lambda _: onnx_embed.quantize(fp32), range(2)))
+    assert made[0] == made[1] and made[0].exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fp32.name, made[0].name])  # nothing left over
