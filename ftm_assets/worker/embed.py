@@ -71,7 +71,9 @@ def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 def resolve_precision(requested: str | None, device: str, *, native_bf16: bool | None = None) -> str:
     """The weights' precision for ``device``: see the module docstring for what ``auto`` picks and why."""
     requested = (requested or "auto").strip().lower()
-    if requested not in PRECISIONS or requested == "int8":
+    if requested == "int8":
+        raise ValueError("FTM_EMBED_PRECISION=int8 runs on ONNX Runtime (FTM_EMBED_BACKEND=onnx or auto), not torch.")
+    if requested not in PRECISIONS:
         raise ValueError(f"FTM_EMBED_PRECISION={requested!r} is not one of {', '.join(PRECISIONS)}.")
     if requested != "auto":
         if requested == "fp16" and device != "cuda":
