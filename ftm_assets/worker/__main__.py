@@ -51,7 +51,7 @@ def report(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, timing: Wor
     timing.reported_at = time.time()
     pipes.report_asset_materialization(
         asset_key="firm_topics",
-        metadata=firm_topics_metadata(summary, commit, storage, outcome.state.seconds, timing=timing),
+        metadata=firm_topics_metadata(summary, commit, storage, outcome.state.seconds, timing),
     )
     pipes.report_asset_materialization(
         asset_key="firm_topic_failures", metadata=failures_metadata(summary, commit, storage)

@@ -119,18 +119,15 @@ def firm_topics_metadata(
     commit: dict[str, Any],
     storage: Storage,
     seconds: dict[str, float],
-    worker_seconds: float | None = None,
-    *,
-    timing: WorkerTiming | None = None,
+    timing: WorkerTiming,
 ) -> dict[str, Any]:
     """Metadata of the ``firm_topics`` materialization: counts, seconds per stage, the largest topics.
 
-    ``worker_seconds`` (the worker's main function to this report) defaults to what ``timing`` says.
+    ``worker_seconds`` runs from the worker's main function to this report (``timing.reported_at``).
     """
-    if worker_seconds is None:
-        if timing is None or timing.reported_at is None:
-            raise ValueError("firm_topics_metadata needs worker_seconds or a timing with reported_at set.")
-        worker_seconds = timing.reported_at - timing.main_started_at
+    if timing.reported_at is None:
+        raise ValueError("firm_topics_metadata needs the timing's reported_at: set it before reporting.")
+    worker_seconds = timing.reported_at - timing.main_started_at
     parts = commit["firm_topics_parts"]
     processed = summary["firms_with_rows"] + summary["firms_failed"]
     metadata: dict[str, Any] = {
@@ -149,7 +146,7 @@ def firm_topics_metadata(
         "worker_seconds": round(worker_seconds, 2),
         "firms_per_s": round(processed / worker_seconds, 3) if worker_seconds > 0 else 0.0,
         **{f"seconds_{stage}": round(value, 2) for stage, value in sorted(seconds.items())},
-        **(timing.metadata() if timing is not None else {}),
+        **timing.metadata(),
     }
     if summary["largest_topics_md"]:
         metadata["largest_topics"] = {"raw_value": summary["largest_topics_md"], "type": "md"}

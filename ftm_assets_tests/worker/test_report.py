@@ -55,7 +55,8 @@ def test_largest_topics_table_is_empty_without_topics():
 def test_firm_topics_metadata_has_counts_stages_and_the_table(tmp_path):
     store, commit = _commit(tmp_path, sample_batches()["000"])
     summary = summarize_commit(store, commit, ["1", "2", "3"])
-    meta = firm_topics_metadata(summary, commit, store, {"embed": 1.234, "fit": 2.0}, worker_seconds=6.0)
+    timing = WorkerTiming(process_started_at=99.0, main_started_at=100.0, reported_at=106.0)  # 6 s of worker
+    meta = firm_topics_metadata(summary, commit, store, {"embed": 1.234, "fit": 2.0}, timing)
     assert (meta["firms"], meta["topics"], meta["sentences"], meta["firms_failed"]) == (3, 5, 27, 0)
     assert meta["seconds_embed"] == 1.23 and meta["seconds_fit"] == 2.0
     assert meta["firms_per_s"] == 0.5
@@ -71,7 +72,7 @@ def test_firm_topics_metadata_times_the_whole_worker_process(tmp_path):
     summary = summarize_commit(store, commit, ["1", "2", "3"])
     timing = WorkerTiming(process_started_at=1000.0, main_started_at=1000.5, batch_started_at=1001.25,
                           reported_at=1010.0)  # fmt: skip
-    meta = firm_topics_metadata(summary, commit, store, {"total": 8.0}, timing=timing)
+    meta = firm_topics_metadata(summary, commit, store, {"total": 8.0}, timing)
     assert meta["worker_started_at"] == {"raw_value": 1000.0, "type": "timestamp"}
     assert meta["worker_wall_s"] == 10.0 and meta["worker_startup_s"] == 1.25
     assert meta["worker_seconds"] == 9.5  # from the main function, as before
