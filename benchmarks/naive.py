@@ -64,8 +64,8 @@ class NaiveBaseline:
             into.embeddings[firm.firm_id] = emb
             into.assignments[firm.firm_id] = assignments(topics, len(texts))
 
-    def refit_with_seed(self, firm: FirmInput, emb: np.ndarray, seed: int) -> np.ndarray:
-        """The reference pipeline on the same fp32 embeddings with another UMAP seed (the noise floor)."""
+    def refit_with_seed(self, firm: FirmInput, emb: np.ndarray, seed: int, *, lean: bool = False) -> np.ndarray:
+        """The topic fit of ``emb`` with another UMAP seed: the reference's (plain BERTopic), or the worker's."""
         texts = [s.text for s in segment(firm.components, min_words=self.params.min_sentence_words)]
         params = dataclasses.replace(self.params, random_seed=seed)
-        return assignments(fit_topics(texts, emb, params, use_gpu=False, lean=False), len(texts))
+        return assignments(fit_topics(texts, emb, params, use_gpu=False, lean=lean), len(texts))

@@ -16,6 +16,7 @@ import platform
 import subprocess
 import sys
 import time
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from ftm_assets.worker.processor import FirmProcessor, library_versions  # noqa:
 QUARTER = "2024Q4"
 HERE = Path(__file__).resolve().parent
 JIT_SECONDS = 10.0  # UMAP/HDBSCAN's numba compile on a cold cache, measured on 2 cores
-FLOOR_SEEDS = (43, 44)  # the reference refitted with these UMAP seeds (42 is the reference's): its noise floor
+FLOOR_SEEDS = (43, 44)  # refits beside the reference's own UMAP seed (42): quality and floor average all three
 
 
 def compare(label: str, firms, naive: NaiveBaseline, processor: FirmProcessor, chunk: int) -> dict:
@@ -78,12 +79,19 @@ def compare(label: str, firms, naive: NaiveBaseline, processor: FirmProcessor, c
     from sklearn.metrics import adjusted_rand_score
 
     cos = np.concatenate([(ref.embeddings[f] * ours[f]).sum(axis=1) for f in done])
-    ari = [adjusted_rand_score(ref.assignments[f], ours_assign[f]) for f in done]
-    floor = [
-        adjusted_rand_score(ref.assignments[f], naive.refit_with_seed(by_id[f], ref.embeddings[f], seed))
-        for f in done
-        for seed in FLOOR_SEEDS
-    ]
+    # One firm's topics are fragile (one UMAP seed to the next agrees at ARI ~0.6-0.7), and 12 firms give a
+    # mean only to ~0.05; so both sides average three seeds: ours against the reference at the same seed, and
+    # the reference's seeds pairwise. The timed run gave the main seed's; the others are refits.
+    main_seed = naive.params.random_seed
+    seeds = (main_seed, *FLOOR_SEEDS)
+    ref_at = {(f, main_seed): ref.assignments[f] for f in done}
+    ours_at = {(f, main_seed): ours_assign[f] for f in done}
+    for f in done:
+        for seed in FLOOR_SEEDS:
+            ref_at[f, seed] = naive.refit_with_seed(by_id[f], ref.embeddings[f], seed)
+            ours_at[f, seed] = naive.refit_with_seed(by_id[f], ours[f], seed, lean=True)
+    per_firm = [np.mean([adjusted_rand_score(ref_at[f, s], ours_at[f, s]) for s in seeds]) for f in done]
+    floor = [adjusted_rand_score(ref_at[f, a], ref_at[f, b]) for f in done for a, b in combinations(seeds, 2)]
     return {
         "corpus": label,
         "firms": len(done),
@@ -96,10 +104,10 @@ def compare(label: str, firms, naive: NaiveBaseline, processor: FirmProcessor, c
         "embed_speedup_vs_fp32": t_bare / t_ours,
         "cosine_mean_vs_fp32": float(cos.mean()),
         "cosine_min_vs_fp32": float(cos.min()),
-        "ari_vs_reference": float(np.mean(ari)),
+        "ari_vs_reference": float(np.mean(per_firm)),
         "ari_seed_floor": float(np.mean(floor)),
-        "ari_per_firm_sd": float(np.std(ari)),
-        "ari_floor_seeds": list(FLOOR_SEEDS),
+        "ari_per_firm_sd": float(np.std(per_firm)),
+        "ari_seeds": list(seeds),
     }
 
 
