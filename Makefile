@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 # numba compiles UMAP/HDBSCAN kernels on first use (~10 s); caching them pays that once per machine.
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
-# The CPU embedder's ONNX models (fp32 export, int8 quantization: ~15 s) are built once per machine too.
+# The CPU embedder's ONNX model (fp32 export ~5 s; int8, when asked for, ~15 s more) is built once per machine too.
 export FTM_ONNX_CACHE_DIR ?= $(CURDIR)/.cache/onnx
 export PYTHONPATH := $(CURDIR)
 

@@ -52,14 +52,15 @@ def test_real_model_gives_unit_fp32_rows_and_bf16_stays_close():
 
 def test_backend_choice_is_the_fastest_that_keeps_quality():
     cpu = {"onnx_ok": True, "native_bf16": False}
-    assert choose_backend(None, None, "cpu", **cpu) == ("onnx", "int8")  # AVX2: ONNX Runtime int8
+    assert choose_backend(None, None, "cpu", **cpu) == ("onnx", "fp32")  # AVX2: int8 misses the topic bar
     assert choose_backend(None, None, "cpu", onnx_ok=True, native_bf16=True) == ("torch", "bf16")
     assert choose_backend("auto", "auto", "cpu", onnx_ok=False, native_bf16=True) == ("torch", "bf16")
     assert choose_backend("auto", "auto", "cpu", onnx_ok=False, native_bf16=False) == ("torch", "fp32")
     assert choose_backend("auto", "fp32", "cpu", **cpu) == ("torch", "fp32")  # the reference, asked for
     assert choose_backend("auto", "bf16", "cpu", **cpu) == ("torch", "bf16")  # asked for bf16: torch
     assert choose_backend("auto", "int8", "cpu", onnx_ok=True, native_bf16=True) == ("onnx", "int8")
-    assert choose_backend("onnx", None, "cpu", **cpu) == ("onnx", "int8")
+    assert choose_backend("onnx", None, "cpu", **cpu) == ("onnx", "fp32")
+    assert choose_backend(None, "int8", "cpu", **cpu) == ("onnx", "int8")  # speed over topics, asked for
     assert choose_backend("onnx", "fp32", "cpu", **cpu) == ("onnx", "fp32")
     assert choose_backend("torch", None, "cpu", **cpu) == ("torch", "fp32")
     assert choose_backend("auto", None, "cuda", **cpu) == ("torch", "fp16")
