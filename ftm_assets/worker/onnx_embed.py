@@ -123,16 +123,14 @@ def export(st_model, model_path: str, folder: Path | None = None) -> Path:
 
 def calibration_sentences(limit: int = CALIBRATION_SENTENCES) -> list[str]:
     """Sentences of the synthetic demo corpus: deterministic, shipped with the package, never the data scored."""
-    from ftm_assets.constants import DEMO_QUARTER
+    from ftm_assets.constants import DEMO_QUARTER, MIN_SENTENCE_WORDS
     from ftm_assets.sources.demo import demo_transcripts
-    from ftm_assets.worker.segment import Component, segment
+    from ftm_assets.worker.inputs import iter_firms
+    from ftm_assets.worker.segment import segment
 
     table = demo_transcripts(DEMO_QUARTER, n_firms=CALIBRATION_FIRMS)
-    components = [
-        Component(row["call_id"], row["component_order"], row["speaker_type"], row["text"])
-        for row in table.to_pylist()
-    ]  # fmt: skip
-    return [s.text for s in segment(components, min_words=4)][:limit]
+    firms = iter_firms(table, list(dict.fromkeys(table.column("firm_id").to_pylist())))
+    return [s.text for f in firms for s in segment(f.components, min_words=MIN_SENTENCE_WORDS)][:limit]
 
 
 def quantize(fp32_path: Path, tokenize: Callable[[list[str]], dict[str, np.ndarray]]) -> Path:
