@@ -55,7 +55,7 @@ def _copy(cur, table: str, rows) -> int:
 
 def load_synthetic_quarter(server, firms: int, components: int, text_chars: int, seed: int = 7) -> dict:
     """Create the WRDS tables and fill them with a synthetic quarter; returns row counts."""
-    from ftm_assets_tests.sources.wrds_tables import CAPITAL_IQ_DDL, CAPITAL_IQ_INDEXES, grant_read
+    from ftm_assets.testing.capital_iq import CAPITAL_IQ_DDL, CAPITAL_IQ_INDEXES, grant_read
 
     rng = random.Random(seed)
     words = [f"w{i}" for i in range(2000)]
@@ -139,7 +139,7 @@ def fetch_child(port: int, chunk_rows: int, out_dir: str) -> dict:
     import sqlalchemy  # noqa: F401 - imported before the clock and the RSS baseline start
     import wrds  # noqa: F401
 
-    from ftm_assets.sources.wrds import FetchStats, WrdsSettings, fetch_quarter
+    from ftm_assets.transcripts.wrds import FetchStats, WrdsSettings, fetch_quarter
     from ftm_assets.storage.layout import raw_transcripts_part
 
     settings = WrdsSettings(READER, READER_PASSWORD, "127.0.0.1", port, "disable")
@@ -163,7 +163,7 @@ def fetch_child(port: int, chunk_rows: int, out_dir: str) -> dict:
 
 
 def main() -> int:
-    from ftm_assets.sources.wrds import DEFAULT_CHUNK_ROWS
+    from ftm_assets.transcripts.wrds import DEFAULT_CHUNK_ROWS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--firms", type=int, default=5000)
@@ -176,7 +176,7 @@ def main() -> int:
         print(json.dumps(fetch_child(int(args.child[0]), int(args.child[1]), args.child[2])))
         return 0
 
-    from ftm_assets_tests.pg_server import start_pg_server
+    from ftm_assets.testing.pg_server import start_pg_server
 
     server = start_pg_server()
     try:

@@ -38,7 +38,7 @@ def real_firms(limit: int | None = None, path: Path = EARNINGS22) -> list[FirmIn
 
 def demo_firms(n_firms: int, quarter: str = DEMO_QUARTER) -> list[FirmInput]:
     """The synthetic demo corpus's first ``n_firms`` firms for ``quarter``."""
-    from ftm_assets.sources.demo import demo_transcripts
+    from ftm_assets.transcripts.demo import demo_transcripts
 
     table = demo_transcripts(quarter, n_firms=n_firms)
     ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))

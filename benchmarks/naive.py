@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ftm_assets.worker.config import TopicParams
-from ftm_assets.worker.embed import resolve_model_path
+from ftm_assets.worker.model.embed import resolve_model_path
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.segment import segment
-from ftm_assets.worker.topic_model import fit_topics
+from ftm_assets.worker.model.topic_model import fit_topics
 
 
 def assignments(topics, n: int) -> np.ndarray:

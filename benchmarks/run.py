@@ -113,8 +113,8 @@ def compare(label: str, firms, naive: NaiveBaseline, processor: FirmProcessor, c
 
 def embedders(texts: list[str], naive: NaiveBaseline, batch_size: int) -> list[dict]:
     """Each available embedding backend/precision against a bare fp32 encode, alternating, same sentences."""
-    from ftm_assets.worker import onnx_embed
-    from ftm_assets.worker.embed import Embedder, cpu_has_native_bf16, resolve_model_path
+    from ftm_assets.worker.model import onnx_embed
+    from ftm_assets.worker.model.embed import Embedder, cpu_has_native_bf16, resolve_model_path
 
     path = resolve_model_path(None)
     variants = {}

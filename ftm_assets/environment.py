@@ -15,9 +15,9 @@ import dagster as dg
 
 from ftm_assets import constants as C
 from ftm_assets.quarters import Quarter, QuarterKeyError, current_quarter
-from ftm_assets.resources.launchers import LocalLauncher
+from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
-from ftm_assets.resources.transcript_sources import DemoTranscriptSource, FilesTranscriptSource
+from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 from ftm_assets.resources.worker_settings import WorkerSettings
 
 ENVIRONMENTS = ("local", "aws")
@@ -116,7 +116,7 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
         if not folder:
             raise ConfigError("FTM_TRANSCRIPT_SOURCE=files needs FTM_TRANSCRIPTS_DIR, the folder of your transcripts.")
         return FilesTranscriptSource(folder=folder)
-    from ftm_assets.resources.wrds_source import WrdsTranscriptSource
+    from ftm_assets.transcripts.resources import WrdsTranscriptSource
 
     if not settings.get("FTM_WRDS_USERNAME"):
         raise ConfigError("FTM_TRANSCRIPT_SOURCE=wrds needs FTM_WRDS_USERNAME (your WRDS login).")
@@ -128,7 +128,7 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
 def launcher(settings: Settings) -> dg.ConfigurableResource:
     if settings.env == "local":
         return LocalLauncher()
-    from ftm_assets.resources.batch_launcher import AwsBatchLauncher
+    from ftm_assets.launch.batch.resource import AwsBatchLauncher
 
     missing = [k for k in ("FTM_BATCH_JOB_QUEUE", "FTM_BATCH_JOB_DEFINITION") if not settings.get(k)]
     if missing:

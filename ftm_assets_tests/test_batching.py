@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from ftm_assets.batching import batch_keys, batch_of
-from ftm_assets.manifest import assign_batches, read_batch, write_manifest
+from ftm_assets.storage.manifest import assign_batches, read_batch, write_manifest
 from ftm_assets.storage import LocalStorage, StorageError
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftm_assets_tests.dagster_dev import (
+from ftm_assets_tests.support.dagster_dev import (
     BATCH_COUNT,
     BROKEN_BATCH,
     BROKEN_QUARTER,

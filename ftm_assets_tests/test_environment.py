@@ -4,8 +4,8 @@ import pytest
 
 from ftm_assets import constants as C
 from ftm_assets.environment import ConfigError, Settings, resources
-from ftm_assets.resources.launchers import LocalLauncher
-from ftm_assets.resources.transcript_sources import DemoTranscriptSource, FilesTranscriptSource
+from ftm_assets.launch.local import LocalLauncher
+from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 
 
 def test_defaults_are_the_embedded_demo():

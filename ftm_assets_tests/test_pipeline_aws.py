@@ -13,17 +13,17 @@ from ftm_assets import constants as C
 from ftm_assets.batching import batch_keys
 from ftm_assets.partitions import BATCH_DIM, QUARTER_DIM
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics
-from ftm_assets.resources.batch_launcher import AwsBatchLauncher
+from ftm_assets.launch.batch.resource import AwsBatchLauncher
 from ftm_assets.storage import S3Storage, open_storage
-from ftm_assets_tests.aws import create_bucket, moto_server  # noqa: F401 (session fixture)
-from ftm_assets_tests.aws_pipeline import (
+from ftm_assets_tests.support.aws import create_bucket, moto_server  # noqa: F401 (session fixture)
+from ftm_assets_tests.support.aws_pipeline import (
     aws_settings_env,
     build_aws_test_definitions,
     check_evaluations_by_partition,
     create_worker_stack,
 )
-from ftm_assets_tests.launchers.local_batch_executor import LOG_GROUP, LocalBatchExecutor
-from ftm_assets_tests.pipeline import DemoWithBadFirms, run_quarter
+from ftm_assets_tests.support.local_batch_executor import LOG_GROUP, LocalBatchExecutor
+from ftm_assets_tests.support.pipeline import DemoWithBadFirms, run_quarter
 
 QUARTER = "2024Q4"
 BATCHES = batch_keys(2)

@@ -12,7 +12,7 @@ from ftm_assets import constants as C
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics, read_topic_sentences
 from ftm_assets.schema import FIRM_TOPICS_SCHEMA
 from ftm_assets.storage import open_storage
-from ftm_assets_tests.pipeline import DemoWithBadFirms, build_test_definitions, check_evaluations, run_quarter
+from ftm_assets_tests.support.pipeline import DemoWithBadFirms, build_test_definitions, check_evaluations, run_quarter
 
 QUARTER = "2024Q2"
 pytestmark = pytest.mark.slow

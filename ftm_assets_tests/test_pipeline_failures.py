@@ -9,12 +9,12 @@ import pyarrow as pa
 import pytest
 
 from ftm_assets.readers import commit_records
-from ftm_assets.resources.transcript_sources import TranscriptSource
+from ftm_assets.transcripts.resources import TranscriptSource
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA
-from ftm_assets.sources.demo import demo_transcripts
+from ftm_assets.transcripts.demo import demo_transcripts
 from ftm_assets.storage import open_storage
 from ftm_assets.storage import layout
-from ftm_assets_tests.pipeline import build_test_definitions
+from ftm_assets_tests.support.pipeline import build_test_definitions
 
 QUARTER = "2024Q3"
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from ftm_assets.readers import (
     read_topic_sentences,
 )
 from ftm_assets.storage import LocalStorage
-from ftm_assets_tests.committed_batches import sample_batches, write_batch
+from ftm_assets_tests.support.committed_batches import sample_batches, write_batch
 
 Q = "2024Q4"
 

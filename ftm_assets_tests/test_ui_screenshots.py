@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ftm_assets_tests.dagster_dev import (
+from ftm_assets_tests.support.dagster_dev import (
     BATCH_COUNT,
     QUARTERS,
     REPO,

@@ -7,7 +7,7 @@ import dagster as dg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ftm_assets.manifest import assign_batches, write_manifest
+from ftm_assets.storage.manifest import assign_batches, write_manifest
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.storage import layout
 

@@ -9,7 +9,7 @@ import dagster as dg
 
 from ftm_assets import constants as C
 from ftm_assets.partitions import QUARTER_DIM, quarter_and_batch
-from ftm_assets.resources.launchers import Launcher
+from ftm_assets.launch.launcher import Launcher
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.worker_settings import WorkerSettings
 

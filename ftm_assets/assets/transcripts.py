@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ftm_assets.resources.storage import StorageRoot
-from ftm_assets.resources.transcript_sources import TranscriptSource
+from ftm_assets.transcripts.resources import TranscriptSource
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform
 from ftm_assets.storage import layout
 

@@ -21,7 +21,7 @@ import sys
 for _name in ("MKL_DYNAMIC", "OMP_DYNAMIC"):
     os.environ.setdefault(_name, "FALSE")
 
-from ftm_assets.manifest import read_batch
+from ftm_assets.storage.manifest import read_batch
 from ftm_assets.storage import open_storage
 from ftm_assets.worker.batch import BatchOutcome, run_batch
 from ftm_assets.worker.config import WorkerConfig

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ftm_assets.manifest import read_batch
+from ftm_assets.storage.manifest import read_batch
 from ftm_assets.storage import Storage
 from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.failures import CircuitBreaker, error_class_of, is_critical

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ftm_assets.storage import StorageError
 from ftm_assets.worker.config import FailurePolicy
-from ftm_assets.worker.embed import ModelNotFoundError
+from ftm_assets.worker.model.embed import ModelNotFoundError
 
 
 class FirmError(Exception):

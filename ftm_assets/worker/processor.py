@@ -22,14 +22,14 @@ import numpy as np
 
 from ftm_assets import __version__
 from ftm_assets.worker.config import WorkerConfig
-from ftm_assets.worker.embed import Embedder, choose_backend, resolve_device, resolve_model_path
+from ftm_assets.worker.model.embed import Embedder, choose_backend, resolve_device, resolve_model_path
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.inputs import FirmInput
-from ftm_assets.worker.jit_cache import import_umap_with_jit_cache
+from ftm_assets.worker.model.jit_cache import import_umap_with_jit_cache
 from ftm_assets.worker.outputs import now_utc
-from ftm_assets.worker.pipeline import prefetch
+from ftm_assets.worker.prefetch import prefetch
 from ftm_assets.worker.segment import Sentence, segment
-from ftm_assets.worker.topic_model import fit_topics, gpu_backend_available
+from ftm_assets.worker.model.topic_model import fit_topics, gpu_backend_available
 
 DEFAULT_PIPELINE_DEPTH = 1
 

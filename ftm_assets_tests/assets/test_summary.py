@@ -20,7 +20,7 @@ from ftm_assets.partitions import quarter_batch_partitions, quarter_partitions
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.storage import LocalStorage
-from ftm_assets_tests.committed_batches import sample_batches, write_batch, write_manifest_for
+from ftm_assets_tests.support.committed_batches import sample_batches, write_batch, write_manifest_for
 
 Q = "2024Q4"
 QUARTERS = quarter_partitions("2024Q3", "2024Q4")

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from ftm_assets.storage import LocalStorage, S3Storage, StorageError, open_storage
-from ftm_assets_tests.aws import create_bucket, moto_server  # noqa: F401
+from ftm_assets_tests.support.aws import create_bucket, moto_server  # noqa: F401
 
 
 def _exercise(store):

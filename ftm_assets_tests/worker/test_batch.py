@@ -8,15 +8,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics
-from ftm_assets.sources.demo import demo_transcripts
+from ftm_assets.transcripts.demo import demo_transcripts
 from ftm_assets.storage import LocalStorage
 from ftm_assets.storage import layout
 from ftm_assets.worker.batch import run_batch
 from ftm_assets.worker.config import WorkerConfig
-from ftm_assets.worker.embed import ModelNotFoundError
+from ftm_assets.worker.model.embed import ModelNotFoundError
 from ftm_assets.worker.failures import CircuitBreakerOpen, StrictModeFailure
 from ftm_assets.worker.processor import FirmProcessor
-from ftm_assets_tests.worker.staging import firm_rows, rows_table, stage_quarter
+from ftm_assets_tests.support.staging import firm_rows, rows_table, stage_quarter
 
 Q = "2024Q1"
 LOG = logging.getLogger("test-batch")

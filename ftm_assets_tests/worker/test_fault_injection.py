@@ -19,11 +19,11 @@ from dagster_pipes import encode_param
 
 from ftm_assets.constants import PROJECT_ROOT
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics, read_sentences
-from ftm_assets.sources.demo import demo_transcripts
+from ftm_assets.transcripts.demo import demo_transcripts
 from ftm_assets.storage import open_storage
 from ftm_assets.storage import layout
-from ftm_assets_tests.aws import create_bucket, moto_server  # noqa: F401
-from ftm_assets_tests.worker.staging import firm_rows, rows_table, stage_quarter
+from ftm_assets_tests.support.aws import create_bucket, moto_server  # noqa: F401
+from ftm_assets_tests.support.staging import firm_rows, rows_table, stage_quarter
 
 Q = "2023Q3"
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from ftm_assets.worker.pipes_io import (
     batch_attempt,
     parse_attempt_segment,
 )
-from ftm_assets_tests.aws import create_bucket, moto_server  # noqa: F401
+from ftm_assets_tests.support.aws import create_bucket, moto_server  # noqa: F401
 
 
 def test_batch_attempt_reads_aws_batch_job_attempt():

@@ -19,7 +19,7 @@ def _cfg() -> WorkerConfig:
 
 
 def _firms() -> list[FirmInput]:
-    from ftm_assets.sources.demo import demo_transcripts
+    from ftm_assets.transcripts.demo import demo_transcripts
     from ftm_assets.worker.inputs import iter_firms
 
     table = demo_transcripts(QUARTER, n_firms=1)

@@ -11,7 +11,7 @@ from ftm_assets.worker.report import (
     largest_topics_markdown,
     summarize_commit,
 )
-from ftm_assets_tests.committed_batches import Firm, sample_batches, write_batch
+from ftm_assets_tests.support.committed_batches import Firm, sample_batches, write_batch
 
 
 def _commit(tmp_path, firms):

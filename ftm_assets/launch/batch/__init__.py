@@ -1,0 +1,35 @@
+"""The AWS Batch side of the launchers: our own Dagster Pipes client for Batch jobs and its parts.
+
+``PipesBatchClient`` runs one Pipes session as one Batch job; ``ftm_assets.launch.batch.resource``
+binds it as the ``launcher`` resource when ``FTM_ENV=aws``.
+"""
+
+from ftm_assets.launch.batch.client import PipesBatchClient
+from ftm_assets.launch.batch.poller import BatchJobPoller
+from ftm_assets.launch.batch.errors import (
+    BatchApiError,
+    BatchJobExitError,
+    BatchJobInterruptedError,
+    BatchJobReportError,
+    BatchJobStartError,
+    BatchJobStuckRunnableError,
+    BatchJobTimeoutError,
+    BatchLaunchError,
+    BatchMessageReaderError,
+    BatchSubmitError,
+)
+
+__all__ = [
+    "BatchApiError",
+    "BatchJobExitError",
+    "BatchJobInterruptedError",
+    "BatchJobPoller",
+    "BatchJobReportError",
+    "BatchJobStartError",
+    "BatchJobStuckRunnableError",
+    "BatchJobTimeoutError",
+    "BatchLaunchError",
+    "BatchMessageReaderError",
+    "BatchSubmitError",
+    "PipesBatchClient",
+]

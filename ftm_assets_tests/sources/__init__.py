@@ -1,1 +1,0 @@
-"""Tests of ftm_assets.sources and the transcript-source resources."""

@@ -1,0 +1,1 @@
+"""Tests of ftm_assets.transcripts and the transcript-source resources."""

@@ -1,0 +1,135 @@
+"""The files source: JSONL, gzipped JSONL and Parquet read back by quarter, and errors that say what to fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from ftm_assets.quarters import QuarterKeyError
+from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA
+from ftm_assets.transcripts.demo import demo_transcripts
+from ftm_assets.transcripts.files import read_transcript_files
+
+
+def component(firm_id, order, *, date="2023-02-14", text="Revenue grew strongly.", **extra) -> dict:
+    return {"firm_id": firm_id, "earnings_call_date": date, "component_order": order, "text": text, **extra}
+
+
+def write_jsonl(path: Path, records: list[dict] | list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in records]
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+def test_reads_jsonl_gz_and_parquet_recursively_and_keeps_the_quarter(tmp_path):
+    write_jsonl(tmp_path / "a.jsonl", [
+        component(18749, 1, quarter="2023Q1", text="Second.", call_id=7, gvkey=64768, permno=84788),
+        component(18749, 0, quarter="2023Q1", text="First.", call_id=7, gvkey=64768, permno=84788),
+        component("900", 0, date="2023-05-02"),  # 2023Q2: skipped
+        "",
+    ])
+    write_jsonl(tmp_path / "deeper" / "b.jsonl.gz", [
+        component("24937", 0, date="2023-03-31T17:00:00", text="", firm_name="Apple Inc.", country="US"),
+        component("777", 0, date="2022-12-30", quarter="2023Q1"),  # the quarter field wins over the date
+    ])
+    (tmp_path / "deeper" / "even").mkdir()
+    pq.write_table(
+        pa.table({
+            "firm_id": ["555", "556"], "earnings_call_date": [dt.date(2023, 1, 3), dt.date(2023, 4, 3)],
+            "component_order": [0, 0], "text": ["From Parquet.", "Next quarter."], "speaker_type": ["Operator"] * 2,
+        }),
+        tmp_path / "deeper" / "even" / "c.parquet",
+    )
+    (tmp_path / "notes.txt").write_text("ignored")
+
+    table = read_transcript_files(tmp_path, "2023Q1")
+
+    assert table.schema.equals(RAW_TRANSCRIPTS_SCHEMA.remove_metadata())
+    rows = table.to_pylist()
+    assert [(r["firm_id"], r["component_order"]) for r in rows] == [
+        ("18749", 0), ("18749", 1), ("24937", 0), ("555", 0), ("777", 0),
+    ]
+    assert {r["quarter"] for r in rows} == {"2023Q1"} and {r["source"] for r in rows} == {"files"}
+    assert rows[0]["text"] == "First." and rows[0]["gvkey"] == "064768" and rows[0]["permno"] == 84788
+    assert rows[2]["text"] == "" and rows[2]["earnings_call_date"] == dt.date(2023, 3, 31)
+    assert rows[3]["speaker_type"] == "Operator" and rows[3]["call_id"] is None
+    assert [r["firm_id"] for r in read_transcript_files(tmp_path, "2023Q2").to_pylist()] == ["556", "900"]
+    assert read_transcript_files(tmp_path, "2019Q1").num_rows == 0
+
+
+def test_demo_corpus_round_trips_through_parquet(tmp_path):
+    demo = demo_transcripts("2024Q4", n_firms=3)
+    pq.write_table(demo, tmp_path / "demo.parquet")
+    back = read_transcript_files(tmp_path, "2024Q4")
+    assert back.drop_columns(["source"]).equals(demo.drop_columns(["source"]).replace_schema_metadata(None))
+
+
+def test_missing_folder_and_empty_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_transcript_files(tmp_path / "nope", "2023Q1")
+    (tmp_path / "readme.md").write_text("no transcripts here")
+    with pytest.raises(FileNotFoundError, match=r"No transcript files in .*\*\.jsonl"):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_bad_json_line_names_file_and_line(tmp_path):
+    write_jsonl(tmp_path / "calls.jsonl", [component("1", 0), '{"firm_id": "1", oops}'])
+    with pytest.raises(ValueError, match=r"calls\.jsonl, line 2: not valid JSON"):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_missing_required_field_in_jsonl(tmp_path):
+    record = component("1", 0)
+    del record["text"]
+    write_jsonl(tmp_path / "calls.jsonl.gz", [component("1", 1), record])
+    with pytest.raises(ValueError, match=r"calls\.jsonl\.gz, line 2: missing required field\(s\) \['text'\]"):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_missing_required_column_in_parquet(tmp_path):
+    pq.write_table(pa.table({"firm_id": ["1"], "text": ["Hello there."]}), tmp_path / "calls.parquet")
+    with pytest.raises(ValueError, match=r"calls\.parquet: missing required column\(s\) \['earnings_call_date', "):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_unparseable_date_and_quarter(tmp_path):
+    write_jsonl(tmp_path / "dates.jsonl", [component("1", 0, date="14/02/2023")])
+    with pytest.raises(ValueError, match=r"dates\.jsonl, line 1: bad 'earnings_call_date' value '14/02/2023'.*ISO"):
+        read_transcript_files(tmp_path, "2023Q1")
+    write_jsonl(tmp_path / "dates.jsonl", [component("1", 0, quarter="2023-Q1")])
+    with pytest.raises(ValueError, match=r"line 1: bad 'quarter' value '2023-Q1'"):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_row_without_quarter_or_date(tmp_path):
+    write_jsonl(tmp_path / "calls.jsonl", [component("1", 0, date=None)])
+    with pytest.raises(ValueError, match="line 1: both 'quarter' and 'earnings_call_date' are null"):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_non_integer_component_order(tmp_path):
+    write_jsonl(tmp_path / "calls.jsonl", [component("1", "first")])
+    with pytest.raises(ValueError, match="line 1: bad 'component_order' value 'first'"):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_same_component_in_two_files_is_refused(tmp_path):
+    write_jsonl(tmp_path / "one.jsonl", [component("1", 0)])
+    write_jsonl(tmp_path / "copy" / "one.jsonl", [component("1", 0)])
+    with pytest.raises(ValueError, match=r"appears 2 times.*copy/one\.jsonl"):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_unknown_quarter_key(tmp_path):
+    write_jsonl(tmp_path / "calls.jsonl", [component("1", 0)])
+    with pytest.raises(QuarterKeyError):
+        read_transcript_files(tmp_path, "2023 Q1")
