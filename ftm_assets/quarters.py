@@ -74,3 +74,21 @@ def quarter_keys(first: str, last: str) -> list[str]:
 
 def current_quarter(today: dt.date | None = None) -> str:
     return Quarter.containing(today or dt.date.today()).key
+
+
+def expand_quarters(spec: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Quarter keys from what a user types: ``"2023Q1"``, ``"2015Q1:2019Q4"`` (inclusive), ``"2023Q1,2023Q3"``,
+    or a list of any of these. Sorted, without duplicates; raises QuarterKeyError naming the bad part.
+    """
+    parts = [spec] if isinstance(spec, str) else list(spec)
+    keys: set[str] = set()
+    for part in parts:
+        for item in str(part).replace(" ", ",").split(","):
+            item = item.strip()
+            if not item:
+                continue
+            first, sep, last = item.partition(":")
+            keys.update(quarter_keys(first, last) if sep else [Quarter.parse(first).key])
+    if not keys:
+        raise QuarterKeyError(f"No quarter in {spec!r}: use '2023Q1', '2015Q1:2019Q4' or a list of them.")
+    return sorted(keys, key=Quarter.parse)

@@ -26,3 +26,14 @@ def test_ranges():
     with pytest.raises(QuarterKeyError, match="empty"):
         quarter_keys("2024Q1", "2023Q1")
     assert current_quarter(dt.date(2026, 11, 28)) == "2026Q4"
+
+
+def test_expand_quarters_takes_ranges_lists_and_single_keys():
+    from ftm_assets.quarters import expand_quarters
+
+    assert expand_quarters("2023Q3:2024Q1") == ["2023Q3", "2023Q4", "2024Q1"]
+    assert expand_quarters("2024Q1, 2023Q1") == ["2023Q1", "2024Q1"]
+    assert expand_quarters(["2023Q2", "2023Q1:2023Q2"]) == ["2023Q1", "2023Q2"]
+    for bad in ("2023Q5", "2024Q1:2023Q1", "", []):
+        with pytest.raises(QuarterKeyError):
+            expand_quarters(bad)
