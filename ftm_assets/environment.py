@@ -139,6 +139,7 @@ def launcher(settings: Settings) -> dg.ConfigurableResource:
         job_definition=dg.EnvVar("FTM_BATCH_JOB_DEFINITION"),
         pipes_bucket=bucket,
         pipes_prefix=f"{prefix.strip('/')}/pipes" if prefix.strip("/") else "pipes",
+        price_table=settings.get("FTM_PRICE_TABLE") or None,
     )
 
 

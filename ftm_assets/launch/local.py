@@ -1,17 +1,29 @@
-"""``LocalLauncher``: the worker as a subprocess of the Dagster run (the embedded default, no AWS)."""
+"""``LocalLauncher``: the worker as a subprocess of the Dagster run (the embedded default, no AWS).
+
+What the run cost is the worker's CPU time: the growth of ``getrusage(RUSAGE_CHILDREN)`` across the
+subprocess, which counts every child this process reaped meanwhile (one worker per step process, as
+Dagster's multiprocess executor runs it). It goes to the metadata and to the partition's cost record.
+"""
 
 from __future__ import annotations
 
 import os
+import resource
 import sys
 from typing import Any
 
 import dagster as dg
 
 from ftm_assets.constants import PROJECT_ROOT
+from ftm_assets.launch.cost import CostRecord, write_cost_record
 from ftm_assets.launch.launcher import Launcher
 
 WORKER_MODULE = "ftm_assets.worker"
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class LocalLauncher(Launcher):
@@ -34,4 +46,30 @@ class LocalLauncher(Launcher):
         }
         env = {k: os.environ.get(k, v) for k, v in defaults.items()}
         client = dg.PipesSubprocessClient(env={**env, "PYTHONUNBUFFERED": "1", **self.env}, cwd=str(PROJECT_ROOT))
-        return client.run(command=[self.python, "-m", WORKER_MODULE], context=context, extras=extras)
+        before = children_cpu_seconds()
+        try:
+            invocation = client.run(command=[self.python, "-m", WORKER_MODULE], context=context, extras=extras)
+        finally:
+            record = self._cost(context, extras, children_cpu_seconds() - before)
+        if record is None:
+            return invocation
+        # The session is only reachable this way; the metadata then reaches every reported result.
+        return dg.PipesClientCompletedInvocation(
+            invocation._session,  # noqa: SLF001
+            metadata={**invocation.metadata, **record.metadata()},
+        )
+
+    @staticmethod
+    def _cost(context: dg.AssetExecutionContext, extras: dict[str, Any], cpu_seconds: float) -> CostRecord | None:
+        quarter, batch, root = extras.get("quarter"), extras.get("batch"), extras.get("storage_root")
+        if not quarter or not batch:
+            return None
+        record = CostRecord(
+            quarter=str(quarter), batch=str(batch), launcher="local", gpu_hours=0.0, cpu_seconds=round(cpu_seconds, 3)
+        )
+        if root:
+            try:
+                write_cost_record(str(root), record)
+            except Exception as exc:  # the cost is a courtesy; the worker's outcome is what matters
+                context.log.warning(f"[local] could not write the cost record: {exc}")
+        return record

@@ -49,3 +49,8 @@ COMMIT_SUFFIX = "_commit.json"
 def commit_record(quarter: str, batch: str) -> str:
     """The final record of a (quarter, batch): the parts that make up its output, and its counts."""
     return f"{progress_prefix(quarter)}batch_{batch}{COMMIT_SUFFIX}"
+
+
+def cost_record(quarter: str, batch: str) -> str:
+    """What the partition's last launch cost (written by the launcher, summed by the quarter summary)."""
+    return f"costs/quarter={quarter}/batch_{batch}.json"

@@ -183,3 +183,59 @@ def create_batch_stack(
         job_definition=job_definition["jobDefinitionArn"],
         job_definition_name=job_definition["jobDefinitionName"],
     )
+
+
+class S3Faults:
+    """A boto3 S3 client that forwards to moto, except for the faults a test asks for.
+
+    ``deny_list_prefix``: ListObjectsV2 under this prefix is refused (AccessDenied), as for a role without
+    s3:ListBucket there. ``fail_put``/``block_put``: PutObject of a key containing the text fails (a 500) or
+    blocks (a hung connection) from the ``after``-th such put on; earlier ones go through.
+    """
+
+    def __init__(self, client, *, deny_list_prefix: str | None = None, fail_put: str | None = None,
+                 block_put: str | None = None, after: int = 1):
+        self._client = client
+        self.deny_list_prefix = deny_list_prefix
+        self.fail_put, self.block_put, self.after = fail_put, block_put, after
+        self._puts = 0
+        self.denied = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def list_objects_v2(self, **kwargs):
+        if self.deny_list_prefix and kwargs.get("Prefix", "").startswith(self.deny_list_prefix):
+            self.denied += 1
+            raise _client_error("AccessDenied", "Access Denied", 403, "ListObjectsV2")
+        return self._client.list_objects_v2(**kwargs)
+
+    def get_paginator(self, name: str):
+        if name == "list_objects_v2" and self.deny_list_prefix:
+            faults = self
+
+            class _Pages:
+                def paginate(self, **kwargs):
+                    yield faults.list_objects_v2(**kwargs)
+
+            return _Pages()
+        return self._client.get_paginator(name)
+
+    def put_object(self, **kwargs):
+        key = kwargs.get("Key", "")
+        for text, action in ((self.fail_put, "fail"), (self.block_put, "block")):
+            if text and text in key:
+                self._puts += 1
+                if self._puts > self.after:
+                    if action == "block":
+                        import time
+
+                        time.sleep(3600)
+                    raise _client_error("InternalError", "We encountered an internal error.", 500, "PutObject")
+        return self._client.put_object(**kwargs)
+
+
+def _client_error(code: str, message: str, status: int, operation: str):
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)

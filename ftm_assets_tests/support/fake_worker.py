@@ -1,8 +1,11 @@
 """A small real Dagster Pipes worker for the Batch client scenarios (the client is under test, not the model).
 
 It opens Pipes exactly as the real worker does (``ftm_assets.worker.pipes_io.open_pipes``) and behaves as
-``FAKE_WORKER_SCENARIO`` says: report everything, exit non-zero, report nothing, hang, or report part of
-the result and wait to be "interrupted" on attempt 1.
+``FAKE_WORKER_SCENARIO`` says: report everything (``success``, or after ``FAKE_WORKER_SLEEP_S`` with
+``slow``), exit non-zero (``exit_nonzero``), report nothing (``silent``), hang (``hang``), report only
+``firm_topics`` (``report_one``), close Pipes with an exception and still exit 0 (``close_with_error``), or
+report part of the result and wait to be "interrupted" (``interrupt_first``, ``interrupt_always``).
+No Dagster import: it starts in well under a second.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import boto3
 from dagster_pipes import PipesEnvVarParamsLoader
 
 from ftm_assets.worker.pipes_io import attempt_key_prefix, batch_attempt, open_pipes
-from ftm_assets_tests.support.local_batch_executor import INTERRUPT_MARKER
+from ftm_assets_tests.support.batch_supervisor import INTERRUPT_MARKER
 
 ASSETS = ("firm_topics", "firm_topic_failures")
 CHECK = ("firm_topic_failures", "failure_rate")
@@ -45,6 +48,18 @@ def main() -> int:
     attempt = batch_attempt()
     if scenario == "silent":
         print("ran without opening Pipes")
+        return 0
+    if scenario == "close_with_error":
+        try:
+            with open_pipes(message_interval_s=0) as pipes:
+                pipes.report_asset_materialization(asset_key=ASSETS[0], metadata={"attempt": attempt})
+                raise RuntimeError("fake worker: model file is corrupt")
+        except RuntimeError as exc:
+            print(f"caught after closing Pipes: {exc}", flush=True)
+        return 0  # a wrapper script that swallows the error: Batch says SUCCEEDED
+    if scenario == "report_one":
+        with open_pipes(message_interval_s=0) as pipes:
+            pipes.report_asset_materialization(asset_key=ASSETS[0], metadata={"attempt": attempt})
         return 0
     with open_pipes(message_interval_s=0) as pipes:
         pipes.log.info(f"fake worker: scenario {scenario}, attempt {attempt}")

@@ -13,15 +13,21 @@ import dagster as dg
 from dagster._utils.interrupts import setup_interrupt_handlers
 
 from ftm_assets.launch.batch import PipesBatchClient
+from ftm_assets_tests.support.aws import S3Faults
 from ftm_assets_tests.support.local_batch_executor import JobFaults, LocalBatchExecutor
 
 PARTITIONS = dg.StaticPartitionsDefinition(["000", "001"])
 JOB_NAME = "batch_partition"
 
 
+QUARTER = "2024Q4"
+
+
 class Scenario(dg.Config):
     scenario: str = "success"
     sleep_s: float = 3.0
+    storage_root: str = ""  # where the launcher writes the partition's cost record ("" : none)
+    topic_size: int = 5  # stands for the worker's settings: another value is another job
 
 
 @dg.multi_asset(
@@ -32,7 +38,13 @@ class Scenario(dg.Config):
 def firm_partition(context: dg.AssetExecutionContext, config: Scenario, batch: PipesBatchClient):
     yield from batch.run(
         context=context,
-        extras={"quarter": "2024Q4", "batch": context.partition_key},
+        extras={
+            "quarter": QUARTER,
+            "batch": context.partition_key,
+            "run_id": context.run_id,
+            "storage_root": config.storage_root or None,
+            "topics": {"hdbscan_min_cluster_size": config.topic_size},
+        },
         environment={"FAKE_WORKER_SCENARIO": config.scenario, "FAKE_WORKER_SLEEP_S": str(config.sleep_s)},
         gpus=1,
         vcpus=4,
@@ -47,10 +59,13 @@ def run_partition(
     sleep_s: float = 3.0,
     partition: str = "000",
     run_id: str | None = None,
+    storage_root: str = "",
+    topic_size: int = 5,
 ) -> dg.ExecuteInProcessResult:
     job = dg.define_asset_job(JOB_NAME, selection=[firm_partition], partitions_def=PARTITIONS)
     defs = dg.Definitions(assets=[firm_partition], jobs=[job], resources={"batch": client})
-    config = {"ops": {"firm_partition": {"config": {"scenario": scenario, "sleep_s": sleep_s}}}}
+    settings = {"scenario": scenario, "sleep_s": sleep_s, "storage_root": storage_root, "topic_size": topic_size}
+    config = {"ops": {"firm_partition": {"config": settings}}}
     return defs.resolve_job_def(JOB_NAME).execute_in_process(
         run_config=config, partition_key=partition, run_id=run_id, raise_on_error=False
     )
@@ -66,7 +81,9 @@ def step_error(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
     return error.cls_name, error.message
 
 
-def make_client(executor: Any, bucket: str, stack: dict[str, str], **overrides: Any) -> PipesBatchClient:
+def make_client(
+    executor: Any, bucket: str, stack: dict[str, str], *, s3_client: Any = None, **overrides: Any
+) -> PipesBatchClient:
     settings: dict[str, Any] = {
         "poll_interval_s": 0.2,
         "message_interval_s": 0.3,
@@ -80,18 +97,24 @@ def make_client(executor: Any, bucket: str, stack: dict[str, str], **overrides: 
         pipes_bucket=bucket,
         pipes_prefix="runs/pipes",
         batch_client=executor,
-        s3_client=boto3.client("s3"),
+        s3_client=s3_client or boto3.client("s3"),
         logs_client=boto3.client("logs"),
+        ecs_client=boto3.client("ecs"),
         **settings,
     )
 
 
 def main(config_path: str) -> None:
-    """An orchestrator process: what `dagster`'s run worker would be (SIGTERM cancels, as there)."""
+    """An orchestrator process: what `dagster`'s run worker would be (SIGTERM cancels, as there).
+
+    ``hang_after_submit``: the write that records the submitted job's id hangs, so a test can kill the
+    process between SubmitJob and that record (the job is then known by its name only).
+    """
     setup_interrupt_handlers()
     config = json.loads(Path(config_path).read_text())
     executor = LocalBatchExecutor(boto3.client("batch"), state_dir=Path(config["state_dir"]), faults=JobFaults())
-    client = make_client(executor, config["bucket"], config["stack"])
+    s3 = S3Faults(boto3.client("s3"), block_put="/jobs/", after=1) if config.get("hang_after_submit") else None
+    client = make_client(executor, config["bucket"], config["stack"], s3_client=s3)
     result = run_partition(client, scenario=config["scenario"], sleep_s=config.get("sleep_s", 3.0), run_id=config["run_id"])
     print("SUCCESS" if result.success else "FAILURE", flush=True)
 

@@ -8,6 +8,7 @@ from ftm_assets.launch.batch.client import PipesBatchClient
 from ftm_assets.launch.batch.poller import BatchJobPoller
 from ftm_assets.launch.batch.errors import (
     BatchApiError,
+    BatchJobConflictError,
     BatchJobExitError,
     BatchJobInterruptedError,
     BatchJobReportError,
@@ -21,6 +22,7 @@ from ftm_assets.launch.batch.errors import (
 
 __all__ = [
     "BatchApiError",
+    "BatchJobConflictError",
     "BatchJobExitError",
     "BatchJobInterruptedError",
     "BatchJobPoller",

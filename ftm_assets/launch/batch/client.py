@@ -10,16 +10,24 @@ Batch launchers complain about:
 - success means SUCCEEDED, exit code 0, the worker closed Pipes and every selected asset reported;
 - each failure mode has its own error class, carrying what Batch said about every attempt;
 - the job is terminated (with a reason naming the Dagster run) whenever Dagster stops watching it;
-- the job id is recorded right after submission; a restarted step reattaches instead of resubmitting;
-- messages are keyed by attempt, so an interrupted attempt's partial report is dropped.
+- the job id is recorded right after submission (inside the terminate guard); a restarted step reattaches
+  instead of resubmitting, a new run of the partition finds a live job by its name prefix and reattaches or
+  refuses, and a recorded job that already SUCCEEDED is reported, not run again;
+- messages are keyed by attempt, so an interrupted attempt's partial report is dropped;
+- what the job cost (per attempt: queued and running seconds, instance type, Spot, estimated price) goes to
+  the metadata and to ``costs/quarter=<q>/batch_<b>.json`` in the storage root.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -30,9 +38,14 @@ from dagster._core.definitions.resource_annotation import TreatAsResourceParam
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster_aws.pipes import PipesS3ContextInjector
 
-from ftm_assets.launch.batch.poller import BatchJobPoller
+from ftm_assets.launch.batch.attempt_costs import batch_cost_record
+from ftm_assets.launch.batch.compute import attempt_placements, runnable_diagnosis
+from ftm_assets.launch.batch.poller import BatchJobPoller, is_retryable
+from ftm_assets.launch.batch.prices import PriceTable
+from ftm_assets.launch.cost import write_cost_record
 from ftm_assets.launch.batch.errors import (
     BatchApiError,
+    BatchJobConflictError,
     BatchJobExitError,
     BatchJobInterruptedError,
     BatchJobReportError,
@@ -47,13 +60,24 @@ from ftm_assets.launch.batch.job_registry import JobIdentity, JobRecord, S3JobRe
 from ftm_assets.launch.batch.job_state import (
     ATTEMPT_TIMEOUT_REASON,
     HOST_INTERRUPTION_PREFIX,
+    LIVE_STATUSES,
     JobSnapshot,
 )
 from ftm_assets.launch.batch.message_reader import PipesS3AttemptMessageReader
+from ftm_assets.worker.pipes_io import attempt_key_prefix
 
 AnyContext = dg.AssetExecutionContext | dg.OpExecutionContext
 _TAG_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
 TERMINATE_REASON_MAX = 250
+
+
+def _age_s(iso_time: str) -> float:
+    """Seconds since an ISO timestamp (a record without one counts as old)."""
+    try:
+        then = datetime.fromisoformat(iso_time)
+    except (TypeError, ValueError):
+        return float("inf")
+    return (datetime.now(timezone.utc) - then).total_seconds()
 
 
 def console_url(region: str, job_id: str) -> str:
@@ -76,6 +100,12 @@ def _tag(value: str) -> str:
     return _TAG_UNSAFE.sub("_", value)[:256]
 
 
+def settings_fingerprint(extras: Mapping[str, Any]) -> str:
+    """What the worker is told, minus the run id: two launches with the same fingerprint do the same work."""
+    text = json.dumps({k: v for k, v in extras.items() if k != "run_id"}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
 class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
     """A Dagster Pipes client that runs the external process as an AWS Batch job.
 
@@ -90,6 +120,10 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         terminate_wait_s: how long to wait for a terminated job to reach a terminal state.
         message_interval_s: seconds between reads of the S3 message location while the job runs.
         forward_termination: terminate the job when the Dagster run is cancelled (default True).
+        reattach_timeout_s: how long to retry DescribeJobs (with backoff) for a recorded job before failing
+            loudly rather than guessing it is gone and submitting a duplicate.
+        ecs_client: boto3 ECS client, for the instance type an attempt ran on (cost records).
+        price_table: hourly prices for the cost estimate (default: the shipped table).
     """
 
     def __init__(
@@ -102,6 +136,7 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         batch_client=None,
         s3_client=None,
         logs_client=None,
+        ecs_client=None,
         poller: BatchJobPoller | None = None,
         poll_interval_s: float = 10.0,
         runnable_timeout_s: float = 1800.0,
@@ -109,6 +144,8 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         terminate_wait_s: float = 60.0,
         message_interval_s: float = 5.0,
         forward_termination: bool = True,
+        reattach_timeout_s: float = 300.0,
+        price_table: PriceTable | None = None,
     ):
         self.job_queue = job_queue
         self.job_definition = job_definition
@@ -117,12 +154,15 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         self.batch = batch_client or boto3.client("batch")
         self.s3 = s3_client or boto3.client("s3")
         self.logs = logs_client or boto3.client("logs")
+        self.ecs = ecs_client or boto3.client("ecs")
         self.poller = poller or BatchJobPoller.shared(self.batch, interval_s=poll_interval_s)
         self.runnable_timeout_s = runnable_timeout_s
         self.job_timeout_s = job_timeout_s
         self.terminate_wait_s = terminate_wait_s
         self.message_interval_s = message_interval_s
         self.forward_termination = forward_termination
+        self.reattach_timeout_s = reattach_timeout_s
+        self.price_table = price_table or PriceTable.load()
         self.registry = S3JobRegistry(client=self.s3, bucket=pipes_bucket, prefix=self.pipes_prefix)
 
     @classmethod
@@ -145,11 +185,13 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         tags: Mapping[str, str] | None = None,
     ) -> dg.PipesClientCompletedInvocation:
         """Submit (or reattach to) the partition's job, wait for it, and return its checked Pipes report."""
+        extras = dict(extras or {})
         identity = self._identity(context)
-        live = self._find_live_job(context, identity)
+        settings = settings_fingerprint(extras)
+        existing = self._find_existing_job(context, identity, settings)
         message_prefix = (
-            live.message_prefix
-            if live
+            existing.message_prefix
+            if existing
             else f"{self.pipes_prefix}/messages/{identity.key()}/{uuid.uuid4().hex[:12]}"
         )
         reader = PipesS3AttemptMessageReader(
@@ -159,21 +201,29 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
             bucket=self.pipes_bucket, client=self.s3, key_prefix=f"{self.pipes_prefix}/context/{identity.key()}/"
         )
         with dg.open_pipes_session(
-            context=context, message_reader=reader, context_injector=injector, extras=dict(extras or {})
+            context=context, message_reader=reader, context_injector=injector, extras=extras
         ) as session:
-            if live is not None and live.job_id:
-                job_id = live.job_id
-                context.log.info(f"[batch] reattaching to live job {live.job_name} ({job_id}) of this run")
+            if existing is not None and existing.job_id:
+                job_id = existing.job_id
+                submitted = None
             else:
-                job_id = self._submit(
-                    context, session, identity, message_prefix,
+                submitted = self._submit(
+                    context, session, identity, message_prefix, settings,
                     gpus=gpus, vcpus=vcpus, memory_mib=memory_mib, environment=environment, tags=tags,
                 )
+                job_id = submitted.job_id or ""
             self.poller.watch(job_id)
             try:
-                snapshot = self._wait_guarded(context, identity, job_id, reader)
+                with self._terminate_on_error(context, identity, job_id):
+                    if submitted is not None:
+                        # Inside the guard: a job whose id could not be recorded is stopped, not orphaned.
+                        self.registry.record(identity, submitted)
+                    snapshot = self._wait(context, job_id, reader)
                 reader.finish(snapshot.final_attempt)
-                metadata = self._metadata(snapshot, reattached=live is not None)
+                metadata = {
+                    **self._metadata(snapshot, reattached=existing is not None),
+                    **self._cost(context, snapshot, extras, gpus),
+                }
                 if snapshot.status != "SUCCEEDED":
                     raise self._failure(snapshot)
                 self._check_report(context, session, reader, snapshot)
@@ -195,42 +245,133 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
             partition=partition,
         )
 
-    def _find_live_job(self, context: AnyContext, identity: JobIdentity) -> JobRecord | None:
-        """The recorded job of this (run lineage, step, partition), if it is still queued or running."""
+    def _find_existing_job(self, context: AnyContext, identity: JobIdentity, settings: str) -> JobRecord | None:
+        """The job this launch should follow instead of submitting one, or None to submit.
+
+        1. This run lineage's recorded job: reattach while it is live; report it when it already SUCCEEDED
+           and its messages are there (its output is committed: running it again would retract it).
+        2. Otherwise a live job of another run for the same step and partition (ListJobs by name prefix,
+           confirmed by its tags): reattach when it does the same work, else refuse (BatchJobConflictError).
+        """
         record = self.registry.lookup(identity)
-        if record is None:
-            return None
-        job_id = record.job_id or self._find_by_name(record)
-        if job_id is None:
-            return None
-        snapshot = self._describe_now(job_id)
-        if snapshot is None or snapshot.is_terminal:
+        if record is not None:
+            job_id = record.job_id or self._find_by_name(record)
+            snapshot = self._describe_now(job_id, recorded_at=record.recorded_at) if job_id else None
+            if snapshot is not None and job_id:
+                if snapshot.is_live:
+                    context.log.info(f"[batch] reattaching to live job {record.job_name} ({job_id}) of this run")
+                    return record.with_job(job_id, snapshot.job_arn)
+                if snapshot.status == "SUCCEEDED" and self._has_messages(record.message_prefix, snapshot.final_attempt):
+                    context.log.info(
+                        f"[batch] job {record.job_name} ({job_id}) of this run already SUCCEEDED: reporting its "
+                        "result instead of running the partition again"
+                    )
+                    return record.with_job(job_id, snapshot.job_arn)
             context.log.info(
-                f"[batch] job {job_id} recorded for this step ended ({snapshot.status if snapshot else 'unknown'}); "
-                "submitting a new one"
+                f"[batch] job {job_id or record.job_name} recorded for this step ended "
+                f"({snapshot.status if snapshot else 'unknown to Batch'}); submitting a new one"
             )
+        return self._find_live_job_of_another_run(context, identity, settings)
+
+    def _find_live_job_of_another_run(
+        self, context: AnyContext, identity: JobIdentity, settings: str
+    ) -> JobRecord | None:
+        live = [
+            job for job in self._list_jobs_named(identity.job_name_prefix() + "*")
+            if job.get("status") in LIVE_STATUSES
+        ]
+        if not live:
             return None
-        return record.with_job(job_id, snapshot.job_arn)
+        described = self.batch.describe_jobs(jobs=[j["jobId"] for j in live[:100]]).get("jobs", [])
+        for job in (JobSnapshot.from_description(d) for d in described):
+            if not job.is_live or job.tags.get("dagster/partition") != _tag(identity.partition) or job.tags.get(
+                "dagster/step"
+            ) != _tag(identity.step):
+                continue
+            root = job.tags.get("dagster/root-run-id", "")
+            other = self.registry.lookup(identity.of_root_run(root)) if root else None
+            where = console_url(self.region, job.job_id)
+            if other is None or not other.message_prefix:
+                raise BatchJobConflictError(
+                    f"Job {job.job_name} ({job.job_id}) of run {root or '?'} is still {job.status} for partition "
+                    f"{identity.partition}, and its Pipes record is gone, so it cannot be reattached.",
+                    job=job,
+                    hint=f"Wait for it to end, or terminate it ({where}), then materialize again.",
+                )
+            if other.settings != settings:
+                raise BatchJobConflictError(
+                    f"Job {job.job_name} ({job.job_id}) of run {root} is still {job.status} for partition "
+                    f"{identity.partition} with other settings than this run's; a second job would race it "
+                    "for the same output.",
+                    job=job,
+                    hint=f"Wait for it to end, or terminate it ({where}), then materialize again.",
+                )
+            context.log.info(
+                f"[batch] reattaching to live job {job.job_name} ({job.job_id}) of run {root}: same partition "
+                "and settings, so it does this run's work"
+            )
+            reattached = other.with_job(job.job_id, job.job_arn)
+            self.registry.record(identity, reattached)  # a re-execution of this run finds it directly
+            return reattached
+        return None
+
+    def _list_jobs_named(self, name: str) -> list[dict[str, Any]]:
+        """ListJobs on the queue with a JOB_NAME filter (a trailing ``*`` matches a prefix), every page."""
+        jobs: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"jobQueue": self.job_queue, "filters": [{"name": "JOB_NAME", "values": [name]}]}
+        while True:
+            response = self.batch.list_jobs(**kwargs)
+            jobs.extend(response.get("jobSummaryList", []))
+            if not response.get("nextToken"):
+                return jobs
+            kwargs["nextToken"] = response["nextToken"]
 
     def _find_by_name(self, record: JobRecord) -> str | None:
         """The job submitted by a step that crashed before recording its id (ListJobs, newest first)."""
-        response = self.batch.list_jobs(
-            jobQueue=record.job_queue, filters=[{"name": "JOB_NAME", "values": [record.job_name]}]
-        )
-        jobs = sorted(response.get("jobSummaryList", []), key=lambda j: j.get("createdAt", 0), reverse=True)
+        jobs = sorted(self._list_jobs_named(record.job_name), key=lambda j: j.get("createdAt", 0), reverse=True)
         return jobs[0]["jobId"] if jobs else None
 
-    def _describe_now(self, job_id: str) -> JobSnapshot | None:
-        self.poller.watch(job_id)
-        try:
-            deadline = time.monotonic() + max(self.poller.interval_s * 3, 30.0)
-            while time.monotonic() < deadline:
-                version, snapshot = self.poller.wait(job_id, timeout_s=1.0)
-                if snapshot is not None:
-                    return snapshot
-            return None
-        finally:
-            self.poller.unwatch(job_id)
+    def _has_messages(self, message_prefix: str, attempt: int) -> bool:
+        prefix = f"{attempt_key_prefix(message_prefix, attempt)}/"
+        return bool(self.s3.list_objects_v2(Bucket=self.pipes_bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0))
+
+    def _describe_now(self, job_id: str, *, recorded_at: str) -> JobSnapshot | None:
+        """The recorded job's state, asked directly; None only when Batch does not know the job.
+
+        Throttling and 5xx are retried with the poller's jittered backoff for ``reattach_timeout_s``, then
+        raised: guessing "gone" would submit a duplicate. A job missing from the answer is waited for while
+        its record is younger than the poller's ``missing_grace_s`` (Batch omits just-submitted jobs).
+        """
+        started = time.monotonic()
+        grace_left = self.poller.missing_grace_s - _age_s(recorded_at)
+        failures, last_error = 0, None
+        while True:
+            try:
+                jobs = self.batch.describe_jobs(jobs=[job_id]).get("jobs", [])
+                if jobs:
+                    return JobSnapshot.from_description(jobs[0])
+                if time.monotonic() - started >= grace_left:
+                    return None
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise BatchApiError(
+                        f"DescribeJobs refused to describe job {job_id}, recorded for this partition: {exc}. "
+                        "Not submitting another job while its state is unknown.",
+                        job_id=job_id,
+                        hint="Check the credentials, region and batch:DescribeJobs permission of the Dagster role.",
+                    ) from exc
+                last_error = exc
+            failures += 1
+            waited = time.monotonic() - started
+            if last_error is not None and waited >= self.reattach_timeout_s:
+                raise BatchApiError(
+                    f"Could not learn whether job {job_id}, recorded for this partition, is still running: "
+                    f"DescribeJobs kept failing for {waited:.0f} s ({failures} tries), last with: {last_error}. "
+                    "Not submitting a second job for the same partition.",
+                    job_id=job_id,
+                    hint="Batch is throttling this account: retry the run later, or raise reattach_timeout_s.",
+                ) from last_error
+            time.sleep(self.poller.backoff.delay(failures))
 
     # -- launch ----------------------------------------------------------------------------------
 
@@ -240,16 +381,22 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         session: dg.PipesSession,
         identity: JobIdentity,
         message_prefix: str,
+        settings: str,
         *,
         gpus: int,
         vcpus: int | None,
         memory_mib: int | None,
         environment: Mapping[str, str] | None,
         tags: Mapping[str, str] | None,
-    ) -> str:
+    ) -> JobRecord:
+        """SubmitJob; returns the record with the job's id, for the caller to write inside its terminate guard."""
         job_name = identity.job_name()
         record = JobRecord(
-            job_name=job_name, message_prefix=message_prefix, run_id=identity.run_id, job_queue=self.job_queue
+            job_name=job_name,
+            message_prefix=message_prefix,
+            run_id=identity.run_id,
+            job_queue=self.job_queue,
+            settings=settings,
         )
         # Recorded before SubmitJob too: a crash between the two still lets a restart find the job by name.
         self.registry.record(identity, record)
@@ -289,20 +436,18 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
                 "and batch:TagResource permissions of the Dagster role.",
             ) from exc
         job_id = response["jobId"]
-        self.registry.record(identity, record.with_job(job_id, response.get("jobArn")))
         context.log.info(
             f"[batch] submitted {job_name} ({job_id}) to {self.job_queue}: {console_url(self.region, job_id)}"
         )
-        return job_id
+        return record.with_job(job_id, response.get("jobArn"))
 
     # -- wait ------------------------------------------------------------------------------------
 
-    def _wait_guarded(
-        self, context: AnyContext, identity: JobIdentity, job_id: str, reader: PipesS3AttemptMessageReader
-    ) -> JobSnapshot:
-        """Wait for a terminal state; whenever Dagster stops waiting early, the job is terminated."""
+    @contextmanager
+    def _terminate_on_error(self, context: AnyContext, identity: JobIdentity, job_id: str) -> Iterator[None]:
+        """Whenever Dagster stops following the job early (cancel, error, crash of this code), terminate it."""
         try:
-            return self._wait(context, job_id, reader)
+            yield
         except DagsterExecutionInterruptedError:
             if self.forward_termination:
                 context.log.warning(f"[batch] Dagster run interrupted: terminating job {job_id}")
@@ -347,9 +492,8 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
                     raise BatchJobStuckRunnableError(
                         f"Job {job_id} stayed RUNNABLE for more than {self.runnable_timeout_s:.0f} s.",
                         job=snapshot,
-                        hint="No compute environment of the queue could place it: check its maxvCpus, the "
-                        "GPU instance types and Spot capacity, and that GPU/VCPU/MEMORY fit an instance "
-                        "(raise runnable_timeout_s if waiting for capacity is expected).",
+                        hint=runnable_diagnosis(self.batch, snapshot.job_queue or self.job_queue, snapshot)
+                        + " Raise runnable_timeout_s if waiting for capacity is expected.",
                     )
             else:
                 runnable_since = None
@@ -388,7 +532,7 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
     def _failure(self, snapshot: JobSnapshot) -> BatchLaunchError:
         reason = snapshot.status_reason or ""
         last = snapshot.attempts[-1] if snapshot.attempts else None
-        exit_code = snapshot.exit_code if snapshot.exit_code is not None else (last.exit_code if last else None)
+        exit_code = snapshot.final_exit_code
         tail = self._log_tail(snapshot)
         if (last is not None and last.was_interrupted) or reason.startswith(HOST_INTERRUPTION_PREFIX):
             return BatchJobInterruptedError(
@@ -422,8 +566,17 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         reader: PipesS3AttemptMessageReader,
         snapshot: JobSnapshot,
     ) -> None:
-        """No false success: the final attempt closed Pipes cleanly and reported every selected asset."""
-        if snapshot.exit_code not in (0, None):
+        """No false success: exit code 0, the final attempt closed Pipes cleanly, every selected asset reported."""
+        exit_code = snapshot.final_exit_code
+        if exit_code is None:
+            raise BatchJobReportError(
+                f"Job {snapshot.job_id} SUCCEEDED but Batch reports no exit code for it or its last attempt: "
+                "not taken as success.",
+                job=snapshot,
+                hint="Batch reports the container's exit code for every job that ran; a missing one means the "
+                "job did not run as a single container (check the job definition's type).",
+            )
+        if exit_code != 0:
             raise self._failure(snapshot)
         where = f"s3://{reader.bucket}/{reader.key_prefix}/attempt-{snapshot.final_attempt}/"
         if not session.message_handler.received_closed_message:
@@ -468,6 +621,31 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         except Exception as exc:  # the log is a courtesy; the job's own error is what matters
             return f"(log stream {snapshot.log_group}/{snapshot.log_stream} not readable: {exc})"
         return "\n".join(e["message"] for e in events) or None
+
+    def _cost(self, context: AnyContext, snapshot: JobSnapshot, extras: Mapping[str, Any], gpus: int) -> dict[str, Any]:
+        """The job's cost record: written to the storage root when the extras name one, returned as metadata.
+
+        Best effort: an error here is logged, never raised (the job's outcome is what matters).
+        """
+        quarter, batch, root = extras.get("quarter"), extras.get("batch"), extras.get("storage_root")
+        if not quarter or not batch:
+            return {}
+        try:
+            placements = attempt_placements(self.batch, self.ecs, snapshot.job_queue or self.job_queue, snapshot)
+        except Exception as exc:
+            context.log.warning(f"[batch] instance types of job {snapshot.job_id} unknown ({exc}): cost not estimated")
+            placements = {}
+        record = batch_cost_record(
+            snapshot, quarter=str(quarter), batch=str(batch), placements=placements, prices=self.price_table,
+            gpus_requested=gpus,
+        )
+        if root:
+            try:
+                where = write_cost_record(str(root), record)
+                context.log.info(f"[batch] cost record: {where} (estimate: {record.cost_usd} USD)")
+            except Exception as exc:
+                context.log.warning(f"[batch] could not write the cost record of job {snapshot.job_id}: {exc}")
+        return record.metadata()
 
     def _metadata(self, snapshot: JobSnapshot, *, reattached: bool) -> dict[str, Any]:
         metadata: dict[str, Any] = {

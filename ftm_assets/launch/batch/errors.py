@@ -82,5 +82,9 @@ class BatchApiError(BatchLaunchError):
     """The Batch API kept failing (throttling or 5xx past the bounded slowdown, or a non-retryable error)."""
 
 
+class BatchJobConflictError(BatchLaunchError):
+    """Another run's job for the same partition is still live and cannot be reattached: never a duplicate."""
+
+
 class BatchMessageReaderError(BatchLaunchError):
     """Pipes messages could not be read from S3; the job was stopped rather than left unobserved."""

@@ -9,6 +9,8 @@ The record is an S3 object keyed by (Dagster root run id, step, partition), next
   A crash between the two leaves a name without an id; the job is then found by ListJobs on that name.
 
 The root run id, not the run id: a re-execution of a crashed run (a new run id, same root) also reattaches.
+A new run of the partition (another root) finds a live job by its name prefix instead (``job_name_prefix``
+and the job's ``dagster/*`` tags), and reads that run's record for the message prefix.
 """
 
 from __future__ import annotations
@@ -40,9 +42,17 @@ class JobIdentity:
     def key(self) -> str:
         return f"{self.root_run_id}/{slug(self.step)}/{slug(self.partition)}"
 
+    def job_name_prefix(self) -> str:
+        """What every job of this step and partition is named with, whichever run submitted it."""
+        return f"ftm-{slug(self.step, 40)}-{slug(self.partition, 40)}-"
+
     def job_name(self) -> str:
         """Deterministic and readable in the Batch console (<=128 characters of [A-Za-z0-9_-])."""
-        return f"ftm-{slug(self.step, 40)}-{slug(self.partition, 40)}-{self.root_run_id[:8]}"[:128]
+        return f"{self.job_name_prefix()}{self.root_run_id[:8]}"[:128]
+
+    def of_root_run(self, root_run_id: str) -> JobIdentity:
+        """The same step and partition as launched by another run lineage."""
+        return JobIdentity(root_run_id=root_run_id, run_id=root_run_id, step=self.step, partition=self.partition)
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,7 @@ class JobRecord:
     message_prefix: str
     run_id: str
     job_queue: str
+    settings: str = ""  # fingerprint of what the worker was told (extras without the run id)
     job_id: str | None = None
     job_arn: str | None = None
     recorded_at: str = ""
@@ -71,9 +82,6 @@ class S3JobRegistry:
 
     def _key(self, identity: JobIdentity) -> str:
         return f"{self.prefix}/jobs/{identity.key()}.json"
-
-    def uri(self, identity: JobIdentity) -> str:
-        return f"s3://{self.bucket}/{self._key(identity)}"
 
     def lookup(self, identity: JobIdentity) -> JobRecord | None:
         try:

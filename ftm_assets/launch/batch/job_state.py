@@ -12,11 +12,16 @@ from datetime import datetime, timezone
 from typing import Any
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED"})
-WAITING_STATUSES = frozenset({"SUBMITTED", "PENDING", "RUNNABLE"})
+LIVE_STATUSES = frozenset({"SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING"})
 DEFAULT_LOG_GROUP = "/aws/batch/job"
 # Batch's own wording for a Spot reclaim or a host that went away ("Host EC2 (instance i-...) terminated.").
 HOST_INTERRUPTION_PREFIX = "Host EC2"
 ATTEMPT_TIMEOUT_REASON = "Job attempt duration exceeded timeout"
+
+
+def _instance_arn(value: Any) -> str | None:
+    """An ECS container instance ARN, or None (moto without Docker says "TBD")."""
+    return value if isinstance(value, str) and value.startswith("arn:") else None
 
 
 def _time(millis: Any) -> datetime | None:
@@ -38,6 +43,13 @@ class AttemptSummary:
     log_stream: str | None
     started_at: datetime | None
     stopped_at: datetime | None
+    container_instance_arn: str | None = None  # the ECS container instance (EC2 host) it ran on
+
+    @property
+    def running_s(self) -> float | None:
+        if self.started_at and self.stopped_at:
+            return max((self.stopped_at - self.started_at).total_seconds(), 0.0)
+        return None
 
     @property
     def was_interrupted(self) -> bool:
@@ -70,12 +82,15 @@ class JobSnapshot:
     log_stream: str | None
     log_group: str
     attempts: tuple[AttemptSummary, ...]
-    tags: dict[str, str]
+    tags: dict[str, str]  # who submitted it: dagster/partition, dagster/step, dagster/root-run-id
+    gpus: int | None = None  # resourceRequirements as Batch applied them (job definition + overrides)
+    vcpus: float | None = None
 
     @classmethod
     def from_description(cls, job: dict[str, Any]) -> JobSnapshot:
         container = job.get("container") or {}
         log_options = (container.get("logConfiguration") or {}).get("options") or {}
+        requirements = {r.get("type"): r.get("value") for r in container.get("resourceRequirements") or []}
         attempts = tuple(
             AttemptSummary(
                 number=i + 1,
@@ -85,6 +100,7 @@ class JobSnapshot:
                 log_stream=(a.get("container") or {}).get("logStreamName"),
                 started_at=_time(a.get("startedAt")),
                 stopped_at=_time(a.get("stoppedAt")),
+                container_instance_arn=_instance_arn((a.get("container") or {}).get("containerInstanceArn")),
             )
             for i, a in enumerate(job.get("attempts") or [])
         )
@@ -105,6 +121,8 @@ class JobSnapshot:
             log_group=log_options.get("awslogs-group", DEFAULT_LOG_GROUP),
             attempts=attempts,
             tags=dict(job.get("tags") or {}),
+            gpus=int(requirements["GPU"]) if "GPU" in requirements else None,
+            vcpus=float(requirements["VCPU"]) if "VCPU" in requirements else container.get("vcpus"),
         )
 
     @property
@@ -112,8 +130,15 @@ class JobSnapshot:
         return self.status in TERMINAL_STATUSES
 
     @property
-    def is_waiting(self) -> bool:
-        return self.status in WAITING_STATUSES
+    def is_live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
+    def final_exit_code(self) -> int | None:
+        """The exit code Batch reports for the job, else for its last attempt (None: Batch reported none)."""
+        if self.exit_code is not None:
+            return self.exit_code
+        return self.attempts[-1].exit_code if self.attempts else None
 
     @property
     def final_attempt(self) -> int:

@@ -44,7 +44,6 @@ class PipesS3AttemptMessageReader(PipesMessageReader):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
-        self.attempts_seen: set[int] = set()
         self.discarded: dict[int, int] = {}
         self.closed_exception: dict[str, Any] | None = None  # what the final attempt closed Pipes with
 
@@ -114,7 +113,6 @@ class PipesS3AttemptMessageReader(PipesMessageReader):
         keys = self._list_chunk_keys()
         with self._lock:
             for attempt in sorted(keys):
-                self.attempts_seen.add(attempt)
                 while self._next_index[attempt] in keys[attempt]:
                     index = self._next_index[attempt]
                     body = self.client.get_object(

@@ -3,6 +3,10 @@
 DescribeJobs is rate-limited per account; a waiter per job multiplies the calls by the number of
 partitions. Here one thread asks about all watched jobs at once (100 ids per call, the API's limit),
 backs off with jitter on throttling and 5xx, and gives up only after a bounded time of failures.
+
+DescribeJobs can leave out a job submitted a moment ago (Batch is eventually consistent): a job missing
+from an answer is waited for during ``missing_grace_s`` after it was first watched, and only then
+reported as unknown.
 """
 
 from __future__ import annotations
@@ -60,24 +64,26 @@ class BatchJobPoller:
         interval_s: float = 10.0,
         max_backoff_s: float = 120.0,
         give_up_after_s: float = 900.0,
+        missing_grace_s: float = 120.0,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] | None = None,
     ):
         self.client = client
         self.interval_s = interval_s
         self.give_up_after_s = give_up_after_s
+        self.missing_grace_s = missing_grace_s
         self.backoff = Backoff(base_s=max(min(interval_s, 5.0), 0.05), max_s=max_backoff_s, rng=rng or random.Random())
         self._sleep = sleep
         self._cond = threading.Condition()
         self._wake = threading.Event()
         self._watched: dict[str, int] = {}  # job id -> number of waiters
+        self._last_seen: dict[str, float] = {}  # job id -> when an answer last listed it (or watch began)
         self._snapshots: dict[str, tuple[int, JobSnapshot]] = {}  # job id -> (version, snapshot)
         self._error: BatchApiError | None = None  # the API as a whole failed
         self._job_errors: dict[str, BatchApiError] = {}  # one job cannot be described
         self._failures = 0
         self._failing_since: float | None = None
         self._thread: threading.Thread | None = None
-        self.calls = 0  # DescribeJobs calls made, for metadata and tests
         self.retries = 0
 
     @classmethod
@@ -92,6 +98,7 @@ class BatchJobPoller:
     def watch(self, job_id: str) -> None:
         with self._cond:
             self._watched[job_id] = self._watched.get(job_id, 0) + 1
+            self._last_seen.setdefault(job_id, time.monotonic())
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="batch-job-poller", daemon=True)
                 self._thread.start()
@@ -102,6 +109,7 @@ class BatchJobPoller:
             left = self._watched.get(job_id, 0) - 1
             if left <= 0:
                 self._watched.pop(job_id, None)
+                self._last_seen.pop(job_id, None)
                 self._snapshots.pop(job_id, None)
                 self._job_errors.pop(job_id, None)
             else:
@@ -139,8 +147,8 @@ class BatchJobPoller:
             ids = sorted(self._watched)
         for start in range(0, len(ids), DESCRIBE_JOBS_MAX_IDS):
             chunk = ids[start : start + DESCRIBE_JOBS_MAX_IDS]
-            self.calls += 1
             response = self.client.describe_jobs(jobs=chunk)
+            now = time.monotonic()
             seen = set()
             with self._cond:
                 self._error = None
@@ -149,10 +157,15 @@ class BatchJobPoller:
                     if job["jobId"] in self._watched:
                         version = self._snapshots.get(job["jobId"], (0, None))[0] + 1
                         self._snapshots[job["jobId"]] = (version, JobSnapshot.from_description(job))
+                        self._job_errors.pop(job["jobId"], None)
+                        self._last_seen[job["jobId"]] = now
                 for missing in (j for j in chunk if j not in seen):
+                    unseen_for = now - self._last_seen.get(missing, now)
+                    if unseen_for < self.missing_grace_s:
+                        continue  # just submitted and not listed yet: transient, keep asking
                     self._job_errors[missing] = BatchApiError(
-                        f"DescribeJobs does not know job {missing}: it was never submitted to this account "
-                        "and region, or it finished more than 7 days ago.",
+                        f"DescribeJobs has not listed job {missing} for {unseen_for:.0f} s: it was "
+                        "never submitted to this account and region, or it finished more than 7 days ago.",
                         job_id=missing,
                     )
                 self._cond.notify_all()

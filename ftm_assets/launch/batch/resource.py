@@ -18,6 +18,7 @@ from pydantic import Field
 
 from ftm_assets.launch.batch.client import PipesBatchClient
 from ftm_assets.launch.batch.poller import BatchJobPoller
+from ftm_assets.launch.batch.prices import PriceTable
 from ftm_assets.launch.launcher import Launcher
 
 _CLIENTS: dict[tuple[str, str | None, str | None], Any] = {}
@@ -61,6 +62,9 @@ class AwsBatchLauncher(Launcher):
     terminate_wait_s: float = Field(default=60.0, description="How long to wait for a terminated job to stop.")
     message_interval_s: float = Field(default=5.0, description="Seconds between reads of Pipes messages on S3.")
     environment: dict[str, str] = Field(default={}, description="Extra environment for the job's container.")
+    price_table: str | None = Field(
+        default=None, description="CSV of hourly instance prices for cost estimates (FTM_PRICE_TABLE; default: shipped)."
+    )
 
     def make_batch_client(self):
         return shared_client("batch", self.region_name, self.endpoint_url)
@@ -75,11 +79,13 @@ class AwsBatchLauncher(Launcher):
             batch_client=batch,
             s3_client=shared_client("s3", self.region_name, self.endpoint_url),
             logs_client=shared_client("logs", self.region_name, self.endpoint_url),
+            ecs_client=shared_client("ecs", self.region_name, self.endpoint_url),
             poller=BatchJobPoller.shared(batch, interval_s=self.poll_interval_s),
             runnable_timeout_s=self.runnable_timeout_s,
             job_timeout_s=self.job_timeout_s,
             terminate_wait_s=self.terminate_wait_s,
             message_interval_s=self.message_interval_s,
+            price_table=PriceTable.load(self.price_table),
         )
 
     def launch(

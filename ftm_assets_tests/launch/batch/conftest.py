@@ -39,10 +39,8 @@ def batch_env(moto_server: MotoServer) -> dict[str, str]:  # noqa: F811
 def make_executor(moto_server: MotoServer, tmp_path: Path) -> Iterator[Callable[..., LocalBatchExecutor]]:  # noqa: F811
     made: list[LocalBatchExecutor] = []
 
-    def make(faults: JobFaults | None = None, throttle_describe: int = 0) -> LocalBatchExecutor:
-        executor = LocalBatchExecutor(
-            moto_server.client("batch"), state_dir=tmp_path / "batch", faults=faults, throttle_describe=throttle_describe
-        )
+    def make(faults: JobFaults | None = None, **api_faults) -> LocalBatchExecutor:
+        executor = LocalBatchExecutor(moto_server.client("batch"), state_dir=tmp_path / "batch", faults=faults, **api_faults)
         made.append(executor)
         return executor
 
