@@ -33,6 +33,7 @@ class LocalLauncher(Launcher):
     """
 
     python: str = sys.executable
+    module: str = WORKER_MODULE  # what ``python -m`` runs (tests run a small Pipes worker of their own)
     env: dict[str, str] = {}
 
     def launch(
@@ -48,7 +49,7 @@ class LocalLauncher(Launcher):
         client = dg.PipesSubprocessClient(env={**env, "PYTHONUNBUFFERED": "1", **self.env}, cwd=str(PROJECT_ROOT))
         before = children_cpu_seconds()
         try:
-            invocation = client.run(command=[self.python, "-m", WORKER_MODULE], context=context, extras=extras)
+            invocation = client.run(command=[self.python, "-m", self.module], context=context, extras=extras)
         finally:
             record = self._cost(context, extras, children_cpu_seconds() - before)
         if record is None:

@@ -3,7 +3,7 @@
 It opens Pipes exactly as the real worker does (``ftm_assets.worker.pipes_io.open_pipes``) and behaves as
 ``FAKE_WORKER_SCENARIO`` says: report everything (``success``, or after ``FAKE_WORKER_SLEEP_S`` with
 ``slow``), exit non-zero (``exit_nonzero``), report nothing (``silent``), hang (``hang``), report only
-``firm_topics`` (``report_one``), close Pipes with an exception and still exit 0 (``close_with_error``), or
+``firm_topics`` (``report_one``), spend ``FAKE_WORKER_BURN_S`` of CPU time first (``burn``), close Pipes with an exception and still exit 0 (``close_with_error``), or
 report part of the result and wait to be "interrupted" (``interrupt_first``, ``interrupt_always``).
 No Dagster import: it starts in well under a second.
 """
@@ -43,6 +43,13 @@ def wait_until_flushed(attempt: int) -> None:
     raise TimeoutError(f"no message chunk under {prefix}")
 
 
+def burn_cpu(seconds: float) -> None:
+    """Busy-loop until this process has used ``seconds`` of CPU time."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        sum(i * i for i in range(1000))
+
+
 def main() -> int:
     scenario = os.environ.get("FAKE_WORKER_SCENARIO", "success")
     attempt = batch_attempt()
@@ -71,6 +78,8 @@ def main() -> int:
         if scenario == "hang":
             print("STARTED", flush=True)
             time.sleep(600)
+        if scenario == "burn":
+            burn_cpu(float(os.environ.get("FAKE_WORKER_BURN_S", "0.5")))
         if scenario == "slow":
             time.sleep(float(os.environ.get("FAKE_WORKER_SLEEP_S", "3")))
         if scenario == "exit_nonzero":

@@ -217,7 +217,7 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
                 with self._terminate_on_error(context, identity, job_id):
                     if submitted is not None:
                         # Inside the guard: a job whose id could not be recorded is stopped, not orphaned.
-                        self.registry.record(identity, submitted)
+                        self._record_submitted(identity, submitted)
                     snapshot = self._wait(context, job_id, reader)
                 reader.finish(snapshot.final_attempt)
                 metadata = {
@@ -276,10 +276,16 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
     def _find_live_job_of_another_run(
         self, context: AnyContext, identity: JobIdentity, settings: str
     ) -> JobRecord | None:
-        live = [
-            job for job in self._list_jobs_named(identity.job_name_prefix() + "*")
-            if job.get("status") in LIVE_STATUSES
-        ]
+        try:
+            named = self._list_jobs_named(identity.job_name_prefix() + "*")
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise BatchSubmitError(
+                f"AWS Batch refused to list the jobs of queue {self.job_queue} (to find a live job of this "
+                f"partition before submitting one): {error.get('Code', 'error')}: {error.get('Message', exc)}",
+                hint="Check FTM_BATCH_JOB_QUEUE, the region, and batch:ListJobs permission of the Dagster role.",
+            ) from exc
+        live = [job for job in named if job.get("status") in LIVE_STATUSES]
         if not live:
             return None
         described = self.batch.describe_jobs(jobs=[j["jobId"] for j in live[:100]]).get("jobs", [])
@@ -314,6 +320,18 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
             self.registry.record(identity, reattached)  # a re-execution of this run finds it directly
             return reattached
         return None
+
+    def _record_submitted(self, identity: JobIdentity, record: JobRecord) -> None:
+        try:
+            self.registry.record(identity, record)
+        except Exception as exc:
+            raise BatchSubmitError(
+                f"Job {record.job_name} ({record.job_id}) was submitted, but its id could not be recorded in "
+                f"s3://{self.pipes_bucket}/{self.pipes_prefix}/jobs/ ({exc}); it is terminated rather than left "
+                "running where a restarted step could not find it.",
+                job_id=record.job_id,
+                hint="Check s3:PutObject on the Pipes prefix for the Dagster role.",
+            ) from exc
 
     def _list_jobs_named(self, name: str) -> list[dict[str, Any]]:
         """ListJobs on the queue with a JOB_NAME filter (a trailing ``*`` matches a prefix), every page."""

@@ -96,13 +96,13 @@ class BatchJobPoller:
             return poller
 
     def watch(self, job_id: str) -> None:
+        self._wake.set()  # before a new thread starts: its first round must not end its first sleep early
         with self._cond:
             self._watched[job_id] = self._watched.get(job_id, 0) + 1
             self._last_seen.setdefault(job_id, time.monotonic())
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="batch-job-poller", daemon=True)
                 self._thread.start()
-        self._wake.set()
 
     def unwatch(self, job_id: str) -> None:
         with self._cond:

@@ -1,6 +1,9 @@
-"""The shared DescribeJobs poller: 100 ids per call, backoff on throttling, bounded give-up, unknown jobs."""
+"""The shared DescribeJobs poller: 100 ids per call, backoff on throttling, bounded give-up, unknown jobs
+(waited for during a grace period after they are first watched, then an error)."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -48,13 +51,34 @@ def test_throttling_past_the_bounded_slowdown_is_an_api_error(moto_server, tmp_p
     poller.unwatch("some-job")
 
 
-def test_unknown_job_is_reported_not_waited_on_forever(moto_server):
-    poller = BatchJobPoller(moto_server.client("batch"), interval_s=0.05)
-    poller.watch("00000000-0000-0000-0000-000000000000")
-    with pytest.raises(BatchApiError, match="does not know job"):
+def test_unknown_job_is_waited_for_during_the_grace_then_reported(moto_server):
+    poller = BatchJobPoller(moto_server.client("batch"), interval_s=0.05, missing_grace_s=0.6)
+    unknown = "00000000-0000-0000-0000-000000000000"
+    poller.watch(unknown)
+    started = time.monotonic()
+    with pytest.raises(BatchApiError, match="has not listed job"):
         for _ in range(50):
-            poller.wait("00000000-0000-0000-0000-000000000000", timeout_s=0.2)
-    poller.unwatch("00000000-0000-0000-0000-000000000000")
+            poller.wait(unknown, timeout_s=0.2)
+    assert time.monotonic() - started >= 0.6  # not at the first answer that left it out
+    poller.unwatch(unknown)
+
+
+def test_job_left_out_of_early_answers_is_described_once_listed(moto_server, batch_env, tmp_path):
+    executor = LocalBatchExecutor(moto_server.client("batch"), state_dir=tmp_path, hide_from_describe_s=0.5)
+    job_id = executor.submit_job(jobName="hidden", jobQueue=batch_env["job_queue"], jobDefinition=batch_env["job_definition"])["jobId"]
+    poller = BatchJobPoller(executor, interval_s=0.05, missing_grace_s=30)
+    poller.watch(job_id)
+    try:
+        snapshot = None
+        for _ in range(100):
+            _, snapshot = poller.wait(job_id, timeout_s=0.2)
+            if snapshot is not None:
+                break
+        assert snapshot is not None and snapshot.job_id == job_id
+        assert executor.hidden_answers >= 3
+    finally:
+        poller.unwatch(job_id)
+        executor.close()
 
 
 def test_backoff_grows_is_jittered_and_capped():
