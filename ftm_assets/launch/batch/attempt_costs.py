@@ -34,17 +34,17 @@ def batch_cost_record(
         previous_stop = attempt.stopped_at or previous_stop
         placement = placements.get(attempt.container_instance_arn or "", Placement(None, None, None))
         price = prices.per_hour(placement.instance_type, placement.spot)
-        running = attempt.running_s
+        running = _round(attempt.running_s)
         attempts.append(
             AttemptCost(
                 job_id=job.job_id,
                 attempt=attempt.number,
                 queued_s=_round(queued),
-                running_s=_round(running),
+                running_s=running,
                 instance_type=placement.instance_type,
                 spot=placement.spot,
                 price_per_hour_usd=price,
-                cost_usd=round(price * running / 3600, 6) if price is not None and running is not None else None,
+                cost_usd=round(price * running / 3600, 8) if price is not None and running is not None else None,
             )
         )
     gpus = job.gpus if job.gpus is not None else gpus_requested
@@ -55,9 +55,9 @@ def batch_cost_record(
         batch=batch,
         launcher="aws",
         attempts=attempts,
-        gpu_hours=round(gpus * running_total / 3600, 6),
+        gpu_hours=round(gpus * running_total / 3600, 8),
         cpu_seconds=None,
-        cost_usd=round(sum(priced), 6) if priced else None,
+        cost_usd=round(sum(priced), 8) if priced else None,
     )
 
 

@@ -51,9 +51,9 @@ def test_success_reports_materializations_checks_and_job_metadata(batch_env, mak
     assert (attempt["instance_type"], attempt["spot"], attempt["price_per_hour_usd"]) == ("g4dn.xlarge", True, spot_price)
     assert attempt["running_s"] == pytest.approx(metadata["batch_seconds_running"].value, abs=0.01)
     assert attempt["queued_s"] >= 0.2  # the executor holds every job RUNNABLE for 0.2 s
-    assert attempt["cost_usd"] == pytest.approx(spot_price * attempt["running_s"] / 3600, rel=1e-3)
+    assert attempt["cost_usd"] == pytest.approx(spot_price * attempt["running_s"] / 3600, abs=1e-8)
     assert record["cost_usd"] == attempt["cost_usd"]
-    assert record["gpu_hours"] == pytest.approx(attempt["running_s"] / 3600, rel=1e-3)  # one GPU requested
+    assert record["gpu_hours"] == pytest.approx(attempt["running_s"] / 3600, abs=1e-8)  # one GPU requested
     assert record["cpu_seconds"] is None  # Batch does not report it
     assert metadata["cost_usd_estimate"].value == record["cost_usd"]
     assert metadata["cost_instance_type"].value == "g4dn.xlarge" and metadata["cost_spot"].value is True
