@@ -150,9 +150,19 @@ data "aws_iam_policy_document" "dagster" {
 
   # Batch's Describe*/List* actions have no resource-level permissions: AWS requires "*".
   statement {
-    sid       = "WatchWorkerJobs"
-    actions   = ["batch:DescribeJobs", "batch:ListJobs", "batch:DescribeJobQueues", "batch:DescribeJobDefinitions"]
+    sid = "WatchWorkerJobs"
+    actions = [
+      "batch:DescribeJobs", "batch:ListJobs", "batch:DescribeJobQueues", "batch:DescribeJobDefinitions",
+      "batch:DescribeComputeEnvironments",
+    ]
     resources = ["*"]
+  }
+
+  # The instance type each attempt ran on (cost records): the container instances of the GPU clusters.
+  statement {
+    sid       = "ReadWorkerHosts"
+    actions   = ["ecs:DescribeContainerInstances"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account}:container-instance/*"]
   }
 
   statement {

@@ -33,6 +33,7 @@ STAR_RESOURCE_ALLOWED = {
     "batch:ListJobs",
     "batch:DescribeJobQueues",
     "batch:DescribeJobDefinitions",
+    "batch:DescribeComputeEnvironments",
 }
 
 
