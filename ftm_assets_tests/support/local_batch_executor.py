@@ -30,9 +30,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ftm_assets.launch.batch.resource import AwsBatchLauncher
-from ftm_assets_tests.support.batch_supervisor import (  # noqa: F401 (re-exported for the tests)
-    HOST_TERMINATED,
-    INTERRUPT_MARKER,
+from ftm_assets_tests.support.batch_supervisor import (  # noqa: F401 (LOG_GROUP, JobFaults: for the tests)
     LOG_GROUP,
     JobFaults,
     now_ms,

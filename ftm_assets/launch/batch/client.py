@@ -20,16 +20,11 @@ Batch launchers complain about:
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote
 
 import boto3
 import dagster as dg
@@ -40,12 +35,13 @@ from dagster_aws.pipes import PipesS3ContextInjector
 
 from ftm_assets.launch.batch.attempt_costs import batch_cost_record
 from ftm_assets.launch.batch.compute import attempt_placements, runnable_diagnosis
-from ftm_assets.launch.batch.poller import BatchJobPoller, is_retryable
+from ftm_assets.launch.batch.existing_job import ExistingJobFinder, aws_tag, settings_fingerprint
+from ftm_assets.launch.batch.links import console_url, log_stream_url
+from ftm_assets.launch.batch.poller import BatchJobPoller
 from ftm_assets.launch.batch.prices import PriceTable
 from ftm_assets.launch.cost import write_cost_record
 from ftm_assets.launch.batch.errors import (
     BatchApiError,
-    BatchJobConflictError,
     BatchJobExitError,
     BatchJobInterruptedError,
     BatchJobReportError,
@@ -60,50 +56,12 @@ from ftm_assets.launch.batch.job_registry import JobIdentity, JobRecord, S3JobRe
 from ftm_assets.launch.batch.job_state import (
     ATTEMPT_TIMEOUT_REASON,
     HOST_INTERRUPTION_PREFIX,
-    LIVE_STATUSES,
     JobSnapshot,
 )
 from ftm_assets.launch.batch.message_reader import PipesS3AttemptMessageReader
-from ftm_assets.worker.pipes_io import attempt_key_prefix
 
 AnyContext = dg.AssetExecutionContext | dg.OpExecutionContext
-_TAG_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
 TERMINATE_REASON_MAX = 250
-
-
-def _age_s(iso_time: str) -> float:
-    """Seconds since an ISO timestamp (a record without one counts as old)."""
-    try:
-        then = datetime.fromisoformat(iso_time)
-    except (TypeError, ValueError):
-        return float("inf")
-    return (datetime.now(timezone.utc) - then).total_seconds()
-
-
-def console_url(region: str, job_id: str) -> str:
-    return f"https://{region}.console.aws.amazon.com/batch/home?region={region}#jobs/detail/{job_id}"
-
-
-def log_stream_url(region: str, log_group: str, log_stream: str) -> str:
-    """CloudWatch's console escapes path parts twice, with ``$`` for ``%``."""
-
-    def esc(text: str) -> str:
-        return quote(quote(text, safe=""), safe="").replace("%", "$")
-
-    return (
-        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-        f"#logsV2:log-groups/log-group/{esc(log_group)}/log-events/{esc(log_stream)}"
-    )
-
-
-def _tag(value: str) -> str:
-    return _TAG_UNSAFE.sub("_", value)[:256]
-
-
-def settings_fingerprint(extras: Mapping[str, Any]) -> str:
-    """What the worker is told, minus the run id: two launches with the same fingerprint do the same work."""
-    text = json.dumps({k: v for k, v in extras.items() if k != "run_id"}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
@@ -164,6 +122,10 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         self.reattach_timeout_s = reattach_timeout_s
         self.price_table = price_table or PriceTable.load()
         self.registry = S3JobRegistry(client=self.s3, bucket=pipes_bucket, prefix=self.pipes_prefix)
+        self.finder = ExistingJobFinder(
+            batch=self.batch, s3=self.s3, registry=self.registry, poller=self.poller, job_queue=job_queue,
+            pipes_bucket=pipes_bucket, region=self.region, reattach_timeout_s=reattach_timeout_s,
+        )
 
     @classmethod
     def _is_dagster_maintained(cls) -> bool:
@@ -188,7 +150,7 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         extras = dict(extras or {})
         identity = self._identity(context)
         settings = settings_fingerprint(extras)
-        existing = self._find_existing_job(context, identity, settings)
+        existing = self.finder.find(context, identity, settings)
         message_prefix = (
             existing.message_prefix
             if existing
@@ -245,82 +207,6 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
             partition=partition,
         )
 
-    def _find_existing_job(self, context: AnyContext, identity: JobIdentity, settings: str) -> JobRecord | None:
-        """The job this launch should follow instead of submitting one, or None to submit.
-
-        1. This run lineage's recorded job: reattach while it is live; report it when it already SUCCEEDED
-           and its messages are there (its output is committed: running it again would retract it).
-        2. Otherwise a live job of another run for the same step and partition (ListJobs by name prefix,
-           confirmed by its tags): reattach when it does the same work, else refuse (BatchJobConflictError).
-        """
-        record = self.registry.lookup(identity)
-        if record is not None:
-            job_id = record.job_id or self._find_by_name(record)
-            snapshot = self._describe_now(job_id, recorded_at=record.recorded_at) if job_id else None
-            if snapshot is not None and job_id:
-                if snapshot.is_live:
-                    context.log.info(f"[batch] reattaching to live job {record.job_name} ({job_id}) of this run")
-                    return record.with_job(job_id, snapshot.job_arn)
-                if snapshot.status == "SUCCEEDED" and self._has_messages(record.message_prefix, snapshot.final_attempt):
-                    context.log.info(
-                        f"[batch] job {record.job_name} ({job_id}) of this run already SUCCEEDED: reporting its "
-                        "result instead of running the partition again"
-                    )
-                    return record.with_job(job_id, snapshot.job_arn)
-            context.log.info(
-                f"[batch] job {job_id or record.job_name} recorded for this step ended "
-                f"({snapshot.status if snapshot else 'unknown to Batch'}); submitting a new one"
-            )
-        return self._find_live_job_of_another_run(context, identity, settings)
-
-    def _find_live_job_of_another_run(
-        self, context: AnyContext, identity: JobIdentity, settings: str
-    ) -> JobRecord | None:
-        try:
-            named = self._list_jobs_named(identity.job_name_prefix() + "*")
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise BatchSubmitError(
-                f"AWS Batch refused to list the jobs of queue {self.job_queue} (to find a live job of this "
-                f"partition before submitting one): {error.get('Code', 'error')}: {error.get('Message', exc)}",
-                hint="Check FTM_BATCH_JOB_QUEUE, the region, and batch:ListJobs permission of the Dagster role.",
-            ) from exc
-        live = [job for job in named if job.get("status") in LIVE_STATUSES]
-        if not live:
-            return None
-        described = self.batch.describe_jobs(jobs=[j["jobId"] for j in live[:100]]).get("jobs", [])
-        for job in (JobSnapshot.from_description(d) for d in described):
-            if not job.is_live or job.tags.get("dagster/partition") != _tag(identity.partition) or job.tags.get(
-                "dagster/step"
-            ) != _tag(identity.step):
-                continue
-            root = job.tags.get("dagster/root-run-id", "")
-            other = self.registry.lookup(identity.of_root_run(root)) if root else None
-            where = console_url(self.region, job.job_id)
-            if other is None or not other.message_prefix:
-                raise BatchJobConflictError(
-                    f"Job {job.job_name} ({job.job_id}) of run {root or '?'} is still {job.status} for partition "
-                    f"{identity.partition}, and its Pipes record is gone, so it cannot be reattached.",
-                    job=job,
-                    hint=f"Wait for it to end, or terminate it ({where}), then materialize again.",
-                )
-            if other.settings != settings:
-                raise BatchJobConflictError(
-                    f"Job {job.job_name} ({job.job_id}) of run {root} is still {job.status} for partition "
-                    f"{identity.partition} with other settings than this run's; a second job would race it "
-                    "for the same output.",
-                    job=job,
-                    hint=f"Wait for it to end, or terminate it ({where}), then materialize again.",
-                )
-            context.log.info(
-                f"[batch] reattaching to live job {job.job_name} ({job.job_id}) of run {root}: same partition "
-                "and settings, so it does this run's work"
-            )
-            reattached = other.with_job(job.job_id, job.job_arn)
-            self.registry.record(identity, reattached)  # a re-execution of this run finds it directly
-            return reattached
-        return None
-
     def _record_submitted(self, identity: JobIdentity, record: JobRecord) -> None:
         try:
             self.registry.record(identity, record)
@@ -332,64 +218,6 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
                 job_id=record.job_id,
                 hint="Check s3:PutObject on the Pipes prefix for the Dagster role.",
             ) from exc
-
-    def _list_jobs_named(self, name: str) -> list[dict[str, Any]]:
-        """ListJobs on the queue with a JOB_NAME filter (a trailing ``*`` matches a prefix), every page."""
-        jobs: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"jobQueue": self.job_queue, "filters": [{"name": "JOB_NAME", "values": [name]}]}
-        while True:
-            response = self.batch.list_jobs(**kwargs)
-            jobs.extend(response.get("jobSummaryList", []))
-            if not response.get("nextToken"):
-                return jobs
-            kwargs["nextToken"] = response["nextToken"]
-
-    def _find_by_name(self, record: JobRecord) -> str | None:
-        """The job submitted by a step that crashed before recording its id (ListJobs, newest first)."""
-        jobs = sorted(self._list_jobs_named(record.job_name), key=lambda j: j.get("createdAt", 0), reverse=True)
-        return jobs[0]["jobId"] if jobs else None
-
-    def _has_messages(self, message_prefix: str, attempt: int) -> bool:
-        prefix = f"{attempt_key_prefix(message_prefix, attempt)}/"
-        return bool(self.s3.list_objects_v2(Bucket=self.pipes_bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0))
-
-    def _describe_now(self, job_id: str, *, recorded_at: str) -> JobSnapshot | None:
-        """The recorded job's state, asked directly; None only when Batch does not know the job.
-
-        Throttling and 5xx are retried with the poller's jittered backoff for ``reattach_timeout_s``, then
-        raised: guessing "gone" would submit a duplicate. A job missing from the answer is waited for while
-        its record is younger than the poller's ``missing_grace_s`` (Batch omits just-submitted jobs).
-        """
-        started = time.monotonic()
-        grace_left = self.poller.missing_grace_s - _age_s(recorded_at)
-        failures, last_error = 0, None
-        while True:
-            try:
-                jobs = self.batch.describe_jobs(jobs=[job_id]).get("jobs", [])
-                if jobs:
-                    return JobSnapshot.from_description(jobs[0])
-                if time.monotonic() - started >= grace_left:
-                    return None
-            except Exception as exc:
-                if not is_retryable(exc):
-                    raise BatchApiError(
-                        f"DescribeJobs refused to describe job {job_id}, recorded for this partition: {exc}. "
-                        "Not submitting another job while its state is unknown.",
-                        job_id=job_id,
-                        hint="Check the credentials, region and batch:DescribeJobs permission of the Dagster role.",
-                    ) from exc
-                last_error = exc
-            failures += 1
-            waited = time.monotonic() - started
-            if last_error is not None and waited >= self.reattach_timeout_s:
-                raise BatchApiError(
-                    f"Could not learn whether job {job_id}, recorded for this partition, is still running: "
-                    f"DescribeJobs kept failing for {waited:.0f} s ({failures} tries), last with: {last_error}. "
-                    "Not submitting a second job for the same partition.",
-                    job_id=job_id,
-                    hint="Batch is throttling this account: retry the run later, or raise reattach_timeout_s.",
-                ) from last_error
-            time.sleep(self.poller.backoff.delay(failures))
 
     # -- launch ----------------------------------------------------------------------------------
 
@@ -428,13 +256,13 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         if requirements:
             overrides["resourceRequirements"] = requirements
         job_tags = {
-            **{k: _tag(v) for k, v in session.default_remote_invocation_info.items()},
+            **{k: aws_tag(v) for k, v in session.default_remote_invocation_info.items()},
             "dagster/run-id": identity.run_id,
             "dagster/root-run-id": identity.root_run_id,
-            "dagster/step": _tag(identity.step),
-            "dagster/partition": _tag(identity.partition),
-            "dagster/assets": _tag(",".join(k.to_user_string() for k in self._expected_assets(context))),
-            **{k: _tag(v) for k, v in (tags or {}).items()},
+            "dagster/step": aws_tag(identity.step),
+            "dagster/partition": aws_tag(identity.partition),
+            "dagster/assets": aws_tag(",".join(k.to_user_string() for k in self._expected_assets(context))),
+            **{k: aws_tag(v) for k, v in (tags or {}).items()},
         }
         try:
             response = self.batch.submit_job(
