@@ -101,8 +101,8 @@ class ExistingJobFinder:
                     )
                     return record.with_job(job_id, snapshot.job_arn)
             context.log.info(
-                f"[batch] job {job_id or record.job_name} recorded for this step ended "
-                f"({snapshot.status if snapshot else 'unknown to Batch'}); submitting a new one"
+                f"[batch] job {job_id or record.job_name} recorded for this step is not one to follow "
+                f"({snapshot.status if snapshot else 'unknown to Batch'})"
             )
         return self._find_live_job_of_another_run(context, identity, settings)
 

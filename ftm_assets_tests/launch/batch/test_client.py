@@ -191,7 +191,7 @@ def test_only_one_of_the_two_assets_reported_is_a_report_error(batch_env, make_e
 def test_job_timeout_terminates_the_job(batch_env, make_executor):
     executor = make_executor()
     client = make_client(executor, batch_env["bucket"], batch_env, job_timeout_s=1.5)
-    result = run_partition(client, scenario="hang")
+    result = run_partition(client, scenario="slow", sleep_s=20.0)  # would succeed after 20 s
     cls_name, message = step_error(result)
     assert cls_name == "BatchJobTimeoutError"
     assert "did not finish within job_timeout_s=2 s" in message
@@ -205,7 +205,7 @@ def test_unreadable_pipes_messages_stop_the_job(batch_env, make_executor):
     executor = make_executor()
     s3 = S3Faults(boto3.client("s3"), deny_list_prefix="runs/pipes/messages/")
     client = make_client(executor, batch_env["bucket"], batch_env, s3_client=s3, message_interval_s=0.1)
-    result = run_partition(client, scenario="hang")
+    result = run_partition(client, scenario="slow", sleep_s=20.0)
     cls_name, message = step_error(result)
     assert cls_name == "BatchMessageReaderError"
     assert "could not be read" in message and "AccessDenied" in message
@@ -217,7 +217,8 @@ def test_unreadable_pipes_messages_stop_the_job(batch_env, make_executor):
 def test_failed_job_registry_write_after_submit_terminates_the_job(batch_env, make_executor):
     executor = make_executor()
     s3 = S3Faults(boto3.client("s3"), fail_put="/jobs/", after=1)  # the record before SubmitJob goes through
-    result = run_partition(make_client(executor, batch_env["bucket"], batch_env, s3_client=s3), scenario="hang")
+    client = make_client(executor, batch_env["bucket"], batch_env, s3_client=s3)
+    result = run_partition(client, scenario="slow", sleep_s=20.0)
     cls_name, message = step_error(result)
     assert cls_name == "BatchSubmitError"
     assert "its id could not be recorded" in message and "InternalError" in message

@@ -113,6 +113,21 @@ def test_restarted_step_finds_its_job_by_name_when_the_id_was_never_recorded(tmp
     assert executor.job_ids() == [first["job_id"]]
 
 
+def test_job_known_by_name_only_that_succeeded_is_reported_not_run_again(tmp_path, batch_env, make_executor):
+    run_id = str(uuid.uuid4())
+    orchestrator = start_orchestrator(tmp_path, batch_env, "success", run_id, hang_after_submit=True)
+    try:
+        first = wait_for_state(tmp_path / "batch", lambda s: s["status"] == "SUCCEEDED")
+    finally:
+        kill(orchestrator)
+    executor = make_executor()
+    result = run_partition(make_client(executor, batch_env["bucket"], batch_env), run_id=run_id)
+    assert result.success
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["batch_job_id"].value == first["job_id"]
+    assert executor.job_ids() == [first["job_id"]]
+
+
 def test_new_run_reattaches_to_a_live_job_of_another_run_with_the_same_settings(tmp_path, batch_env, make_executor):
     other_run = str(uuid.uuid4())
     orchestrator = start_orchestrator(tmp_path, batch_env, "slow", other_run, sleep_s=5.0)
