@@ -61,6 +61,9 @@ class AwsBatchLauncher(Launcher):
     job_timeout_s: int | None = Field(default=None, description="Terminate a job running longer than this in total.")
     terminate_wait_s: float = Field(default=60.0, description="How long to wait for a terminated job to stop.")
     message_interval_s: float = Field(default=5.0, description="Seconds between reads of Pipes messages on S3.")
+    reattach_timeout_s: float = Field(
+        default=300.0, description="How long a restarted step retries DescribeJobs for its recorded job before failing."
+    )
     environment: dict[str, str] = Field(default={}, description="Extra environment for the job's container.")
     price_table: str | None = Field(
         default=None, description="CSV of hourly instance prices for cost estimates (FTM_PRICE_TABLE; default: shipped)."
@@ -85,6 +88,7 @@ class AwsBatchLauncher(Launcher):
             job_timeout_s=self.job_timeout_s,
             terminate_wait_s=self.terminate_wait_s,
             message_interval_s=self.message_interval_s,
+            reattach_timeout_s=self.reattach_timeout_s,
             price_table=PriceTable.load(self.price_table),
         )
 
