@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.processor import FirmProcessor, FirmResult
@@ -15,7 +15,8 @@ LOG = logging.getLogger("test_processor")
 
 
 def _cfg() -> WorkerConfig:
-    return WorkerConfig(quarter=QUARTER, batch="000", storage_root="/unused", run_id="r1", device="cpu")
+    return WorkerConfig(quarter=QUARTER, batch="000", storage_root="/unused", run_id="r1",
+                        embedding=EmbeddingSettings(device="cpu"))
 
 
 def _firms() -> list[FirmInput]:
