@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from ftm_assets.worker.model import onnx_embed
-from ftm_assets.worker.model.embed import Embedder, choose_backend, cpu_has_native_bf16, resolve_model_path, resolve_precision
+from ftm_assets.worker.model.embed import (
+    Embedder, choose_backend, cpu_has_native_bf16, resolve_device, resolve_model_path, resolve_precision,
+)
 
 
 def test_auto_precision_follows_the_hardware():
@@ -22,6 +24,12 @@ def test_bad_precisions_say_what_is_allowed():
         resolve_precision("int8", "cpu")  # torch's own int8 is too lossy: int8 means ONNX Runtime
     with pytest.raises(ValueError, match="needs a CUDA device"):
         resolve_precision("fp16", "cpu")
+
+
+def test_unknown_device_names_the_variable():
+    with pytest.raises(ValueError, match="FTM_DEVICE='gpu' is not one of auto, cpu, cuda"):
+        resolve_device("gpu")
+    assert resolve_device("cpu") == "cpu"
 
 
 def test_native_bf16_detected_from_cpu_flags(tmp_path):
