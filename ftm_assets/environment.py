@@ -20,6 +20,7 @@ from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 from ftm_assets.resources.worker_settings import WorkerSettings
+from ftm_assets.worker.env import WorkerEnvError, read_int
 
 ENVIRONMENTS = ("local", "aws")
 SOURCES = ("demo", "files", "wrds")
@@ -92,16 +93,11 @@ class Settings:
 
 def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
     """``env[key]`` as a whole number within ``[lo, hi]``, or ``default`` when unset; ConfigError names it."""
-    text = env.get(key)
-    if text in (None, ""):
-        return default
     try:
-        value = int(text)
-    except ValueError as exc:
-        raise ConfigError(f"{key}={text!r} is not a whole number.") from exc
-    if not lo <= value <= hi:
-        raise ConfigError(f"{key}={value} is outside {lo}..{hi}.")
-    return value
+        value = read_int(env, key, lo, hi)
+    except WorkerEnvError as exc:
+        raise ConfigError(str(exc)) from exc
+    return default if value is None else value
 
 
 def transcript_source(settings: Settings) -> dg.ConfigurableResource:

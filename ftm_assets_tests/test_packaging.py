@@ -11,6 +11,8 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from ftm_assets_tests.support.pins import pins
+
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 GPU_REQUIREMENTS = ROOT / "docker" / "worker" / "requirements"
@@ -22,17 +24,6 @@ def requirements(group: str | None = None) -> list[Requirement]:
     listed = PROJECT["dependencies"] if group is None else PROJECT["optional-dependencies"][group]
     own = canonicalize_name(PROJECT["name"])
     return [r for r in map(Requirement, listed) if canonicalize_name(r.name) != own]
-
-
-def pins(*paths: Path) -> dict[str, str]:
-    out = {}
-    for path in paths:
-        for raw in path.read_text().splitlines():
-            line = raw.split("#", 1)[0].strip()
-            if line:
-                name, _, version = line.partition("==")
-                out[canonicalize_name(name)] = version
-    return out
 
 
 def imported_top_level(package: Path) -> set[str]:

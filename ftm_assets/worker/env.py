@@ -79,11 +79,11 @@ class WorkerEnv:
                 device=_text(env, "FTM_DEVICE"),
                 backend=_text(env, "FTM_EMBED_BACKEND"),
                 precision=_text(env, "FTM_EMBED_PRECISION"),
-                pipeline_depth=_int(env, "FTM_PIPELINE_DEPTH", 0, C.MAX_PIPELINE_DEPTH,
-                                    "0 = no overlap, 1 = one firm ahead"),  # fmt: skip
+                pipeline_depth=read_int(env, "FTM_PIPELINE_DEPTH", 0, C.MAX_PIPELINE_DEPTH,
+                                        "0 = no overlap, 1 = one firm ahead"),  # fmt: skip
                 onnx_cache_dir=_text(env, "FTM_ONNX_CACHE_DIR"),
             ),
-            batch_attempt=_int(env, BATCH_ATTEMPT_ENV, 1, None, "Batch attempts start at 1") or 1,
+            batch_attempt=read_int(env, BATCH_ATTEMPT_ENV, 1, None, "Batch attempts start at 1") or 1,
         )
 
 
@@ -91,14 +91,16 @@ def _text(env: Mapping[str, str], name: str) -> str | None:
     return (env.get(name) or "").strip() or None
 
 
-def _int(env: Mapping[str, str], name: str, lo: int, hi: int | None, meaning: str) -> int | None:
+def read_int(env: Mapping[str, str], name: str, lo: int, hi: int | None, meaning: str = "") -> int | None:
+    """``env[name]`` as a whole number within ``lo..hi`` (None: unbounded), None when unset; errors name it."""
     text = _text(env, name)
     if text is None:
         return None
+    why = f" ({meaning})" if meaning else ""
     try:
         value = int(text)
     except ValueError as exc:
-        raise WorkerEnvError(f"{name}={text!r} is not a whole number ({meaning}).") from exc
+        raise WorkerEnvError(f"{name}={text!r} is not a whole number{why}.") from exc
     if value < lo or (hi is not None and value > hi):
-        raise WorkerEnvError(f"{name}={value} is outside {lo}..{'' if hi is None else hi} ({meaning}).")
+        raise WorkerEnvError(f"{name}={value} is outside {lo}..{'' if hi is None else hi}{why}.")
     return value
