@@ -57,7 +57,7 @@ class DemoTranscriptSource(TranscriptSource):
 
 
 class FilesTranscriptSource(TranscriptSource):
-    """Transcripts a user already has: JSONL or Parquet files with the raw_transcripts columns."""
+    """Transcripts a user already has: CSV, JSONL or Parquet files, our column names or Capital IQ's (see files.py)."""
 
     folder: str
 
