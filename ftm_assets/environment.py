@@ -151,6 +151,11 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
 
     if not settings.get("FTM_WRDS_USERNAME"):
         raise ConfigError("FTM_TRANSCRIPT_SOURCE=wrds needs FTM_WRDS_USERNAME (your WRDS login).")
+    universe = (settings.get("FTM_WRDS_UNIVERSE") or "all").strip()
+    if universe.lower() not in ("all", "crsp-linked") and not Path(universe).expanduser().is_file():
+        raise ConfigError(
+            f"FTM_WRDS_UNIVERSE={universe!r}: use all, crsp-linked, or the path of a file of Capital IQ company ids."
+        )
     # Credentials and host settings are resolved by the resource at run time (FTM_WRDS_*, PGPASSWORD,
     # .pgpass), so a .pgpass user need not put a password in any variable.
     return WrdsTranscriptSource()

@@ -54,6 +54,7 @@ def test_files_source_partitions_are_the_quarters_its_files_hold(tmp_path):
         ({"FTM_ENV": "gcp"}, "FTM_ENV='gcp'"),
         ({"FTM_TRANSCRIPT_SOURCE": "files"}, "FTM_TRANSCRIPTS_DIR"),
         ({"FTM_TRANSCRIPT_SOURCE": "wrds"}, "FTM_WRDS_USERNAME"),
+        ({"FTM_TRANSCRIPT_SOURCE": "wrds", "FTM_WRDS_USERNAME": "u", "FTM_WRDS_UNIVERSE": "sp500"}, "FTM_WRDS_UNIVERSE='sp500'"),
         ({"FTM_ENV": "aws"}, "s3://"),
         ({"FTM_ENV": "aws", "FTM_STORAGE_ROOT": "s3://b/p"}, "FTM_BATCH_JOB_QUEUE"),
         ({"FTM_LAST_QUARTER": "2024Q7"}, "2024Q7"),
