@@ -18,13 +18,12 @@ from ftm_assets import constants as C
 from ftm_assets.quarters import Quarter, QuarterKeyError, current_quarter, quarter_keys
 from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
-from ftm_assets.transcripts.files import quarters_in_folder
+from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, quarters_in_folder
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 from ftm_assets.resources.worker_settings import WorkerSettings
 
 ENVIRONMENTS = ("local", "aws")
 SOURCES = ("demo", "files", "wrds")
-FILES_QUARTERS_CACHE = "ftm-files-quarters.json"  # under DAGSTER_HOME: each file's quarters, by size and mtime
 
 
 class ConfigError(ValueError):

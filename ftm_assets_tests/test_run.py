@@ -112,6 +112,7 @@ def test_capital_iq_csv_runs_two_quarters_end_to_end(tmp_path):
         env=env, capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
+    print(out)  # shown with -s or -rP: the progress lines and summaries a user sees
     assert proc.returncode == 0, out
     for quarter in QUARTERS:
         assert f"ftm run: {quarter} (your files in {tmp_path / 'transcripts'})" in out
@@ -137,4 +138,5 @@ def test_capital_iq_csv_runs_two_quarters_end_to_end(tmp_path):
         runs = instance.get_runs()
         partitions = {r.tags.get("dagster/partition") for r in runs}
         assert len(runs) == 2 * (1 + 2 + 1) and all(r.is_success for r in runs)
-        assert {"2021Q1", "2021Q2", "2021Q1|000", "2021Q2|001"} <= partitions
+        batch_partition = str(dg.MultiPartitionKey({"quarter": "2021Q2", "batch": "001"}))
+        assert {"2021Q1", "2021Q2", batch_partition} <= partitions

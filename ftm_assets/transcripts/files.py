@@ -63,6 +63,7 @@ from ftm_assets.quarters import Quarter, QuarterKeyError
 from ftm_assets.schema import RAW_REQUIRED_COLUMNS, RAW_TRANSCRIPTS_SCHEMA, conform
 
 SOURCE_LABEL = "files"
+FILES_QUARTERS_CACHE = "ftm-files-quarters.json"  # under DAGSTER_HOME: each file's quarters, by size and mtime
 PATTERNS = ("*.csv", "*.csv.gz", "*.jsonl", "*.jsonl.gz", "*.parquet")
 REQUIRED = tuple(c for c in RAW_REQUIRED_COLUMNS if c != "quarter")  # quarter may come from the date
 # Capital IQ / WRDS column names accepted for ours (compared in lower case), in order of preference.
@@ -122,10 +123,18 @@ def column_map(names: list[str]) -> dict[str, str]:
     return mapping
 
 
-def read_transcript_files(folder: str | Path, quarter: str) -> pa.Table:
-    """The components of ``quarter`` found in ``folder``, in ``RAW_TRANSCRIPTS_SCHEMA`` (see module doc)."""
+def read_transcript_files(folder: str | Path, quarter: str, cache: str | Path | None = None) -> pa.Table:
+    """The components of ``quarter`` found in ``folder``, in ``RAW_TRANSCRIPTS_SCHEMA`` (see module doc).
+
+    With ``cache`` (see ``quarters_in_folder``), files known to hold only other quarters are not read: a
+    folder of one file per quarter or year then costs one file per quarter, not the whole folder.
+    """
     q = Quarter.parse(quarter)
-    tables = [_read_file(path, q) for path in transcript_files(folder)]
+    if cache is None:
+        paths = transcript_files(folder)
+    else:
+        paths = [path for path, quarters in quarters_by_file(folder, cache).items() if q.key in quarters]
+    tables = [_read_file(path, q) for path in paths] or [_read_file_empty()]
     table = pa.concat_tables([t for t in tables if t.num_rows] or tables[:1])
     _check_duplicates(table)
     table = table.sort_by(_SORT_KEYS)  # nulls (no call_id) sort last, Arrow's default
@@ -139,13 +148,19 @@ def quarters_in_folder(folder: str | Path, cache: str | Path | None = None) -> l
     JSON file, remembers each file's quarters by path, size and modification time, so that a code location
     reloading over a large, unchanged folder does not read it again.
     """
+    found = {q for quarters in quarters_by_file(folder, cache).values() for q in quarters}
+    return sorted(found, key=Quarter.parse)
+
+
+def quarters_by_file(folder: str | Path, cache: str | Path | None = None) -> dict[Path, list[str]]:
+    """Each transcript file under ``folder`` with the quarters it holds (cached as ``quarters_in_folder`` says)."""
     known: dict = {}
     if cache is not None:
         try:
             known = json.loads(Path(cache).read_text())
         except (OSError, ValueError):
             known = {}
-    seen, found = {}, set()
+    seen: dict[str, dict] = {}
     for path in transcript_files(folder):
         stat = path.stat()
         stamp = f"{stat.st_size}:{stat.st_mtime_ns}"
@@ -155,14 +170,13 @@ def quarters_in_folder(folder: str | Path, cache: str | Path | None = None) -> l
         else:
             quarters = sorted(_file_quarters(path), key=Quarter.parse)
         seen[str(path)] = {"stamp": stamp, "quarters": quarters}
-        found.update(quarters)
     if cache is not None and seen != known:
         try:
             Path(cache).parent.mkdir(parents=True, exist_ok=True)
             Path(cache).write_text(json.dumps(seen, indent=0))
         except OSError:
             pass  # a read-only cache location only costs a re-scan next time
-    return sorted(found, key=Quarter.parse)
+    return {Path(path): entry["quarters"] for path, entry in seen.items()}
 
 
 def _file_quarters(path: Path) -> set[str]:
@@ -175,6 +189,11 @@ def _file_quarters(path: Path) -> set[str]:
             raise ValueError(f"{locate(i)}: both 'quarter' and 'earnings_call_date' are null; give either.")
         quarters.add(q if q is not None else Quarter.containing(d).key)
     return quarters
+
+
+def _read_file_empty() -> pa.Table:
+    schema = pa.schema([*RAW_TRANSCRIPTS_SCHEMA.remove_metadata(), pa.field(_FILE_COLUMN, pa.string())])
+    return schema.empty_table()
 
 
 def _read_file(path: Path, quarter: Quarter) -> pa.Table:

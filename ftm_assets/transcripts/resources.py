@@ -68,10 +68,13 @@ class FilesTranscriptSource(TranscriptSource):
         return "files"
 
     def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
-        from ftm_assets.transcripts.files import read_transcript_files
+        from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, read_transcript_files
 
         log.info(f"Reading transcripts for {quarter} from {self.folder}.")
-        yield read_transcript_files(self.folder, quarter)
+        # The per-file quarters the code location recorded when it loaded: files of other quarters are skipped.
+        home = os.environ.get("DAGSTER_HOME")
+        cache = os.path.join(home, FILES_QUARTERS_CACHE) if home else None
+        yield read_transcript_files(self.folder, quarter, cache)
 
 
 class WrdsTranscriptSource(TranscriptSource):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -218,3 +219,18 @@ def test_quarters_in_folder_lists_each_quarter_held_and_caches_per_file(tmp_path
     write_jsonl(data / "sub" / "late.jsonl", [component("1", 0, date="2025-01-02")])
     assert quarters_in_folder(data, cache) == ["2001Q1", "2025Q1"]
     assert quarters_in_folder(data) == ["2023Q1", "2023Q2", "2025Q1"]
+
+
+def test_with_the_cache_files_of_other_quarters_are_not_read(tmp_path):
+    data, cache = tmp_path / "data", tmp_path / "quarters.json"
+    write_jsonl(data / "2023q1.jsonl", [component("1", 0, date="2023-02-02")])
+    write_jsonl(data / "2023q2.jsonl", [component("2", 0, date="2023-05-02")])
+    assert quarters_in_folder(data, cache) == ["2023Q1", "2023Q2"]
+    # Corrupt the other quarter's file without changing its size or mtime: only a skipped file can stay unread.
+    stat = (data / "2023q2.jsonl").stat()
+    (data / "2023q2.jsonl").write_bytes(b"{" * stat.st_size)
+    os.utime(data / "2023q2.jsonl", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert [r["firm_id"] for r in read_transcript_files(data, "2023Q1", cache).to_pylist()] == ["1"]
+    with pytest.raises(ValueError, match=r"2023q2\.jsonl, line 1: not valid JSON"):
+        read_transcript_files(data, "2023Q1")  # without the cache every file is read
+    assert read_transcript_files(data, "2019Q1", cache).num_rows == 0
