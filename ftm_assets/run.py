@@ -105,7 +105,11 @@ def _error(result: dg.ExecuteInProcessResult) -> str:
             error = event.step_failure_data.error
             while error is not None and error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
                 error = error.cause
-            return " ".join(f"{error.cls_name}: {error.message}".split()) if error else "step failed"
+            if error is None:
+                return "step failed"
+            text = " ".join(error.message.split())
+            prefix = text.split(":", 1)[0]  # a user exception's message starts with its dotted class name
+            return error.cls_name + text[len(prefix):] if prefix.endswith(error.cls_name) else f"{error.cls_name}: {text}"
     return "run failed"
 
 

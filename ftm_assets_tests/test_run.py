@@ -140,3 +140,31 @@ def test_capital_iq_csv_runs_two_quarters_end_to_end(tmp_path):
         assert len(runs) == 2 * (1 + 2 + 1) and all(r.is_success for r in runs)
         batch_partition = str(dg.MultiPartitionKey({"quarter": "2021Q2", "batch": "001"}))
         assert {"2021Q1", "2021Q2", batch_partition} <= partitions
+
+
+def test_failed_quarter_is_reported_and_the_next_one_still_runs(tmp_path, monkeypatch, capsys):
+    from ftm_assets.testing.pg_server import free_port
+
+    (tmp_path / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
+    env = {
+        "DAGSTER_HOME": str(tmp_path), "FTM_STORAGE_ROOT": str(tmp_path / "data"), "FTM_TRANSCRIPT_SOURCE": "wrds",
+        "FTM_WRDS_USERNAME": "researcher", "FTM_WRDS_PASSWORD": "pw", "FTM_WRDS_HOST": "127.0.0.1",
+        "FTM_WRDS_PORT": str(free_port()), "FTM_WRDS_SSLMODE": "disable", "FTM_BATCH_COUNT": "2",
+    }  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert run_cmd.main(["--quarters", "2023Q1:2023Q2", "--jobs", "1"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("raw_transcripts/firm_manifest FAILED: WrdsUnreachableError: Cannot reach") == 2
+    assert "Materializing 2023Q2" in out and "0 of 2 quarters ran without a failed step" in out
+    assert "source wrds, launcher local" in out and " done in " not in out
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert [r.tags.get("dagster/partition") for r in instance.get_runs()] == ["2023Q2", "2023Q1"]
+
+
+def test_summary_names_the_real_source():
+    from ftm_assets.environment import Settings
+
+    assert run_cmd.describe_source(Settings.from_env({})) == "synthetic demo corpus"
+    wrds = Settings.from_env({"FTM_TRANSCRIPT_SOURCE": "wrds", "FTM_WRDS_USERNAME": "alice", "FTM_WRDS_PASSWORD": "s3cret"})
+    assert run_cmd.describe_source(wrds) == "WRDS Capital IQ as alice"
