@@ -9,7 +9,7 @@ Batch jobs in flight (``--jobs``, else ``FTM_MAX_BATCH_JOBS_IN_FLIGHT``, else a 
 a local worker embeds with every core and peaks at about 2.3 GB, so two workers on few cores only share them.
 The default is one batch job per ``CORES_PER_JOB`` cores, no more than memory holds at ``WORKER_GB`` each, and
 never more than the batches of a quarter; on AWS Batch (``FTM_ENV=aws``) the jobs run elsewhere and the default
-is the seed's 5.
+is 5, as in the ``ftm_batch_gpu`` pool.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ SUMMARY = [dg.AssetKey("quarter_topic_summary")]
 CORES_PER_JOB = 4  # a worker's embedder uses every core; below ~4 cores per job, jobs only slow each other
 WORKER_GB = 2.5  # a worker's peak RSS (2.3 GB measured from 100 to 1,000 firms, benchmarks/RESULTS.md) + margin
 RESERVED_GB = 2.0  # left to Dagster itself and the rest of the machine
-AWS_DEFAULT_JOBS = 5  # the seed's "3-5 parallel jobs"; the pool and the compute environment cap it too
+AWS_DEFAULT_JOBS = 5  # as the ftm_batch_gpu pool's default; the Batch compute environment caps it too
 # Library progress bars (transformers' "Loading weights", tqdm) once per batch would bury our own lines.
 QUIET_LIBRARIES = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "TRANSFORMERS_VERBOSITY": "error"}
 
@@ -199,7 +199,9 @@ def _batches_in_children(
             log.close()
             outcome.seconds[step] = time.perf_counter() - t0
             for line in lines:
-                if line.startswith(_CHECK_FAILED):
+                if not line.startswith((_CHECK_FAILED, _FAILED)):
+                    print(line, file=sys.stderr)  # the child's warnings and errors, as the in-process path shows them
+                elif line.startswith(_CHECK_FAILED):
                     outcome.failed_checks.append(f"{line[len(_CHECK_FAILED):]} (batch {batch})")
                     print(f"  check {line[len(_CHECK_FAILED):]} FAILED on batch {batch}", file=sys.stderr, flush=True)
             if proc.returncode == 0:
