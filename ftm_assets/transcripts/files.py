@@ -8,28 +8,24 @@ component (a presentation speech, a question, an answer); a JSONL file holds one
 lines are skipped); a CSV file has a header line (quoted fields may span lines). Columns, as in
 ``ftm_assets.schema.RAW_TRANSCRIPTS_SCHEMA``, under our name or Capital IQ's (any letter case):
 
-==================== ============================ ======== ======================================================
-column               Capital IQ / WRDS name       required meaning
-==================== ============================ ======== ======================================================
-``firm_id``          ``companyid``                yes      the firm's id, as text ("24937"; a number such as
-                                                           24937 or 24937.0 becomes "24937").
-``earnings_call_date`` ``mostimportantdateutc``   yes      ISO date ``YYYY-MM-DD`` (an ISO datetime is cut to its
-                                                           date); may be null only where ``quarter`` is given.
-``component_order``  ``componentorder``           yes      integer position of the component in its call.
-``text``             ``componenttext``            yes      the component's text; empty text is kept (the worker
-                                                           reports such firms).
-``quarter``          --                           no       quarter key like ``2023Q1``; where absent or null, the
-                                                           calendar quarter of ``earnings_call_date``.
-``firm_name``        ``companyname``              no       text.
-``call_id``          ``keydevid``                 no       integer id of the call; tells apart two calls of one
-                                                           firm in a quarter, as does the call date.
-``transcript_id``    ``transcriptid``             no       integer.
-``gvkey``            ``gvkey``                    no       Compustat's zero-padded six-digit text: 1690, 1690.0
-                                                           and "1690" all become "001690".
-``permno``           ``lpermno``                  no       integer (CRSP); 14593.0 and "14593" become 14593.
-``component_type``   ``transcriptcomponenttypename`` no    e.g. ``Presenter Speech``, ``Question``, ``Answer``.
-``speaker_type``     ``speakertypename``          no       e.g. ``Operator``, ``Executives``, ``Analysts``.
-==================== ============================ ======== ======================================================
+- ``firm_id`` (Capital IQ: ``companyid``), required: the firm's id, as text ("24937"; a number such as
+  24937 or 24937.0 becomes "24937"; other text, such as "012141", is kept as it is).
+- ``earnings_call_date`` (``mostimportantdateutc``), required: ISO date ``YYYY-MM-DD`` (an ISO datetime is
+  cut to its date); may be null only where ``quarter`` is given.
+- ``component_order`` (``componentorder``), required: integer position of the component in its call.
+- ``text`` (``componenttext``), required: the component's text; empty text is kept (the worker reports
+  such firms).
+- ``quarter``, optional: a quarter key like ``2023Q1``; where absent or null, the calendar quarter of
+  ``earnings_call_date``.
+- ``firm_name`` (``companyname``), optional: text.
+- ``call_id`` (``keydevid``), optional: integer id of the call; tells apart two calls of one firm in a
+  quarter, as does the call date.
+- ``transcript_id`` (``transcriptid``), optional: integer.
+- ``gvkey`` (``gvkey``), optional: Compustat's zero-padded six-digit text: 1690, 1690.0 and "1690" all
+  become "001690".
+- ``permno`` (``lpermno``), optional: integer (CRSP); 14593.0 and "14593" become 14593.
+- ``component_type`` (``transcriptcomponenttypename``), optional: e.g. ``Presenter Speech``, ``Question``.
+- ``speaker_type`` (``speakertypename``), optional: e.g. ``Operator``, ``Executives``, ``Analysts``.
 
 Where a file has both names for a column, ours wins. Other columns are ignored (a WRDS export's
 ``headline``, ``transcriptcomponentid``, ...); ``source`` is always set to ``files``. In CSV every value is
