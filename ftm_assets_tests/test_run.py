@@ -4,6 +4,7 @@ Earnings-22 calls plus stub transcripts) run over two quarters by `python -m ftm
 from __future__ import annotations
 
 import csv
+import gzip
 import os
 import subprocess
 import sys
@@ -80,8 +81,6 @@ def write_capital_iq_csv(dest: Path, calls_per_quarter: int = 2) -> dict[str, li
                      "Thank you all for joining. Revenue grew in the quarter.", "", ""])  # fmt: skip
         firms[quarter] += [stub_empty, stub_short]
     dest.mkdir(parents=True, exist_ok=True)
-    import gzip
-
     with gzip.open(dest / "ciq_export.csv.gz", "wt", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CIQ_HEADER)
