@@ -348,7 +348,11 @@ def _overview(outcomes: list[QuarterOutcome]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ftm_assets.run", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m ftm_assets.run",
+        description="Run quarters end to end without the UI, on the instance in DAGSTER_HOME (make dev shows the "
+        "runs): raw_transcripts, firm_manifest, every batch of firm_topics, quarter_topic_summary.",
+    )
     parser.add_argument("--quarters", help="'2023Q1', '2015Q1:2019Q4' (inclusive) or '2023Q1,2023Q3'")
     parser.add_argument("--jobs", type=int, default=None, help="batch jobs at once (default: fits this machine)")
     parser.add_argument("--batch", help=argparse.SUPPRESS)  # child mode: one 'quarter:batch' partition
