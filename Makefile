@@ -24,7 +24,7 @@ export FTM_ONNX_CACHE_DIR ?= $(CURDIR)/.cache/onnx
 TEST_DEPS :=
 -include mk/*.mk
 
-.PHONY: install demo dev test lock clean
+.PHONY: install demo run dev test lock clean
 
 # The package itself, editable, with everything the tests need (pyproject.toml's `test` extra), at the exact
 # versions of constraints.txt. torch first, on its own, so that TORCH_INDEX_URL decides which build.
@@ -44,6 +44,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(PY) -m ftm_assets.run_demo
+
+# Quarters end to end without the UI, on the same instance as `make dev`:  make run QUARTERS="2015Q1:2019Q4" [JOBS=2]
+run: install $(DAGSTER_HOME)/dagster.yaml
+	@test -n "$(QUARTERS)" || { echo 'usage: make run QUARTERS="2015Q1:2019Q4" [JOBS=N]' >&2; exit 2; }
+	$(PY) -m ftm_assets.run --quarters "$(QUARTERS)" $(if $(JOBS),--jobs $(JOBS))
 
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $${FTM_DEV_PORT:-3000}

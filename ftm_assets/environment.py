@@ -1,6 +1,6 @@
 """The one place that decides the environment: reads FTM_* settings and binds resource implementations.
 
-Environments differ only by which resource implementation is bound here (DESIGN.md), never by ``if`` in
+Environments differ only by which resource implementation is bound here (docs/design.md), never by ``if`` in
 asset code. Secrets (the WRDS password) are never read here: the resource resolves them at run time.
 """
 
@@ -9,15 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pydantic
 
 from ftm_assets import constants as C
-from ftm_assets.quarters import Quarter, QuarterKeyError, current_quarter
+from ftm_assets.quarters import Quarter, QuarterKeyError, current_quarter, quarter_keys
 from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
+from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, quarters_in_folder
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.worker.env import WorkerEnvError, read_int
@@ -54,6 +56,8 @@ class Settings:
     first_quarter: str
     last_quarter: str
     raw: Mapping[str, str]
+    # The quarter partitions: every quarter first..last, or for the files source the quarters its files hold.
+    quarters: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -70,13 +74,7 @@ class Settings:
         root = env.get("FTM_STORAGE_ROOT") or str(C.PROJECT_ROOT / C.DEFAULT_LOCAL_STORAGE_DIRNAME)
         if name == "aws" and not root.startswith("s3://"):
             raise ConfigError(f"FTM_ENV=aws needs FTM_STORAGE_ROOT=s3://bucket[/prefix]; it is {root!r}.")
-        first = env.get("FTM_FIRST_QUARTER", C.FIRST_QUARTER)
-        last = env.get("FTM_LAST_QUARTER") or current_quarter()
-        try:
-            if Quarter.parse(last) < Quarter.parse(first):
-                raise ConfigError(f"FTM_LAST_QUARTER={last} comes before FTM_FIRST_QUARTER={first}.")
-        except QuarterKeyError as exc:
-            raise ConfigError(f"FTM_FIRST_QUARTER/FTM_LAST_QUARTER: {exc}") from exc
+        first, last, quarters = _quarters(env, source)
         return cls(
             env=name,
             storage_root=root,
@@ -85,10 +83,42 @@ class Settings:
             first_quarter=first,
             last_quarter=last,
             raw=env,
+            quarters=quarters,
         )
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.raw.get(key, default)
+
+
+def _quarters(env: Mapping[str, str], source: str) -> tuple[str, str, tuple[str, ...]]:
+    """The quarter partitions: FTM_FIRST_QUARTER..FTM_LAST_QUARTER (default 2005Q1..now); for the files source,
+    the quarters its files hold, within those bounds where they are set, so that no partition lacks calls."""
+    first = env.get("FTM_FIRST_QUARTER") or C.FIRST_QUARTER
+    last = env.get("FTM_LAST_QUARTER") or current_quarter()
+    try:
+        if Quarter.parse(last) < Quarter.parse(first):
+            raise ConfigError(f"FTM_LAST_QUARTER={last} comes before FTM_FIRST_QUARTER={first}.")
+    except QuarterKeyError as exc:
+        raise ConfigError(f"FTM_FIRST_QUARTER/FTM_LAST_QUARTER: {exc}") from exc
+    if source != "files":
+        return first, last, tuple(quarter_keys(first, last))
+    folder = env.get("FTM_TRANSCRIPTS_DIR")
+    if not folder:
+        raise ConfigError("FTM_TRANSCRIPT_SOURCE=files needs FTM_TRANSCRIPTS_DIR, the folder of your transcripts.")
+    cache = Path(env["DAGSTER_HOME"]) / FILES_QUARTERS_CACHE if env.get("DAGSTER_HOME") else None
+    try:
+        held = quarters_in_folder(folder, cache)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"FTM_TRANSCRIPTS_DIR={folder}: {exc}") from exc
+    lo = Quarter.parse(env["FTM_FIRST_QUARTER"]) if env.get("FTM_FIRST_QUARTER") else None
+    hi = Quarter.parse(env["FTM_LAST_QUARTER"]) if env.get("FTM_LAST_QUARTER") else None
+    keys = tuple(q for q in held if (lo is None or lo <= Quarter.parse(q)) and (hi is None or Quarter.parse(q) <= hi))
+    if not keys:
+        raise ConfigError(
+            f"FTM_TRANSCRIPTS_DIR={folder} holds calls of {', '.join(held) or 'no quarter'}, none within "
+            f"FTM_FIRST_QUARTER/FTM_LAST_QUARTER ({env.get('FTM_FIRST_QUARTER') or '-'}..{env.get('FTM_LAST_QUARTER') or '-'})."
+        )
+    return keys[0], keys[-1], keys
 
 
 def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
@@ -112,6 +142,11 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
 
     if not settings.get("FTM_WRDS_USERNAME"):
         raise ConfigError("FTM_TRANSCRIPT_SOURCE=wrds needs FTM_WRDS_USERNAME (your WRDS login).")
+    universe = (settings.get("FTM_WRDS_UNIVERSE") or "all").strip()
+    if universe.lower() not in ("all", "crsp-linked") and not Path(universe).expanduser().is_file():
+        raise ConfigError(
+            f"FTM_WRDS_UNIVERSE={universe!r}: use all, crsp-linked, or the path of a file of Capital IQ company ids."
+        )
     # Credentials and host settings are resolved by the resource at run time (FTM_WRDS_*, PGPASSWORD,
     # .pgpass), so a .pgpass user need not put a password in any variable.
     return WrdsTranscriptSource()
