@@ -15,6 +15,8 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 from ftm_assets.quarter_summary import BatchRow, QuarterSummary
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 3.8, 100  # a 1000 x 380 px PNG
+MAX_UPRIGHT_BATCH_LABELS = 10  # more batches than this: their labels are turned to fit
+MAX_LABELLED_BARS = 16  # more bars than this in a panel: no value on each bar (they would overlap), axes only
 FAILED_COLOR, SKIPPED_COLOR, TOPICS_COLOR, LIMIT_COLOR = "#c0392b", "#e6a23c", "#4f43dd", "#333333"
 
 
@@ -28,7 +30,8 @@ def topics_histogram(summary: QuarterSummary) -> dict[int, int]:
 def _topics_panel(ax, summary: QuarterSummary, quarter: str) -> None:
     hist = topics_histogram(summary)
     bars = ax.bar(list(hist), list(hist.values()), color=TOPICS_COLOR, width=0.8)
-    ax.bar_label(bars, labels=[str(v) if v else "" for v in hist.values()], fontsize=8, padding=2)
+    if len(hist) <= MAX_LABELLED_BARS:
+        ax.bar_label(bars, labels=[str(v) if v else "" for v in hist.values()], fontsize=8, padding=2)
     ax.set_title(f"{quarter}: firms by number of topics", fontsize=11)
     ax.set_xlabel("topics per firm (outliers not counted)")
     ax.set_ylabel("firms")
@@ -50,14 +53,18 @@ def _rates_panel(ax, summary: QuarterSummary, max_failure_rate: float) -> None:
     x = list(range(len(batches)))
     failed = ax.bar([i - width / 2 if with_skips else i for i in x], [b.failure_rate for b in batches],
                     width=width, color=FAILED_COLOR, label="failed")
-    ax.bar_label(failed, labels=[_rate_label(b, b.failure_rate) for b in batches], fontsize=8, padding=2)
+    labelled = len(batches) * (2 if with_skips else 1) <= MAX_LABELLED_BARS
+    if labelled:
+        ax.bar_label(failed, labels=[_rate_label(b, b.failure_rate) for b in batches], fontsize=8, padding=2)
     if with_skips:
         skipped = ax.bar([i + width / 2 for i in x], [b.skip_rate for b in batches], width=width,
                          color=SKIPPED_COLOR, label="skipped")
-        ax.bar_label(skipped, labels=[_rate_label(b, b.skip_rate) for b in batches], fontsize=8, padding=2)
+        if labelled:
+            ax.bar_label(skipped, labels=[_rate_label(b, b.skip_rate) for b in batches], fontsize=8, padding=2)
     ax.axhline(max_failure_rate, color=LIMIT_COLOR, linestyle="--", linewidth=1,
                label=f"failure limit {max_failure_rate:.0%}")
-    ax.set_xticks(x, [b.batch if b.committed else f"{b.batch}\n(not committed)" for b in batches])
+    ax.set_xticks(x, [b.batch if b.committed else f"{b.batch}\n(not committed)" for b in batches],
+                  rotation=90 if len(batches) > MAX_UPRIGHT_BATCH_LABELS else 0)
     top = max([b.failure_rate for b in batches] + [b.skip_rate for b in batches] + [max_failure_rate * 1.25])
     ax.set_ylim(0, min(top * 1.25, 1.05))
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))

@@ -19,7 +19,8 @@ from ftm_assets.assets.summary import batches_markdown, build_quarter_summary
 from ftm_assets.charts import DPI, HEIGHT_IN, WIDTH_IN, png_bytes, quarter_chart, topics_histogram
 from ftm_assets.constants import CHECK_BATCHES_COMMITTED, CHECK_QUARTER_FAILURE_RATE
 from ftm_assets.partitions import quarter_batch_partitions, quarter_partitions
-from ftm_assets.quarter_summary import ManifestMissing, summarize_quarter
+from ftm_assets.quarter_summary import BatchRow, ManifestMissing, QuarterSummary, summarize_quarter
+from ftm_assets.schema import SUMMARY_SCHEMA
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.storage import LocalStorage, layout
@@ -297,3 +298,18 @@ def test_no_manifest_fails_with_what_to_materialize(tmp_path):
     failure = result.failure_data_for_node("quarter_topic_summary")
     message = failure.user_failure_data.description
     assert "materialize firm_manifest and the firm_topics batches of 2024Q4 first" in message
+
+
+def test_a_quarter_of_many_batches_keeps_its_chart_readable():
+    batches = [BatchRow(f"{i:03d}", firms=20, failed=i % 3, committed=True, seconds=1.0) for i in range(20)]
+    firms = pa.Table.from_pylist(
+        [{"quarter": Q, "batch": "000", "firm_id": str(i), "status": "ok", "topics": i % 25, "sentences": 9,
+          "outlier_sentences": 1} for i in range(400)],
+        schema=SUMMARY_SCHEMA,
+    )
+    fig = quarter_chart(QuarterSummary(firms, batches, {}), Q, max_failure_rate=0.05)
+    fig.canvas.draw()
+    topics_ax, rates_ax = fig.axes
+    assert len(topics_ax.texts) == len(rates_ax.texts) == 0  # 25 and 20 bars: no overlapping values, axes only
+    assert {t.get_rotation() for t in rates_ax.get_xticklabels()} == {90.0}
+    assert [t.get_text() for t in rates_ax.get_xticklabels()] == [b.batch for b in batches]
