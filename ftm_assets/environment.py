@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
+import pydantic
 
 from ftm_assets import constants as C
 from ftm_assets.quarters import Quarter, QuarterKeyError, current_quarter
@@ -19,9 +20,25 @@ from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 from ftm_assets.resources.worker_settings import WorkerSettings
+from ftm_assets.worker.env import WorkerEnvError, read_int
 
 ENVIRONMENTS = ("local", "aws")
 SOURCES = ("demo", "files", "wrds")
+# Variable -> WorkerSettings field. An unset variable keeps the field's default (constants.py); a set one is
+# validated by the field (type and bounds), and a bad value fails the load with the variable's name.
+WORKER_SETTINGS_VARS = {
+    "MAX_FAILURE_RATE": "max_failure_rate",
+    "MAX_CONSECUTIVE_FAILURES": "max_consecutive_failures",
+    "MIN_PROCESSED_FOR_RATE": "min_processed_for_rate",
+    "ALLOW_FAILURES": "allow_failures",
+    "CHECKPOINT_EVERY": "checkpoint_every",
+    "FTM_RANDOM_SEED": "random_seed",
+    "FTM_MIN_SENTENCES": "min_sentences",
+    "FTM_MIN_TOPIC_SIZE": "hdbscan_min_cluster_size",
+    "FTM_UMAP_NEIGHBORS": "umap_n_neighbors",
+    "FTM_EMBEDDING_MODEL": "embedding_model",
+    "FTM_DEVICE": "device",
+}
 
 
 class ConfigError(ValueError):
@@ -74,38 +91,13 @@ class Settings:
         return self.raw.get(key, default)
 
 
-def _number(env: Mapping[str, str], key: str, default, lo, hi, kind: type = int):
-    """``env[key]`` as ``kind`` within ``[lo, hi]``, or ``default`` when unset; ConfigError names the variable."""
-    text = env.get(key)
-    if text in (None, ""):
-        return default
-    try:
-        value = kind(text)
-    except ValueError as exc:
-        noun = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{key}={text!r} is not {noun}.") from exc
-    if not lo <= value <= hi:
-        raise ConfigError(f"{key}={value} is outside {lo}..{hi}.")
-    return value
-
-
 def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
-    return _number(env, key, default, lo, hi, int)
-
-
-def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
-    return _number(env, key, default, lo, hi, float)
-
-
-def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
-    text = env.get(key)
-    if text in (None, ""):
-        return default
-    if text.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.strip().lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{key}={text!r} is not true or false.")
+    """``env[key]`` as a whole number within ``[lo, hi]``, or ``default`` when unset; ConfigError names it."""
+    try:
+        value = read_int(env, key, lo, hi)
+    except WorkerEnvError as exc:
+        raise ConfigError(str(exc)) from exc
+    return default if value is None else value
 
 
 def transcript_source(settings: Settings) -> dg.ConfigurableResource:
@@ -143,20 +135,13 @@ def launcher(settings: Settings) -> dg.ConfigurableResource:
 
 
 def worker_settings(settings: Settings) -> WorkerSettings:
-    env = settings.raw
-    return WorkerSettings(
-        max_failure_rate=_float(env, "MAX_FAILURE_RATE", C.MAX_FAILURE_RATE, 0.0, 1.0),
-        max_consecutive_failures=_int(env, "MAX_CONSECUTIVE_FAILURES", C.MAX_CONSECUTIVE_FAILURES, 1, 10**6),
-        min_processed_for_rate=_int(env, "MIN_PROCESSED_FOR_RATE", C.MIN_PROCESSED_FOR_RATE, 1, 10**6),
-        allow_failures=_bool(env, "ALLOW_FAILURES", C.ALLOW_FAILURES),
-        checkpoint_every=_int(env, "CHECKPOINT_EVERY", C.CHECKPOINT_EVERY, 1, 10**6),
-        random_seed=_int(env, "FTM_RANDOM_SEED", C.RANDOM_SEED, 0, 2**31 - 1),
-        min_sentences=_int(env, "FTM_MIN_SENTENCES", C.MIN_SENTENCES, 3, 10**6),
-        hdbscan_min_cluster_size=_int(env, "FTM_MIN_TOPIC_SIZE", C.HDBSCAN_MIN_CLUSTER_SIZE, 2, 10**6),
-        umap_n_neighbors=_int(env, "FTM_UMAP_NEIGHBORS", C.UMAP_N_NEIGHBORS, 2, 10**6),
-        embedding_model=env.get("FTM_EMBEDDING_MODEL") or None,
-        device=env.get("FTM_DEVICE") or None,
-    )
+    given = {name: settings.raw[var] for var, name in WORKER_SETTINGS_VARS.items() if settings.raw.get(var)}
+    try:
+        return WorkerSettings(**given)
+    except pydantic.ValidationError as exc:
+        variable = {name: var for var, name in WORKER_SETTINGS_VARS.items()}
+        problems = [f"{variable[e['loc'][0]]}={e['input']!r}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("; ".join(problems) + ".") from exc
 
 
 def resources(settings: Settings) -> dict[str, Any]:

@@ -41,8 +41,11 @@ def test_files_source_and_policy_from_env(tmp_path):
         ({"FTM_ENV": "aws", "FTM_STORAGE_ROOT": "s3://b/p"}, "FTM_BATCH_JOB_QUEUE"),
         ({"FTM_LAST_QUARTER": "2024Q7"}, "2024Q7"),
         ({"FTM_BATCH_COUNT": "many"}, "FTM_BATCH_COUNT"),
-        ({"MAX_FAILURE_RATE": "5%"}, "MAX_FAILURE_RATE"),
-        ({"ALLOW_FAILURES": "maybe"}, "ALLOW_FAILURES"),
+        ({"MAX_FAILURE_RATE": "5%"}, "MAX_FAILURE_RATE='5%'"),
+        ({"MAX_FAILURE_RATE": "1.5"}, "MAX_FAILURE_RATE='1.5'.*less than or equal to 1"),
+        ({"FTM_MIN_TOPIC_SIZE": "1"}, "FTM_MIN_TOPIC_SIZE='1'.*greater than or equal to 2"),
+        ({"CHECKPOINT_EVERY": "ten"}, "CHECKPOINT_EVERY='ten'.*integer"),
+        ({"ALLOW_FAILURES": "maybe"}, "ALLOW_FAILURES='maybe'"),
     ],
 )
 def test_bad_configuration_fails_fast(env, match):

@@ -158,7 +158,7 @@ def build_quarter_summary(quarter_partitions: dg.PartitionsDefinition) -> dg.Ass
         from ftm_assets.charts import png_bytes, quarter_chart
 
         quarter = context.partition_key
-        store = storage.storage
+        store = storage.store
         t0 = time.perf_counter()
         try:
             summary = summarize_quarter(store, quarter)
