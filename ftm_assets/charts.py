@@ -65,7 +65,7 @@ def _rates_panel(ax, summary: QuarterSummary, max_failure_rate: float) -> None:
                label=f"failure limit {max_failure_rate:.0%}")
     ax.set_xticks(x, [b.batch if b.committed else f"{b.batch}\n(not committed)" for b in batches],
                   rotation=90 if len(batches) > MAX_UPRIGHT_BATCH_LABELS else 0)
-    top = max([b.failure_rate for b in batches] + [b.skip_rate for b in batches] + [max_failure_rate * 1.25])
+    top = max([b.failure_rate for b in batches] + [b.skip_rate for b in batches] + [max_failure_rate * 1.25, 0.04])
     ax.set_ylim(0, min(top * 1.25, 1.05))
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     ax.set_title("failure rate per batch" + (" (and skip rate)" if with_skips else ""), fontsize=11)
