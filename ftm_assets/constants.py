@@ -40,11 +40,15 @@ ONNX_CACHE_DIR = "~/.cache/ftm/onnx"  # exported ONNX models, built once per mac
 # Storage
 DEFAULT_LOCAL_STORAGE_DIRNAME = "data"  # under the project root
 
-# Asset checks on firm_topics, reported by the worker through Pipes (names shared with the check specs)
+# Asset check names, all in one place. On firm_topics, per (quarter, batch), reported by the worker through
+# Pipes (names shared with the check specs):
 CHECK_FAILURE_RATE = "failure_rate_below_max"
 CHECK_ALL_FIRMS = "every_firm_accounted_for"
 CHECK_FIRMS_HAVE_TOPICS = "firms_have_topics"
 MIN_SHARE_FIRMS_WITH_TOPICS = 0.9
+# On quarter_topic_summary, per quarter:
+CHECK_BATCHES_COMMITTED = "every_batch_committed"
+CHECK_QUARTER_FAILURE_RATE = "quarter_failure_rate_below_max"
 
 # The checkout (or installed package's parent): home of the default local storage root.
 from pathlib import Path as _Path  # noqa: E402

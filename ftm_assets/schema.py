@@ -92,3 +92,21 @@ def conform(table: pa.Table, schema: pa.Schema, *, keep_extra: bool = False) -> 
             if name not in schema.names:
                 out = out.append_column(name, table.column(name))
     return out
+
+# ``quarter_topic_summary``: one row per manifest firm. ``status`` is ok | no_topics (only outlier sentences) |
+# failed | skipped (the worker set the firm aside without modelling it) | missing (its batch has no committed
+# output). ``stability``: median of the firm's per-topic stability, where firm_topics carries it.
+SUMMARY_SCHEMA = pa.schema(
+    [
+        pa.field("quarter", pa.string(), nullable=False),
+        pa.field("batch", pa.string(), nullable=False),
+        pa.field("firm_id", pa.string(), nullable=False),
+        pa.field("firm_name", pa.string()),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("topics", pa.int32(), nullable=False),
+        pa.field("sentences", pa.int32(), nullable=False),
+        pa.field("outlier_sentences", pa.int32(), nullable=False),
+        pa.field("error_class", pa.string()),
+        pa.field("stability", pa.float64()),
+    ]
+)

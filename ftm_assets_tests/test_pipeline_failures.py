@@ -2,10 +2,12 @@
 the worker's reason, the failures output is written anyway, and no commit record claims the partition."""
 
 import datetime as dt
+import io
 from collections.abc import Iterator
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ftm_assets.readers import commit_records
@@ -56,19 +58,31 @@ def _materialize(tmp_path, env):
     return root, result, logs
 
 
-def _failure_message(result) -> str:
+def _step_failure_cause(result) -> tuple[str, str]:
+    """Class and message of what failed the step (Dagster wraps it in a step execution error)."""
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert failures, "the step should have failed"
-    return str(failures[0].step_failure_data.error)
+    assert len(failures) == 1, "exactly the batch step should have failed"
+    cause = failures[0].step_failure_data.error.cause
+    return cause.cls_name, cause.message.strip()
+
+
+def _failed_firms(root: str) -> list[str]:
+    """The firms in the failures file the worker wrote before failing (no commit names it, so read it directly)."""
+    table = pq.read_table(io.BytesIO(open_storage(root).read_bytes(layout.failures(QUARTER, "000"))))
+    return sorted(table.column("firm_id").to_pylist())
 
 
 def test_circuit_breaker_fails_the_run_with_its_reason(tmp_path):
     root, result, logs = _materialize(tmp_path, {"MAX_CONSECUTIVE_FAILURES": "5"})
     assert not result.success
-    assert any("5 consecutive firms failed" in m for m in logs), "the worker's reason reaches Dagster's logs"
-    assert "code 1" in _failure_message(result) or "failed" in _failure_message(result)
-    store = open_storage(root)
-    assert store.exists(layout.failures(QUARTER, "000"))
+    assert _step_failure_cause(result) == (
+        "DagsterPipesExecutionError", "dagster._core.errors.DagsterPipesExecutionError: External execution "
+        "process failed with code 1",
+    )
+    reason = [m for m in logs if m.startswith(f"{QUARTER} batch 000 failed after")]
+    assert len(reason) == 1, logs  # the worker's reason reaches Dagster's logs, once
+    assert "CircuitBreakerOpen: 5 consecutive firms failed (limit 5); the last was empty-4" in reason[0]
+    assert _failed_firms(root) == [f"empty-{i}" for i in range(5)]  # written although the job failed
     assert commit_records(root, QUARTER) == []
     assert not result.asset_materializations_for_node("firm_topics_batch")
 
@@ -76,6 +90,10 @@ def test_circuit_breaker_fails_the_run_with_its_reason(tmp_path):
 def test_allow_failures_false_fails_on_the_first_bad_firm(tmp_path):
     root, result, logs = _materialize(tmp_path, {"ALLOW_FAILURES": "false"})
     assert not result.success
-    assert any("ALLOW_FAILURES is false" in m for m in logs)
-    assert open_storage(root).exists(layout.failures(QUARTER, "000"))
+    assert _step_failure_cause(result)[0] == "DagsterPipesExecutionError"
+    reason = [m for m in logs if m.startswith(f"{QUARTER} batch 000 failed after")]
+    assert len(reason) == 1, logs
+    assert "StrictModeFailure: Firm empty-0 failed (Firm empty-0 has no transcript text in 2024Q3.) and " \
+        "ALLOW_FAILURES is false" in reason[0]
+    assert _failed_firms(root) == ["empty-0"]
     assert commit_records(root, QUARTER) == []

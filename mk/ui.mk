@@ -19,6 +19,13 @@ ui-tools: ui-chromium $(VENV)/.installed
 
 TEST_DEPS += ui-tools
 
+# The README's picture of the asset graph: a fresh `dagster dev` in a temporary folder runs the backfill
+# scenario of the tests (a few minutes), then headless Chromium saves docs/screenshots/asset-graph.png. Tests
+# never write into the checkout; commit the new picture when the UI changed.
+.PHONY: screenshots
+screenshots: install ui-tools
+	$(PY) -m ftm_assets_tests.support.ui docs/screenshots
+
 # FTM_MAX_BATCH_JOBS_IN_FLIGHT (default 5): at most that many batch jobs in flight, on the instance in
 # DAGSTER_HOME. An explicit pool limit outranks dagster.yaml's default_limit; `make dev` applies it first.
 FTM_MAX_BATCH_JOBS_IN_FLIGHT ?= 5

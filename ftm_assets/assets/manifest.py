@@ -7,6 +7,7 @@ import dagster as dg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ftm_assets.markdown import markdown_table
 from ftm_assets.storage.manifest import assign_batches, write_manifest
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.storage import layout
@@ -36,7 +37,8 @@ def build_firm_manifest(partitions: dg.PartitionsDefinition, batch_count: int) -
             )
         entries = assign_batches(quarter, sorted(firm_ids), batch_count)
         key = write_manifest(store, quarter, entries)
-        table = "| batch | firms |\n|---|---|\n" + "\n".join(f"| {e.batch} | {len(e.firm_ids)} |" for e in entries)
+        table = markdown_table([{"batch": e.batch, "firms": len(e.firm_ids)} for e in entries], ["batch", "firms"],
+                               right=["firms"])
         return dg.MaterializeResult(
             metadata={
                 "firms": len(firm_ids),

@@ -30,7 +30,7 @@ def summarize(root: str, quarter: str, seconds: dict[str, float], *, title: str 
         f"  firm_topics      {root}/intermediate/firm-topics/quarter={quarter}/",
         f"  sentences        {root}/intermediate/sentences/quarter={quarter}/",
         f"  failures         {root}/failures/quarter={quarter}/",
-        f"  summary          {root}/summaries/quarter={quarter}/ (summary.parquet, summary.svg)",
+        f"  summary          {root}/summaries/quarter={quarter}/ (summary.parquet, summary.png)",
         f"  batches          {len(records)} committed",
         f"  firms            {topics.firm_id.nunique() + len(failures)} "
         f"({topics.firm_id.nunique()} with topics rows, {len(failures)} failed)",

@@ -49,3 +49,22 @@ COMMIT_SUFFIX = "_commit.json"
 def commit_record(quarter: str, batch: str) -> str:
     """The final record of a (quarter, batch): the parts that make up its output, and its counts."""
     return f"{progress_prefix(quarter)}batch_{batch}{COMMIT_SUFFIX}"
+
+
+def summary(quarter: str) -> str:
+    """``quarter_topic_summary``'s firm table (one row per manifest firm)."""
+    return f"summaries/quarter={quarter}/summary.parquet"
+
+
+def summary_chart(quarter: str) -> str:
+    """``quarter_topic_summary``'s picture, the PNG its metadata shows."""
+    return f"summaries/quarter={quarter}/summary.png"
+
+
+def costs_prefix(quarter: str) -> str:
+    return f"costs/quarter={quarter}/"
+
+
+def cost_record(quarter: str, batch: str) -> str:
+    """What a batch's job cost (launcher, attempts, GPU-hours, CPU-seconds, USD), written by the launcher."""
+    return f"{costs_prefix(quarter)}batch_{batch}.json"

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets import constants as C
+from ftm_assets.markdown import markdown_table
 from ftm_assets.storage import Storage
 from ftm_assets.worker.config import WorkerConfig
 
@@ -49,11 +50,6 @@ def _read(storage: Storage, key: str, columns: list[str]) -> pa.Table:
     return pq.read_table(io.BytesIO(storage.read_bytes(key)), columns=columns)
 
 
-def _md_cell(text: Any) -> str:
-    """A markdown table cell: pipes and newlines would break the row."""
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
-
-
 def largest_topics_markdown(rows: list[dict[str, Any]], n_firms: int = TOP_FIRMS, n_topics: int = TOP_TOPICS) -> str:
     """A small table of the largest topics (by sentences) of the firms with the most modelled sentences.
 
@@ -69,13 +65,13 @@ def largest_topics_markdown(rows: list[dict[str, Any]], n_firms: int = TOP_FIRMS
     firms = sorted(topics, key=lambda f: (-size[f], f))[:n_firms]
     if not firms:
         return ""
-    lines = ["| firm | topic | sentences | representation |", "|---|---:|---:|---|"]
-    for firm_id in firms:
-        best = sorted(topics[firm_id], key=lambda r: (-int(r["n_sentences"]), r["topic_id"]))[:n_topics]
-        for row in best:
-            name = _md_cell(f"{row['firm_name'] or ''} ({firm_id})".strip())
-            lines.append(f"| {name} | {row['topic_id']} | {row['n_sentences']} | {_md_cell(row['representation'])} |")
-    return "\n".join(lines)
+    table = [
+        {"firm": f"{row['firm_name'] or ''} ({firm_id})".strip(), "topic": row["topic_id"],
+         "sentences": row["n_sentences"], "representation": row["representation"]}
+        for firm_id in firms
+        for row in sorted(topics[firm_id], key=lambda r: (-int(r["n_sentences"]), r["topic_id"]))[:n_topics]
+    ]
+    return markdown_table(table, ["firm", "topic", "sentences", "representation"], right=["topic", "sentences"])
 
 
 def summarize_commit(storage: Storage, commit: dict[str, Any], manifest_firms: list[str]) -> dict[str, Any]:
