@@ -58,7 +58,11 @@ class BatchState:
 
     @classmethod
     def from_json(cls, text: str) -> "BatchState":
-        return cls(**json.loads(text))
+        state = cls(**json.loads(text))
+        for row in state.failures:  # JSON holds the timestamps as text; the failures file wants datetimes
+            if isinstance(row.get("processing_timestamp"), str):
+                row["processing_timestamp"] = dt.datetime.fromisoformat(row["processing_timestamp"])
+        return state
 
     def add_count(self, name: str, n: int) -> None:
         self.counts[name] = self.counts.get(name, 0) + int(n)

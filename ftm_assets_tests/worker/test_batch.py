@@ -1,6 +1,10 @@
-"""The batch loop in-process with the real model and BERTopic: a table of bad inputs, each breaker rule,
-ALLOW_FAILURES=false, critical errors, and the failures output when the job fails."""
+"""The batch loop in-process: with the real model and BERTopic, a table of bad inputs and skipped firms; with
+a scripted processor (no model), each breaker rule, ALLOW_FAILURES=false, the failures output when the job
+fails, atomic replace (a failed re-run leaves the last good output), critical errors inside the loop, poison
+firms, resume across runs keyed on the inputs' fingerprint, and the lease."""
 
+import datetime as dt
+import json
 import logging
 import time
 
@@ -8,19 +12,19 @@ import pyarrow.parquet as pq
 import pytest
 
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics
+from ftm_assets.storage import LocalStorage, StorageError, layout
+from ftm_assets.storage.commit import load_commit
+from ftm_assets.storage.lease import LeaseHeld, PartitionLease
 from ftm_assets.transcripts.demo import demo_transcripts
-from ftm_assets.storage import LocalStorage
-from ftm_assets.storage import layout
 from ftm_assets.worker.batch import run_batch
 from ftm_assets.worker.config import WorkerConfig
-from ftm_assets.worker.model.embed import ModelNotFoundError
 from ftm_assets.worker.failures import CircuitBreakerOpen, StrictModeFailure
-from ftm_assets.worker.processor import FirmProcessor
+from ftm_assets.worker.model.embed import ModelNotFoundError
+from ftm_assets.worker.processor import FirmProcessor, FirmResult
 from ftm_assets_tests.support.staging import firm_rows, rows_table, stage_quarter
 
 Q = "2024Q1"
 LOG = logging.getLogger("test-batch")
-pytestmark = pytest.mark.slow
 
 GERMAN = [
     "Der Umsatz im Cloud-Geschäft stieg im dritten Quartal deutlich an.",
@@ -62,6 +66,7 @@ def _run(tmp_path, processor, rows, **policy):
     return store, run_batch(WorkerConfig.from_extras(extras), store, LOG, lambda cfg, log: processor)
 
 
+@pytest.mark.slow
 def test_bad_inputs_table(tmp_path, processor, demo_texts):
     """One firm per kind of bad input; each yields topics or a failure with a reason a researcher understands."""
     good = next(iter(demo_texts.values()))
@@ -90,12 +95,14 @@ def test_bad_inputs_table(tmp_path, processor, demo_texts):
             assert firm not in failures.index
         else:
             assert failures.loc[firm, "error_class"] == expected, firm
+            assert failures.loc[firm, "outcome"] == "skipped", firm  # too little text: the data, not a fault
             assert firm in failures.loc[firm, "message"]
             if expected == "InsufficientText":
                 assert "usable sentences" in failures.loc[firm, "message"]
     assert not topics.keywords.map(lambda ks: any("\ufffd" in k for k in ks)).any()
 
 
+@pytest.mark.slow
 def test_very_long_call_yields_topics(tmp_path, processor, demo_texts):
     """A call of 10,000+ sentences (all demo firms' text as one firm) is modelled, not failed."""
     long_call = [t for firm in demo_texts.values() for t in firm]
@@ -107,43 +114,18 @@ def test_very_long_call_yields_topics(tmp_path, processor, demo_texts):
     assert 10 <= n_topics <= 150, n_topics  # the minimum topic size grows with the call's length
 
 
-def test_consecutive_failures_fail_the_job_and_keep_the_failures(tmp_path, processor):
-    rows = [r for i in range(6) for r in firm_rows(Q, f"empty-{i}", [""])]
-    store, outcome = _run(tmp_path, processor, rows, max_consecutive_failures=5)
-    assert isinstance(outcome.error, CircuitBreakerOpen) and "5 consecutive" in str(outcome.error)
-    assert outcome.commit is None and commit_records(str(tmp_path), Q) == []
-    failures = pq.read_table(store.uri(layout.failures(Q, "000"))).to_pandas()
-    assert list(failures.firm_id) == [f"empty-{i}" for i in range(5)]
-
-
-def test_failure_rate_fails_the_job_after_min_processed(tmp_path, processor, demo_texts):
+@pytest.mark.slow
+def test_skipped_firms_do_not_trip_the_breaker(tmp_path, processor, demo_texts):
+    """Six stub transcripts in a row (more than MAX_CONSECUTIVE_FAILURES) are skipped; the batch commits."""
     good = next(iter(demo_texts.values()))
-    rows = firm_rows(Q, "a-bad", [""]) + firm_rows(Q, "b-good", good) + firm_rows(Q, "c-bad", [""])
-    rows += firm_rows(Q, "d-bad", [""]) + firm_rows(Q, "e-good", good)
-    store, outcome = _run(tmp_path, processor, rows, max_failure_rate=0.25, min_processed_for_rate=4)
-    assert isinstance(outcome.error, CircuitBreakerOpen)
-    assert "Failure rate 75.0% (3/4)" in str(outcome.error)
-    failures = pq.read_table(store.uri(layout.failures(Q, "000"))).to_pandas()
-    assert sorted(failures.firm_id) == ["a-bad", "c-bad", "d-bad"]
+    rows = [r for i in range(6) for r in firm_rows(Q, f"empty-{i}", [""])] + firm_rows(Q, "z-good", good)
+    store, outcome = _run(tmp_path, processor, rows, max_consecutive_failures=5, allow_failures=False)
+    assert outcome.error is None, outcome.error
+    assert (outcome.commit.counts["firms_skipped"], outcome.commit.counts["firms_failed"]) == (6, 0)
+    assert set(read_failures(str(tmp_path), Q).outcome) == {"skipped"}
 
 
-def test_scattered_failures_are_tolerated_by_default(tmp_path, processor, demo_texts):
-    good = next(iter(demo_texts.values()))
-    rows = firm_rows(Q, "a-good", good) + firm_rows(Q, "b-bad", [""]) + firm_rows(Q, "c-good", good)
-    store, outcome = _run(tmp_path, processor, rows)
-    assert outcome.error is None and outcome.commit["counts"]["firms_failed"] == 1
-
-
-def test_allow_failures_false_fails_on_the_first(tmp_path, processor, demo_texts):
-    good = next(iter(demo_texts.values()))
-    rows = firm_rows(Q, "a-good", good) + firm_rows(Q, "b-bad", [""]) + firm_rows(Q, "c-good", good)
-    store, outcome = _run(tmp_path, processor, rows, allow_failures=False)
-    assert isinstance(outcome.error, StrictModeFailure) and "b-bad" in str(outcome.error)
-    failures = pq.read_table(store.uri(layout.failures(Q, "000"))).to_pandas()
-    assert list(failures.firm_id) == ["b-bad"]
-    assert commit_records(str(tmp_path), Q) == []
-
-
+@pytest.mark.slow
 def test_missing_model_is_critical(tmp_path, demo_texts):
     store = LocalStorage(tmp_path)
     stage_quarter(store, Q, rows_table(firm_rows(Q, "a", next(iter(demo_texts.values())))))
@@ -151,32 +133,175 @@ def test_missing_model_is_critical(tmp_path, demo_texts):
                                     "embedding_model": str(tmp_path / "no-model")})
     with pytest.raises(ModelNotFoundError, match="FTM_EMBEDDING_MODEL"):
         run_batch(cfg, store, LOG)
+    assert not store.exists(layout.lease(Q, "000"))  # given back however the run ends
 
 
-class _SlowLoadingProcessor:
-    """Fails every firm, after a model 'load' of ``LOAD_S``: enough for the batch loop to commit quickly."""
+# -- a scripted processor: the batch protocol without the model ---------------------------------------------
+FIRMS = [f"f{i}" for i in range(1, 7)]
 
-    LOAD_S = 0.2
+
+class Scripted:
+    """A processor whose firms succeed (one topic row) or raise what ``script`` says; remembers what it saw."""
+
+    script: dict[str, BaseException] = {}
+    seen: list[str] = []
+    LOAD_S = 0.0
 
     def __init__(self, cfg, log):
         time.sleep(self.LOAD_S)
         self.timings: dict[str, float] = {}
 
     def file_metadata(self) -> dict[str, str]:
-        return {}
+        return {"ftm.embedding_model": "scripted"}
 
     def results(self, firms, quarter):
         for firm in firms:
-            yield firm, ValueError(f"{firm.firm_id} is not modelled here")
+            type(self).seen.append(firm.firm_id)
+            if firm.firm_id in self.script:
+                yield firm, self.script[firm.firm_id]
+                continue
+            row = {"firm_id": firm.firm_id, "firm_name": firm.firm_name, "quarter": quarter, "permno": None,
+                   "gvkey": None, "earnings_call_date": None, "topic_id": 0, "representation": f"{firm.firm_id} topic",
+                   "keywords": ["k"], "n_sentences": 1, "sentence_ids": [0],
+                   "processing_timestamp": dt.datetime(2024, 1, 1)}
+            sentence = {"quarter": quarter, "firm_id": firm.firm_id, "sentence_id": 0, "call_id": 1,
+                        "component_order": 0, "speaker_type": "Executives", "text": f"text of {firm.firm_id}"}
+            yield firm, FirmResult([row], [sentence], 1)
 
 
-def test_commit_record_times_the_model_load(tmp_path):
-    """The processor's construction (model load) is a stage of its own in ``seconds``, inside ``total``."""
+def scripted(script: dict[str, BaseException] | None = None, load_s: float = 0.0):
+    return type("ScriptedRun", (Scripted,), {"script": script or {}, "seen": [], "LOAD_S": load_s})
+
+
+@pytest.fixture()
+def staged(tmp_path):
     store = LocalStorage(tmp_path)
-    stage_quarter(store, Q, rows_table(firm_rows(Q, "a", ["Revenue grew."]) + firm_rows(Q, "b", ["Costs fell."])))
-    extras = {"quarter": Q, "batch": "000", "storage_root": str(tmp_path), "run_id": "run-1",
-              "policy": {"max_consecutive_failures": 99, "min_processed_for_rate": 10_000}}
-    outcome = run_batch(WorkerConfig.from_extras(extras), store, LOG, _SlowLoadingProcessor)
+    stage_quarter(store, Q, rows_table([r for f in FIRMS for r in firm_rows(Q, f, [f"Words of {f}."])]))
+    return store
+
+
+def _cfg(root, run_id, topics=None, **policy):
+    return WorkerConfig.from_extras({
+        "quarter": Q, "batch": "000", "storage_root": str(root), "run_id": run_id, "checkpoint_every": 1,
+        "policy": {"max_consecutive_failures": 99, "min_processed_for_rate": 10_000, **policy},
+        "topics": topics or {},
+    })
+
+
+def _batch_files(store) -> list[str]:
+    return sorted(k for folder, head in layout.batch_files(Q, "000") for k in store.list(folder)
+                  if k.rsplit("/", 1)[-1].startswith(head))
+
+
+def _checkpoint(store) -> dict | None:
+    key = layout.checkpoint(Q, "000")
+    return json.loads(store.read_text(key)) if store.exists(key) else None
+
+
+def test_consecutive_failures_fail_the_job_and_keep_the_failures(staged):
+    proc = scripted({f: ValueError(f"{f} broke") for f in FIRMS})
+    outcome = run_batch(_cfg(staged.root, "run-1", max_consecutive_failures=5), staged, LOG, proc)
+    assert isinstance(outcome.error, CircuitBreakerOpen) and "5 consecutive" in str(outcome.error)
+    assert outcome.commit is None and load_commit(staged, Q, "000") is None
+    failures = pq.read_table(staged.uri(outcome.failures_key)).to_pandas()
+    assert list(failures.firm_id) == FIRMS[:5] and set(failures.outcome) == {"failed"}
+    assert "failures so far in" in outcome.failure_message(staged)
+
+
+def test_failure_rate_fails_the_job_after_min_processed(staged):
+    proc = scripted({f: ValueError("bad") for f in ("f1", "f3", "f4")})
+    outcome = run_batch(_cfg(staged.root, "r", max_failure_rate=0.25, min_processed_for_rate=4), staged, LOG, proc)
+    assert isinstance(outcome.error, CircuitBreakerOpen)
+    assert "Failure rate 75.0% (3/4)" in str(outcome.error)
+    failures = pq.read_table(staged.uri(outcome.failures_key)).to_pandas()
+    assert sorted(failures.firm_id) == ["f1", "f3", "f4"]
+
+
+def test_scattered_failures_are_tolerated_by_default(staged):
+    outcome = run_batch(_cfg(staged.root, "r"), staged, LOG, scripted({"f2": ValueError("bad")}))
+    assert outcome.error is None and outcome.commit.counts["firms_failed"] == 1
+
+
+def test_allow_failures_false_fails_on_the_first(staged):
+    outcome = run_batch(_cfg(staged.root, "r", allow_failures=False), staged, LOG, scripted({"f2": ValueError("x")}))
+    assert isinstance(outcome.error, StrictModeFailure) and "f2" in str(outcome.error)
+    failures = pq.read_table(staged.uri(outcome.failures_key)).to_pandas()
+    assert list(failures.firm_id) == ["f2"]
+    assert load_commit(staged, Q, "000") is None
+
+
+def test_commit_record_times_the_model_load(staged):
+    """The processor's construction (model load) is a stage of its own in ``seconds``, inside ``total``."""
+    outcome = run_batch(_cfg(staged.root, "run-1"), staged, LOG, scripted(load_s=0.2))
     assert outcome.error is None
-    seconds = commit_records(str(tmp_path), Q)[0]["seconds"]
-    assert _SlowLoadingProcessor.LOAD_S <= seconds["load"] <= seconds["total"]
+    seconds = commit_records(staged, Q)[0].seconds
+    assert 0.2 <= seconds["load"] <= seconds["total"]
+
+
+def test_a_failed_rerun_leaves_the_last_good_output(staged):
+    good = run_batch(_cfg(staged.root, "run-good"), staged, LOG, scripted())
+    before = read_firm_topics(staged, Q)
+    bad = run_batch(_cfg(staged.root, "run-bad", max_consecutive_failures=2), staged, LOG,
+                    scripted({f: ValueError("broken") for f in FIRMS[2:]}))
+    assert isinstance(bad.error, CircuitBreakerOpen)
+    (record,) = commit_records(staged, Q)
+    assert record == good.commit  # the commit is the good run's, byte for byte
+    assert all(staged.exists(k) for k in record.files)
+    assert read_firm_topics(staged, Q).equals(before)
+    message = bad.failure_message(staged)
+    assert "output is unchanged: the commit of run run-good" in message
+    assert staged.uri(bad.failures_key) in message and staged.exists(bad.failures_key)
+    assert bad.failures_key != record.failures  # its own name, kept for diagnosis
+    # The next good run replaces the output and deletes every file no commit names (the failed run's too).
+    again = run_batch(_cfg(staged.root, "run-again"), staged, LOG, scripted())
+    assert _batch_files(staged) == sorted(again.commit.files)
+    assert not staged.exists(layout.checkpoint(Q, "000")) and not staged.exists(layout.lease(Q, "000"))
+
+
+def test_a_critical_error_inside_the_loop_fails_at_once_and_records_the_firm(staged):
+    """A storage error on firm 2: nothing committed, checkpoint intact, firm 2 a poison candidate; the next
+    run (another run id) resumes after firm 1 and retries firm 2 (a storage error is not the firm's fault)."""
+    first = scripted({"f2": StorageError("s3://bucket/x: AccessDenied")})
+    outcome = run_batch(_cfg(staged.root, "run-1"), staged, LOG, first)
+    assert isinstance(outcome.error, StorageError) and first.seen == ["f1", "f2"]
+    assert load_commit(staged, Q, "000") is None
+    assert _checkpoint(staged)["firms_done"] == ["f1"]
+    poison = json.loads(staged.read_text(layout.poison(Q, "000")))["firms"]
+    assert poison["f2"]["error_class"] == "StorageError" and poison["f2"]["firm_bound"] is False
+    assert len(poison["f2"]["attempts"]) == 1
+    second = scripted()
+    outcome = run_batch(_cfg(staged.root, "run-2"), staged, LOG, second)
+    assert outcome.error is None and second.seen == FIRMS[1:]  # f1 resumed, not redone
+    assert sorted(read_firm_topics(staged, Q).firm_id) == FIRMS
+    assert not staged.exists(layout.poison(Q, "000"))
+
+
+def test_an_out_of_memory_firm_becomes_a_failure_row_on_the_next_attempt(staged):
+    outcome = run_batch(_cfg(staged.root, "run-1"), staged, LOG, scripted({"f3": MemoryError("host OOM")}))
+    assert isinstance(outcome.error, MemoryError)
+    second = scripted()
+    outcome = run_batch(_cfg(staged.root, "run-1"), staged, LOG, second)  # a retry of the same run
+    assert outcome.error is None and "f3" not in second.seen
+    failures = read_failures(staged, Q).set_index("firm_id")
+    assert failures.loc["f3", "error_class"] == "MemoryError" and failures.loc["f3", "outcome"] == "failed"
+    assert "critical error stopped attempt" in failures.loc["f3", "message"]
+    assert sorted(read_firm_topics(staged, Q).firm_id) == [f for f in FIRMS if f != "f3"]
+
+
+def test_changed_topic_settings_start_over(staged):
+    run_batch(_cfg(staged.root, "run-1"), staged, LOG, scripted({"f3": StorageError("down")}))
+    assert _checkpoint(staged)["firms_done"] == ["f1", "f2"]
+    second = scripted()
+    outcome = run_batch(_cfg(staged.root, "run-2", topics={"random_seed": 7}), staged, LOG, second)
+    assert outcome.error is None and second.seen == FIRMS  # another fingerprint: nothing resumed
+    assert _batch_files(staged) == sorted(outcome.commit.files)
+
+
+def test_a_second_writer_is_refused_and_touches_nothing(staged):
+    holder = PartitionLease(staged, Q, "000", "run-holding", token="hold-1")
+    holder.acquire()
+    outcome = run_batch(_cfg(staged.root, "run-2"), staged, LOG, scripted())
+    assert isinstance(outcome.error, LeaseHeld) and "run run-holding" in str(outcome.error)
+    assert "was not started" in outcome.failure_message(staged)
+    assert _batch_files(staged) == [] and _checkpoint(staged) is None
+    holder.release()
