@@ -75,13 +75,13 @@ def test_settings_bind_s3_and_the_batch_launcher(aws_quarter):
 def test_every_batch_committed_on_s3(aws_quarter):
     root = aws_quarter["settings"].storage_root
     records = commit_records(root, QUARTER)
-    assert sorted(r["batch"] for r in records) == BATCHES
+    assert sorted(r.batch for r in records) == BATCHES
     bucket_keys = {
         o["Key"] for o in aws_quarter["server"].client("s3").list_objects_v2(
             Bucket=aws_quarter["bucket"], Prefix=f"ftm/intermediate/firm-topics/quarter={QUARTER}/"
         ).get("Contents", [])
     }
-    named = {f"ftm/{key}" for r in records for key in r["firm_topics_parts"]}
+    named = {f"ftm/{key}" for r in records for key in r.firm_topics_parts}
     assert named and named == bucket_keys  # every committed part is on S3, nothing else is
 
 

@@ -132,9 +132,13 @@ def _run_leased(cfg: WorkerConfig, storage: Storage, log: logging.Logger, proces
     state = _resume_or_start(writer, cfg, inputs, checkpoint, log)
     loop = FirmLoop(cfg, writer, lease, state, PoisonFirms(storage, cfg.quarter, cfg.batch, inputs.fingerprint), log)
     todo = loop.todo(inputs.entry.firm_ids)
-    raw, processor = _read_and_load(cfg, storage, todo, state, processor_factory, log)
-    writer.file_metadata = processor.file_metadata()
     outcome = BatchOutcome(state, previous_commit=committed)
+    try:
+        raw, processor = _read_and_load(cfg, storage, todo, state, processor_factory, log)
+    except Exception as exc:  # model missing, raw transcripts unreadable: fail with where things stand
+        outcome.error = exc
+        return outcome
+    writer.file_metadata = processor.file_metadata()
     outcome.error = loop.run(processor, raw, todo)
     _count_outcomes(state, loop.pending.firms)
     if outcome.error is not None:

@@ -3,7 +3,6 @@ a scripted processor (no model), each breaker rule, ALLOW_FAILURES=false, the fa
 fails, atomic replace (a failed re-run leaves the last good output), critical errors inside the loop, poison
 firms, resume across runs keyed on the inputs' fingerprint, and the lease."""
 
-import datetime as dt
 import json
 import logging
 import time
@@ -20,7 +19,8 @@ from ftm_assets.worker.batch import run_batch
 from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.failures import CircuitBreakerOpen, StrictModeFailure
 from ftm_assets.worker.model.embed import ModelNotFoundError
-from ftm_assets.worker.processor import FirmProcessor, FirmResult
+from ftm_assets.worker.processor import FirmProcessor
+from ftm_assets_tests.support.scripted_processor import scripted
 from ftm_assets_tests.support.staging import firm_rows, rows_table, stage_quarter
 
 Q = "2024Q1"
@@ -131,46 +131,14 @@ def test_missing_model_is_critical(tmp_path, demo_texts):
     stage_quarter(store, Q, rows_table(firm_rows(Q, "a", next(iter(demo_texts.values())))))
     cfg = WorkerConfig.from_extras({"quarter": Q, "batch": "000", "storage_root": str(tmp_path), "run_id": "r",
                                     "embedding_model": str(tmp_path / "no-model")})
-    with pytest.raises(ModelNotFoundError, match="FTM_EMBEDDING_MODEL"):
-        run_batch(cfg, store, LOG)
+    outcome = run_batch(cfg, store, LOG)
+    assert isinstance(outcome.error, ModelNotFoundError) and "FTM_EMBEDDING_MODEL" in str(outcome.error)
+    assert "no committed output yet" in outcome.failure_message(store)
     assert not store.exists(layout.lease(Q, "000"))  # given back however the run ends
 
 
 # -- a scripted processor: the batch protocol without the model ---------------------------------------------
 FIRMS = [f"f{i}" for i in range(1, 7)]
-
-
-class Scripted:
-    """A processor whose firms succeed (one topic row) or raise what ``script`` says; remembers what it saw."""
-
-    script: dict[str, BaseException] = {}
-    seen: list[str] = []
-    LOAD_S = 0.0
-
-    def __init__(self, cfg, log):
-        time.sleep(self.LOAD_S)
-        self.timings: dict[str, float] = {}
-
-    def file_metadata(self) -> dict[str, str]:
-        return {"ftm.embedding_model": "scripted"}
-
-    def results(self, firms, quarter):
-        for firm in firms:
-            type(self).seen.append(firm.firm_id)
-            if firm.firm_id in self.script:
-                yield firm, self.script[firm.firm_id]
-                continue
-            row = {"firm_id": firm.firm_id, "firm_name": firm.firm_name, "quarter": quarter, "permno": None,
-                   "gvkey": None, "earnings_call_date": None, "topic_id": 0, "representation": f"{firm.firm_id} topic",
-                   "keywords": ["k"], "n_sentences": 1, "sentence_ids": [0],
-                   "processing_timestamp": dt.datetime(2024, 1, 1)}
-            sentence = {"quarter": quarter, "firm_id": firm.firm_id, "sentence_id": 0, "call_id": 1,
-                        "component_order": 0, "speaker_type": "Executives", "text": f"text of {firm.firm_id}"}
-            yield firm, FirmResult([row], [sentence], 1)
-
-
-def scripted(script: dict[str, BaseException] | None = None, load_s: float = 0.0):
-    return type("ScriptedRun", (Scripted,), {"script": script or {}, "seen": [], "LOAD_S": load_s})
 
 
 @pytest.fixture()
