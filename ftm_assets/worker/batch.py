@@ -55,8 +55,9 @@ class BatchOutcome:
         if isinstance(self.error, LeaseHeld):
             head = f"{s.quarter} batch {s.batch} was not started: {self.error}"
         else:
+            reason = str(self.error).rstrip(". ")
             head = (f"{s.quarter} batch {s.batch} failed after {len(s.firms_done)} of {s.firms_total} firms: "
-                    f"{type(self.error).__name__}: {self.error}.")
+                    f"{type(self.error).__name__}: {reason}.")
         own = []
         if s.topic_parts:
             own.append(f"{len(s.topic_parts)} checkpointed part(s) listed in "

@@ -52,8 +52,10 @@ class WorkerProcess:
         env.pop(CRASH_ENV, None)
         if crash_at:
             env[CRASH_ENV] = crash_at
-        self.proc = subprocess.Popen([sys.executable, "-m", "ftm_assets.worker"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.stderr_path = tmp / f"stderr-{stamp}.txt"
+        with self.stderr_path.open("wb") as err:  # a file, not a pipe: a killed worker never blocks on it
+            self.proc = subprocess.Popen([sys.executable, "-m", "ftm_assets.worker"], env=env,
+                                         stdout=subprocess.DEVNULL, stderr=err)
 
     def log_lines(self) -> list[str]:
         if not self.messages.exists():
@@ -84,13 +86,7 @@ class WorkerProcess:
         return self.proc.returncode
 
     def stderr(self) -> str:
-        return self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-
-
-def run_worker(tmp: Path, root: str, run_id: str, crash_at: str | None = None) -> tuple[int, str]:
-    worker = WorkerProcess(tmp, root, run_id, crash_at)
-    _, err = worker.proc.communicate(timeout=600)
-    return worker.proc.returncode, err.decode(errors="replace")
+        return self.stderr_path.read_text(errors="replace")
 
 
 def stage(root: str, n_firms: int = 3) -> None:
