@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
 
 from ftm_assets.storage import Storage, StorageError, layout
 from ftm_assets.storage.manifest import BatchEntry, read_manifest
@@ -131,8 +130,3 @@ def quarter_commits(storage: Storage, quarter: str) -> QuarterCommits:
     recorded = {r.batch for r in current} | {s.record.batch for s in stale}
     missing = [e.batch for e in entries or [] if e.batch not in recorded]
     return QuarterCommits(quarter, current, stale, missing, len(entries) if entries is not None else None)
-
-
-def records_as_dicts(records: list[CommitRecord]) -> list[dict[str, Any]]:
-    """Plain dicts (JSON-ready), e.g. for metadata."""
-    return [asdict(r) for r in records]
