@@ -244,14 +244,59 @@ def test_a_critical_error_inside_the_loop_fails_at_once_and_records_the_firm(sta
     assert not staged.exists(layout.poison(Q, "000"))
 
 
+def _access_denied():
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject")
+
+
+@pytest.mark.parametrize("make_error", [_access_denied, lambda: StorageError("s3://b/k: NoSuchBucket")],
+                         ids=["access-denied", "storage"])
+def test_environment_errors_inside_the_loop_make_a_candidate_not_poison(staged, make_error):
+    outcome = run_batch(_cfg(staged.root, "run-1"), staged, LOG, scripted({"f2": make_error()}))
+    assert type(outcome.error) is type(make_error()) and load_commit(staged, Q, "000") is None
+    poison = json.loads(staged.read_text(layout.poison(Q, "000")))["firms"]
+    assert list(poison) == ["f2"] and poison["f2"]["firm_bound"] is False
+    # A second attempt that stops on the same firm makes it poison: the third reports it and commits.
+    run_batch(_cfg(staged.root, "run-1"), staged, LOG, scripted({"f2": make_error()}))
+    third = scripted()
+    assert run_batch(_cfg(staged.root, "run-1"), staged, LOG, third).error is None and "f2" not in third.seen
+    assert read_failures(staged, Q).set_index("firm_id").loc["f2", "outcome"] == "failed"
+
+
+class _DiskFailsOnSecondPart(LocalStorage):
+    """A local root whose disk fails when the second part is written (a fault injected at one write)."""
+
+    def write_bytes(self, key, data):
+        if "_part_0001" in key:
+            raise StorageError(f"{self.uri(key)}: No space left on device")
+        super().write_bytes(key, data)
+
+
+def test_a_storage_error_writing_firm_2_fails_at_once_with_the_checkpoint_intact(staged):
+    disk = _DiskFailsOnSecondPart(staged.root)
+    proc = scripted()
+    outcome = run_batch(_cfg(staged.root, "run-1"), disk, LOG, proc)
+    assert isinstance(outcome.error, StorageError) and "No space left" in str(outcome.error)
+    assert proc.seen == ["f1", "f2"]  # failed at once: no firm after the failed write
+    assert load_commit(staged, Q, "000") is None
+    assert _checkpoint(staged)["firms_done"] == ["f1"]
+    assert not staged.exists(layout.poison(Q, "000"))  # a write failure is not the firm's fault
+    second = scripted()
+    assert run_batch(_cfg(staged.root, "run-2"), staged, LOG, second).error is None and second.seen == FIRMS[1:]
+
+
 def test_an_out_of_memory_firm_becomes_a_failure_row_on_the_next_attempt(staged):
-    outcome = run_batch(_cfg(staged.root, "run-1"), staged, LOG, scripted({"f3": MemoryError("host OOM")}))
-    assert isinstance(outcome.error, MemoryError)
+    import torch
+
+    oom = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    outcome = run_batch(_cfg(staged.root, "run-1"), staged, LOG, scripted({"f3": oom}))
+    assert isinstance(outcome.error, torch.cuda.OutOfMemoryError)
     second = scripted()
     outcome = run_batch(_cfg(staged.root, "run-1"), staged, LOG, second)  # a retry of the same run
     assert outcome.error is None and "f3" not in second.seen
     failures = read_failures(staged, Q).set_index("firm_id")
-    assert failures.loc["f3", "error_class"] == "MemoryError" and failures.loc["f3", "outcome"] == "failed"
+    assert failures.loc["f3", "error_class"] == "OutOfMemoryError" and failures.loc["f3", "outcome"] == "failed"
     assert "critical error stopped attempt" in failures.loc["f3", "message"]
     assert sorted(read_firm_topics(staged, Q).firm_id) == [f for f in FIRMS if f != "f3"]
 
