@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from ftm_assets.storage import Storage, StorageError, layout
 from ftm_assets.storage.commit import CommitRecord, load_commit
-from ftm_assets.storage.lease import LeaseHeld, PartitionLease
+from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.storage.manifest import BatchEntry, read_batch_and_count
 from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.crash import crash_point
@@ -101,11 +101,9 @@ def run_batch(
     storage: Storage,
     log: logging.Logger,
     processor_factory: ProcessorFactory = FirmProcessor,
-    *,
-    token: str | None = None,
 ) -> BatchOutcome:
     """Take the partition's lease, process the batch, commit; the lease is given back however it ends."""
-    token = token or new_token(cfg.run_id)
+    token = new_token(cfg.run_id)
     lease = PartitionLease(storage, cfg.quarter, cfg.batch, cfg.run_id, token, log=log)
     try:
         lease.acquire()
@@ -148,7 +146,11 @@ def _run_leased(cfg: WorkerConfig, storage: Storage, log: logging.Logger, proces
         return outcome
     outcome.failures_key = writer.write_failures(state)
     state.add_seconds("total", time.perf_counter() - t_start)
-    outcome.commit = _commit(writer, state, inputs, lease, loop.poison, outcome.failures_key, log)
+    try:
+        outcome.commit = _commit(writer, state, inputs, lease, loop.poison, outcome.failures_key, log)
+    except LeaseLost as exc:  # another run took the partition over while this one stalled: it must not commit
+        outcome.error = exc
+        return outcome
     loop.log_progress()
     return outcome
 

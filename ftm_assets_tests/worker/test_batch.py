@@ -13,7 +13,7 @@ import pytest
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics
 from ftm_assets.storage import LocalStorage, StorageError, layout
 from ftm_assets.storage.commit import load_commit
-from ftm_assets.storage.lease import LeaseHeld, PartitionLease
+from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.transcripts.demo import demo_transcripts
 from ftm_assets.worker.batch import run_batch
 from ftm_assets.worker.config import WorkerConfig
@@ -318,3 +318,22 @@ def test_a_second_writer_is_refused_and_touches_nothing(staged):
     assert "was not started" in outcome.failure_message(staged)
     assert _batch_files(staged) == [] and _checkpoint(staged) is None
     holder.release()
+
+
+def test_a_run_whose_lease_was_taken_over_does_not_commit(staged):
+    """A stalled worker whose lease another took over is fenced out at its commit: it writes no record."""
+    import threading
+
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(
+        result=run_batch(_cfg(staged.root, "run-1"), staged, LOG, scripted(delay_s=0.3))))
+    runner.start()
+    while not staged.exists(layout.checkpoint(Q, "000")):
+        time.sleep(0.02)
+    relaunched = PartitionLease(staged, Q, "000", "run-1", token="relaunched")  # e.g. Batch retried the job
+    relaunched.acquire()
+    runner.join(timeout=60)
+    result = outcome["result"]
+    assert isinstance(result.error, LeaseLost) and "taken over" in str(result.error)
+    assert load_commit(staged, Q, "000") is None
+    relaunched.release()
