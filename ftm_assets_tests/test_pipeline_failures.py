@@ -59,12 +59,6 @@ def _materialize(tmp_path, env):
     return root, result, logs, checks
 
 
-def _failure_message(result) -> str:
-    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert failures, "the step should have failed"
-    return str(failures[0].step_failure_data.error)
-
-
 def test_stub_transcripts_are_skipped_and_fail_nothing(tmp_path):
     """Six empty transcripts in a row, more than MAX_CONSECUTIVE_FAILURES, with ALLOW_FAILURES=false: skipped."""
     root, result, logs, checks = _materialize(tmp_path, {"MAX_CONSECUTIVE_FAILURES": "5", "ALLOW_FAILURES": "false"})
@@ -83,6 +77,5 @@ def test_a_failing_job_ends_the_run_with_its_reason(tmp_path):
     root, result, logs, _ = _materialize(tmp_path, {"FTM_EMBEDDING_MODEL": str(tmp_path / "no-model")})
     assert not result.success
     assert any("ModelNotFoundError" in m and "no committed output yet" in m for m in logs), logs
-    assert "ModelNotFoundError" in _failure_message(result)
     assert load_commit(open_storage(root), QUARTER, "000") is None
     assert not result.asset_materializations_for_node("firm_topics_batch")
