@@ -79,10 +79,14 @@ def test_checks_report_the_failure_rate(demo_quarter):
     assert set(by_name) == {C.CHECK_FAILURE_RATE, C.CHECK_ALL_FIRMS, C.CHECK_FIRMS_HAVE_TOPICS}
     assert all(len(v) == 2 for v in by_name.values())  # one per batch partition
     assert all(e.passed for e in by_name[C.CHECK_ALL_FIRMS])
-    rates = {e.partition: e.metadata["failure_rate"].value for e in by_name[C.CHECK_FAILURE_RATE]}
     failures = read_failures(demo_quarter["root"], QUARTER)
-    assert sum(r > 0 for r in rates.values()) == failures.batch.nunique()
+    skipped = failures[failures.outcome == "skipped"].groupby("batch").size().to_dict()
+    assert sum(skipped.values()) == 2  # BAD-EMPTY and BAD-SHORT: too little text, not failures
     for e in by_name[C.CHECK_FAILURE_RATE]:
+        batch = next(k for k in str(e.partition).split("|") if k.isdigit())
+        assert e.metadata["firms_skipped"].value == skipped.get(batch, 0)
+        assert e.metadata["firms_failed"].value == len(failures[(failures.batch == batch)
+                                                               & (failures.outcome == "failed")])
         assert e.passed == (e.metadata["failure_rate"].value <= C.MAX_FAILURE_RATE)
         assert "firms failed" in e.metadata["verdict"].value
 
