@@ -1,8 +1,9 @@
 """The batch loop in-process: with the real model and BERTopic, a table of bad inputs and skipped firms; with
-a scripted processor (no model), each breaker rule, ALLOW_FAILURES=false, the failures output when the job
-fails, atomic replace (a failed re-run leaves the last good output), critical errors inside the loop, poison
-firms, resume across runs keyed on the inputs' fingerprint, and the lease."""
+a scripted processor (no model), on a local root and on S3, each breaker rule, ALLOW_FAILURES=false, the
+failures output when the job fails, atomic replace (a failed re-run leaves the last good output), critical
+errors inside the loop, poison firms, resume across runs keyed on the inputs' fingerprint, and the lease."""
 
+import io
 import json
 import logging
 import time
@@ -11,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics
-from ftm_assets.storage import LocalStorage, StorageError, layout
+from ftm_assets.storage import LocalStorage, StorageError, layout, open_storage
 from ftm_assets.storage.commit import load_commit
 from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.transcripts.demo import demo_transcripts
@@ -20,6 +21,7 @@ from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.failures import CircuitBreakerOpen, StrictModeFailure
 from ftm_assets.worker.model.embed import ModelNotFoundError
 from ftm_assets.worker.processor import FirmProcessor
+from ftm_assets_tests.support.aws import create_bucket, moto_server  # noqa: F401
 from ftm_assets_tests.support.scripted_processor import scripted
 from ftm_assets_tests.support.staging import firm_rows, rows_table, stage_quarter
 
@@ -141,9 +143,22 @@ def test_missing_model_is_critical(tmp_path, demo_texts):
 FIRMS = [f"f{i}" for i in range(1, 7)]
 
 
+@pytest.fixture(params=["local", "s3"])
+def staged(request, tmp_path):
+    """Six firms staged on a local root or on S3 (moto's server)."""
+    if request.param == "local":
+        store = LocalStorage(tmp_path)
+    else:
+        store = open_storage(f"s3://{create_bucket(request.getfixturevalue('moto_server'))}/root")
+    return _stage(store)
+
+
 @pytest.fixture()
-def staged(tmp_path):
-    store = LocalStorage(tmp_path)
+def staged_locally(tmp_path):
+    return _stage(LocalStorage(tmp_path))
+
+
+def _stage(store):
     stage_quarter(store, Q, rows_table([r for f in FIRMS for r in firm_rows(Q, f, [f"Words of {f}."])]))
     return store
 
@@ -171,7 +186,7 @@ def test_consecutive_failures_fail_the_job_and_keep_the_failures(staged):
     outcome = run_batch(_cfg(staged.root, "run-1", max_consecutive_failures=5), staged, LOG, proc)
     assert isinstance(outcome.error, CircuitBreakerOpen) and "5 consecutive" in str(outcome.error)
     assert outcome.commit is None and load_commit(staged, Q, "000") is None
-    failures = pq.read_table(staged.uri(outcome.failures_key)).to_pandas()
+    failures = pq.read_table(io.BytesIO(staged.read_bytes(outcome.failures_key))).to_pandas()
     assert list(failures.firm_id) == FIRMS[:5] and set(failures.outcome) == {"failed"}
     assert "failures so far in" in outcome.failure_message(staged)
 
@@ -181,7 +196,7 @@ def test_failure_rate_fails_the_job_after_min_processed(staged):
     outcome = run_batch(_cfg(staged.root, "r", max_failure_rate=0.25, min_processed_for_rate=4), staged, LOG, proc)
     assert isinstance(outcome.error, CircuitBreakerOpen)
     assert "Failure rate 75.0% (3/4)" in str(outcome.error)
-    failures = pq.read_table(staged.uri(outcome.failures_key)).to_pandas()
+    failures = pq.read_table(io.BytesIO(staged.read_bytes(outcome.failures_key))).to_pandas()
     assert sorted(failures.firm_id) == ["f1", "f3", "f4"]
 
 
@@ -193,7 +208,7 @@ def test_scattered_failures_are_tolerated_by_default(staged):
 def test_allow_failures_false_fails_on_the_first(staged):
     outcome = run_batch(_cfg(staged.root, "r", allow_failures=False), staged, LOG, scripted({"f2": ValueError("x")}))
     assert isinstance(outcome.error, StrictModeFailure) and "f2" in str(outcome.error)
-    failures = pq.read_table(staged.uri(outcome.failures_key)).to_pandas()
+    failures = pq.read_table(io.BytesIO(staged.read_bytes(outcome.failures_key))).to_pandas()
     assert list(failures.firm_id) == ["f2"]
     assert load_commit(staged, Q, "000") is None
 
@@ -273,7 +288,8 @@ class _DiskFailsOnSecondPart(LocalStorage):
         super().write_bytes(key, data)
 
 
-def test_a_storage_error_writing_firm_2_fails_at_once_with_the_checkpoint_intact(staged):
+def test_a_storage_error_writing_firm_2_fails_at_once_with_the_checkpoint_intact(staged_locally):
+    staged = staged_locally
     disk = _DiskFailsOnSecondPart(staged.root)
     proc = scripted()
     outcome = run_batch(_cfg(staged.root, "run-1"), disk, LOG, proc)
