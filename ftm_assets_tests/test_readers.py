@@ -1,6 +1,7 @@
 """Quarter-level readers: only committed batches that match the manifest, quarters as ranges or lists,
 strict mode naming missing or stale batches, sentence_ids resolved to text, part URIs for duckdb."""
 
+import json
 import warnings
 
 import pyarrow.parquet as pq
@@ -132,3 +133,17 @@ def test_an_empty_quarter_reads_as_empty_frames_with_columns(tmp_path):
     with pytest.warns(IncompleteOutputWarning, match="no firm manifest"):
         topics = read_firm_topics(str(tmp_path), "2023Q1", with_text=True)
     assert topics.empty and "sentence_ids" in topics.columns and "sentences" in topics.columns
+
+
+def test_a_record_from_before_manifest_fingerprints_is_stale(root):
+    """A commit record written by an older version (no batch count, no fingerprint) is named, not read."""
+    store = LocalStorage(root)
+    key = "progress/2024Q4/batch_000_commit.json"
+    old = json.loads(store.read_text(key))
+    for field in ("batch_count", "manifest_fingerprint", "inputs_fingerprint", "token"):
+        old.pop(field)
+    store.write_text(key, json.dumps(old))
+    (stale,) = stale_commits(root, Q)
+    assert stale.record.batch == "000" and "predates manifest fingerprints" in stale.reason
+    with pytest.warns(IncompleteOutputWarning, match="batch 000"):
+        assert set(read_firm_topics(root, Q).firm_id) == {"4", "5"}
