@@ -34,7 +34,7 @@ def test_a_failed_rerun_through_the_cli_keeps_the_last_good_output(tmp_path):
     shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
     root = str(tmp_path / "store")
     env = {**os.environ, "DAGSTER_HOME": str(home), "FTM_STORAGE_ROOT": root, "FTM_DEMO_FIRMS": "2",
-           "FTM_BATCH_COUNT": "1", "FTM_LAST_QUARTER": "2023Q4", "PYTHONPATH": str(PROJECT_ROOT)}
+           "FTM_BATCH_COUNT": "1", "FTM_LAST_QUARTER": "2023Q4"}
     env.pop("FTM_EMBEDDING_MODEL", None)
     up = _materialize(env, "raw_transcripts,firm_manifest", QUARTER)
     assert up.returncode == 0, up.stderr[-3000:]

@@ -1,4 +1,4 @@
-"""Where each output lives under the storage root (README, Asset graph). Keys only, no I/O.
+"""Where each output lives under the storage root (docs/design.md, Asset graph). Keys only, no I/O.
 
 A batch's parts and failures carry the writing attempt's ``token`` in their names, so a run never
 overwrites a file that the current commit names: a new output becomes visible only when its commit record

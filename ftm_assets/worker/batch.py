@@ -85,9 +85,14 @@ class BatchInputs:
         raw = {k: v for k, v in storage.versions(layout.raw_transcripts_prefix(cfg.quarter)).items()
                if k.endswith(".parquet")}
         identity = {"manifest": entry.fingerprint, "batch_count": batch_count, "raw_transcripts": raw,
-                    "topics": asdict(cfg.topics), "embedding_model": cfg.embedding_model or ""}
+                    "topics": asdict(cfg.topics), "embedding": _result_settings(cfg)}
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         return cls(entry, batch_count, digest)
+
+
+def _result_settings(cfg: WorkerConfig) -> dict[str, str | None]:
+    """The embedding settings that change a firm's topics (not the prefetch depth or cache folder)."""
+    return {k: getattr(cfg.embedding, k) for k in ("model", "device", "backend", "precision")}
 
 
 def new_token(run_id: str) -> str:

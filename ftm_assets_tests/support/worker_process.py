@@ -43,7 +43,6 @@ class WorkerProcess:
         self.messages = tmp / f"messages-{stamp}.jsonl"
         env = {
             **os.environ,
-            "PYTHONPATH": str(PROJECT_ROOT),
             "HF_HUB_OFFLINE": "1",
             "NUMBA_CACHE_DIR": str(PROJECT_ROOT / ".cache" / "numba"),
             "DAGSTER_PIPES_CONTEXT": encode_param({"path": str(context_path)}),
@@ -127,13 +126,13 @@ def assert_nothing_left_over(store: Storage) -> None:
 def run_scripted_worker(root: str, run_id: str, crash_at: str | None = None,
                         delay_s: float = 0.0) -> subprocess.Popen:
     """The batch protocol with the scripted processor (``support/scripted_worker.py``) in a process of its own."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    env = dict(os.environ)
     env.pop(CRASH_ENV, None)
     if crash_at:
         env[CRASH_ENV] = crash_at
-    return subprocess.Popen(
+    return subprocess.Popen(  # from the repository root, where ``-m`` finds the tests' package
         [sys.executable, "-m", "ftm_assets_tests.support.scripted_worker", root, Q, run_id, str(delay_s)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
 
 

@@ -132,7 +132,7 @@ def test_missing_model_is_critical(tmp_path, demo_texts):
     store = LocalStorage(tmp_path)
     stage_quarter(store, Q, rows_table(firm_rows(Q, "a", next(iter(demo_texts.values())))))
     cfg = WorkerConfig.from_extras({"quarter": Q, "batch": "000", "storage_root": str(tmp_path), "run_id": "r",
-                                    "embedding_model": str(tmp_path / "no-model")})
+                                    "embedding": {"model": str(tmp_path / "no-model")}})
     outcome = run_batch(cfg, store, LOG)
     assert isinstance(outcome.error, ModelNotFoundError) and "FTM_EMBEDDING_MODEL" in str(outcome.error)
     assert "no committed output yet" in outcome.failure_message(store)
