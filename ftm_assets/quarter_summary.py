@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ftm_assets.storage.commit import CommitRecord
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics_table
 from ftm_assets.schema import SUMMARY_SCHEMA
 from ftm_assets.storage import Storage, layout
@@ -102,9 +103,9 @@ class QuarterSummary:
         return sum(b.firms for b in self.batches if b.cost is not None)
 
 
-def record_facts(record: Any) -> tuple[str, dict[str, float]]:
-    """(batch, seconds per stage) of a commit record: the one place that knows the record's shape."""
-    return record["batch"], dict(record.get("seconds") or {})
+def record_facts(record: CommitRecord) -> tuple[str, dict[str, float]]:
+    """(batch, seconds per stage) of a commit record."""
+    return record.batch, dict(record.seconds)
 
 
 def read_manifest(store: Storage, quarter: str) -> dict[str, list[str]]:

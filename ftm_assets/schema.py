@@ -58,6 +58,9 @@ SENTENCES_SCHEMA = pa.schema(
     ]
 )
 
+# One row per firm without topics: ``outcome`` "failed" (an error) or "skipped" (too little text to model:
+# EmptyTranscript, InsufficientText; a property of the data, not counted as a failure). Files written before
+# the column existed read with outcome "failed".
 FAILURES_SCHEMA = pa.schema(
     [
         pa.field("quarter", pa.string(), nullable=False),
@@ -68,6 +71,7 @@ FAILURES_SCHEMA = pa.schema(
         pa.field("message", pa.string(), nullable=False),
         pa.field("n_sentences", pa.int32()),
         pa.field("processing_timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("outcome", pa.string(), nullable=False),  # failed | skipped
     ]
 )
 

@@ -21,6 +21,7 @@ from ftm_assets.constants import CHECK_BATCHES_COMMITTED, CHECK_QUARTER_FAILURE_
 from ftm_assets.markdown import markdown_table
 from ftm_assets.partitions import QUARTER_DIM
 from ftm_assets.quarter_summary import BatchRow, ManifestMissing, QuarterSummary, summarize_quarter
+from ftm_assets.readers import quarter_commits
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.storage import layout
@@ -171,6 +172,15 @@ def build_quarter_summary(quarter_partitions: dg.PartitionsDefinition) -> dg.Ass
         store.write_bytes(layout.summary_chart(quarter), picture)
         metadata = _metadata(summary, store.uri(layout.summary(quarter)), picture)
         metadata["chart_path"] = dg.MetadataValue.path(store.uri(layout.summary_chart(quarter)))
+        stale = quarter_commits(store, quarter).stale
+        if stale:
+            context.log.warning(
+                f"{len(stale)} committed batch(es) of {quarter} do not match the current manifest and are not "
+                "counted: " + "; ".join(s.describe() for s in stale)
+            )
+        metadata["stale_batches"] = dg.MetadataValue.json(
+            [{"batch": s.record.batch, "run_id": s.record.run_id, "reason": s.reason} for s in stale]
+        )
         metadata["seconds"] = round(time.perf_counter() - t0, 2)
         return dg.MaterializeResult(
             metadata=metadata, check_results=_checks(summary, worker_settings.max_failure_rate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics
 
+
 def describe_source(settings) -> str:
     """Where the transcripts came from, for the summary: never a password."""
     if settings.source == "demo":
@@ -20,8 +21,10 @@ def summarize(root: str, quarter: str, seconds: dict[str, float], *, title: str 
     records = commit_records(root, quarter)
     stages: dict[str, float] = {}
     for rec in records:
-        for stage, value in rec["seconds"].items():
+        for stage, value in rec.seconds.items():
             stages[stage] = stages.get(stage, 0.0) + value
+    failed = failures[failures.outcome == "failed"]
+    skipped = failures[failures.outcome == "skipped"]
     real = topics[topics.topic_id >= 0]
     per_firm = real.groupby("firm_id").size()
     lines = [
@@ -33,13 +36,14 @@ def summarize(root: str, quarter: str, seconds: dict[str, float], *, title: str 
         f"  summary          {root}/summaries/quarter={quarter}/ (summary.parquet, summary.png)",
         f"  batches          {len(records)} committed",
         f"  firms            {topics.firm_id.nunique() + len(failures)} "
-        f"({topics.firm_id.nunique()} with topics rows, {len(failures)} failed)",
+        f"({topics.firm_id.nunique()} with topics rows, {len(failed)} failed, "
+        f"{len(skipped)} skipped: too little text)",
         f"  topics           {len(real)} (median {per_firm.median() if len(per_firm) else 0:.0f} per firm, "
         f"min {per_firm.min() if len(per_firm) else 0}, max {per_firm.max() if len(per_firm) else 0})",
         "  seconds per step " + ", ".join(f"{k}: {v:.1f}" for k, v in seconds.items()),
         "  worker stages    " + ", ".join(f"{k}: {v:.1f} s" for k, v in sorted(stages.items())),
     ]
     if len(failures):
-        lines.append("  failures:")
-        lines += [f"    {r.firm_id} {r.error_class}: {r.message}" for r in failures.itertuples()]
+        lines.append("  failed or skipped firms:")
+        lines += [f"    {r.firm_id} {r.outcome} {r.error_class}: {r.message}" for r in failures.itertuples()]
     return "\n".join(lines)

@@ -39,7 +39,8 @@ EXIT_BAD_ENVIRONMENT = 3
 
 
 class BatchFailed(RuntimeError):
-    """The batch did not commit: circuit breaker, strict mode or a critical error (message says which)."""
+    """The batch did not commit: another run holds the partition, circuit breaker, strict mode or a critical
+    error (the message says which, where this run's files are, and that the previous output stays)."""
 
 
 def report_outcome(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, timing: WorkerTiming) -> None:
@@ -79,11 +80,7 @@ def run() -> int:
         timing.batch_started_at = time.time()
         outcome = run_batch(cfg, storage, pipes.log)
         if outcome.error is not None:
-            where = f" Failures so far: {storage.uri(outcome.failures_key)}." if outcome.failures_key else ""
-            message = (
-                f"{cfg.quarter} batch {cfg.batch} failed after {len(outcome.state.firms_done)} of "
-                f"{outcome.state.firms_total} firms: {type(outcome.error).__name__}: {outcome.error}.{where}"
-            )
+            message = outcome.failure_message(storage)
             pipes.log.error(message)  # Dagster's run log shows the reason, not only "closed with exception"
             raise BatchFailed(message) from outcome.error
         report_outcome(pipes, cfg, outcome, storage, timing)

@@ -24,6 +24,7 @@ from ftm_assets.schema import SUMMARY_SCHEMA
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.storage import LocalStorage, layout
+from ftm_assets.storage.commit import load_commit
 from ftm_assets_tests.support.committed_batches import sample_batches, write_batch, write_manifest_for
 
 Q = "2024Q4"
@@ -49,18 +50,18 @@ def _add_column(store: LocalStorage, key: str, name: str, values: pa.Array) -> N
 
 
 def _topics_part(store: LocalStorage, batch: str) -> str:
-    return json.loads(store.read_text(layout.commit_record(Q, batch)))["firm_topics_parts"][0]
+    return load_commit(store, Q, batch).firm_topics_parts[0]
 
 
 def _with_a_skipped_firm(store: LocalStorage) -> None:
-    """Failures files gain ``outcome``; batch 001 sets firm 5 aside (``skipped``) next to Zeta's ``failed``."""
-    _add_column(store, layout.failures(Q, "000"), "outcome", pa.array([], pa.string()))  # no failures there
-    key = layout.failures(Q, "001")
+    """Batch 001 sets firm 5 aside (``skipped``: too little text) next to Zeta's ``failed``."""
+    key = load_commit(store, Q, "001").failures
     table = pq.read_table(io.BytesIO(store.read_bytes(key)))
-    skipped = table.slice(0, 1).to_pylist()[0] | {"firm_id": "5", "firm_name": "Epsilon", "error_class": "Poison"}
+    skipped = table.slice(0, 1).to_pylist()[0] | {"firm_id": "5", "firm_name": "Epsilon",
+                                                  "error_class": "InsufficientText", "outcome": "skipped"}
     table = pa.concat_tables([table, pa.Table.from_pylist([skipped], schema=table.schema)])
     sink = io.BytesIO()
-    pq.write_table(table.append_column("outcome", pa.array(["failed", "skipped"])), sink)
+    pq.write_table(table, sink)
     store.write_bytes(key, sink.getvalue())
     topics = pq.read_table(io.BytesIO(store.read_bytes(_topics_part(store, "001"))))
     sink = io.BytesIO()
@@ -113,7 +114,7 @@ def test_summary_has_one_row_per_manifest_firm(tmp_path):
     }
     assert rows["2"]["topics"] == 3 and rows["2"]["sentences"] == 15
     assert rows["1"]["outlier_sentences"] == 2
-    assert rows["6"]["error_class"] == "InsufficientText" and rows["6"]["firm_name"] == "Zeta"
+    assert rows["6"]["error_class"] == "ValueError" and rows["6"]["firm_name"] == "Zeta"
     assert all(r["stability"] is None for r in rows.values())  # firm_topics has no stability column here
     assert [(b.batch, b.firms, b.failed, b.skipped, b.committed) for b in summary.batches] == [
         ("000", 3, 0, 0, True), ("001", 3, 1, 0, True)

@@ -56,3 +56,11 @@ def build_test_definitions(env: dict[str, str], source: TranscriptSource | None 
 
 def run_quarter(defs: dg.Definitions, settings: Settings, quarter: str, instance: dg.DagsterInstance) -> dict:
     return materialize_quarter(defs, quarter, settings.batch_count, instance)
+
+
+def check_evaluations(instance: dg.DagsterInstance) -> list:
+    """Every asset-check evaluation recorded on ``instance``, oldest first (tests give each its own instance)."""
+    records = instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), ascending=True
+    )
+    return [r.event_log_entry.dagster_event.event_specific_data for r in records]

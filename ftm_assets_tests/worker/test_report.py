@@ -93,11 +93,14 @@ def test_worker_timing_leaves_out_milestones_not_reached():
 
 
 def test_failures_metadata_and_checks(tmp_path):
-    store, commit = _commit(tmp_path, sample_batches()["001"])
-    summary = summarize_commit(store, commit, ["4", "5", "6"])
+    """A failed firm counts towards the failure rate; a skipped one (too little text) is reported apart."""
+    store, commit = _commit(tmp_path, sample_batches()["001"] + [Firm("7", "Theta", error_class="ValueError")])
+    summary = summarize_commit(store, commit, ["4", "5", "6", "7"])
+    assert (summary["firms_failed"], summary["firms_skipped"]) == (1, 1)
     meta = failures_metadata(summary, commit, store)
-    assert meta["failures"] == 1 and abs(meta["failure_rate"] - 1 / 3) < 1e-9
-    assert meta["path"]["raw_value"].endswith("failures/quarter=2024Q4/batch_000.parquet")
+    assert meta["failures"] == 1 and meta["failure_rate"] == 0.25
+    assert meta["skipped"] == 1 and meta["skip_rate"] == 0.25
+    assert meta["path"]["raw_value"].endswith("failures/quarter=2024Q4/batch_000_tok.parquet")
 
     cfg = WorkerConfig("2024Q4", "000", str(tmp_path), "r", policy=FailurePolicy(max_failure_rate=0.5))
     checks = {c["check_name"]: c for c in check_results(cfg, summary)}
@@ -107,6 +110,18 @@ def test_failures_metadata_and_checks(tmp_path):
     strict = WorkerConfig("2024Q4", "000", str(tmp_path), "r", policy=FailurePolicy(max_failure_rate=0.05))
     failed = {c["check_name"]: c for c in check_results(strict, summary)}[C.CHECK_FAILURE_RATE]
     assert failed["passed"] is False and "1 of 3 firms failed" in failed["metadata"]["verdict"]
+    assert failed["metadata"]["firms_skipped"] == 1
+
+
+def test_skipped_firms_alone_never_fail_the_rate_check(tmp_path):
+    """A batch of stub transcripts (all skipped) passes the failure-rate check: the data, not a fault."""
+    firms = [Firm(str(i), f"Stub {i}", error_class="InsufficientText") for i in range(4)]
+    store, commit = _commit(tmp_path, firms + [Firm("9", "Real", {0: ["margins grew"] * 5})])
+    summary = summarize_commit(store, commit, [f.firm_id for f in firms] + ["9"])
+    check = {c["check_name"]: c for c in check_results(WorkerConfig("2024Q4", "000", "x", "r"), summary)}
+    assert check[C.CHECK_FAILURE_RATE]["passed"] is True
+    assert check[C.CHECK_FAILURE_RATE]["metadata"]["failure_rate"] == 0.0
+    assert check[C.CHECK_ALL_FIRMS]["passed"] is True
 
 
 def test_all_firms_check_names_a_firm_missing_from_the_output(tmp_path):
