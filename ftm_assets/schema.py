@@ -42,6 +42,8 @@ FIRM_TOPICS_SCHEMA = pa.schema(
         pa.field("n_sentences", pa.int32(), nullable=False),
         pa.field("sentence_ids", pa.list_(pa.int32())),  # join on (firm_id, sentence_id) in sentences
         pa.field("processing_timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+        # L2-normalised mean of the topic's sentence embeddings (null for -1): themes cluster these, never re-embed
+        pa.field("centroid", pa.list_(pa.float32())),
     ]
 )
 
