@@ -19,6 +19,7 @@ from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 from ftm_assets.resources.worker_settings import WorkerSettings
+from ftm_assets.resources.theme_settings import ThemeSettings
 
 ENVIRONMENTS = ("local", "aws")
 SOURCES = ("demo", "files", "wrds")
@@ -159,10 +160,21 @@ def worker_settings(settings: Settings) -> WorkerSettings:
     )
 
 
+def theme_settings(settings: Settings) -> ThemeSettings:
+    env = settings.raw
+    return ThemeSettings(
+        min_firms=_int(env, "FTM_THEME_MIN_FIRMS", 3, 2, 10**6),
+        max_firm_share=_float(env, "FTM_THEME_MAX_FIRM_SHARE", 0.4, 0.01, 1.0),
+        assign_similarity=_float(env, "FTM_THEME_ASSIGN_SIMILARITY", ThemeSettings().assign_similarity, -1.0, 1.0),
+        linkage_distance=_float(env, "FTM_THEME_LINKAGE_DISTANCE", ThemeSettings().linkage_distance, 0.0, 2.0),
+    )
+
+
 def resources(settings: Settings) -> dict[str, Any]:
     return {
         "storage": StorageRoot(root=settings.storage_root),
         "transcript_source": transcript_source(settings),
         "launcher": launcher(settings),
         "worker_settings": worker_settings(settings),
+        "theme_settings": theme_settings(settings),
     }

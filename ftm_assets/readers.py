@@ -118,4 +118,8 @@ __all__ = [
     "read_firm_topics_table",
     "read_sentences",
     "read_topic_sentences",
+    "read_theme_exposure",
+    "read_themes",
 ]
+
+from ftm_assets.themes.readers import read_theme_exposure, read_themes  # noqa: E402  (themes read via readers)

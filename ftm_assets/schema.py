@@ -73,6 +73,53 @@ FAILURES_SCHEMA = pa.schema(
     ]
 )
 
+# Themes (ftm_assets/themes): one row per theme of a quarter. ``centroid`` is the theme's anchor (its centroid
+# in the quarter it was born, fixed after); ``split_from`` the living theme a newborn one split from.
+THEMES_SCHEMA = pa.schema(
+    [
+        pa.field("quarter", pa.string(), nullable=False),
+        pa.field("theme_id", pa.string(), nullable=False),
+        pa.field("label", pa.string()),
+        pa.field("keywords", pa.list_(pa.string())),
+        pa.field("representative_sentences", pa.list_(pa.struct(
+            [pa.field("firm_id", pa.string()), pa.field("firm_name", pa.string()), pa.field("text", pa.string())]))),
+        pa.field("n_firms", pa.int32(), nullable=False),
+        pa.field("n_topics", pa.int32(), nullable=False),
+        pa.field("n_sentences", pa.int32(), nullable=False),
+        pa.field("first_quarter", pa.string(), nullable=False),
+        pa.field("split_from", pa.string()),
+        pa.field("centroid", pa.list_(pa.float32())),
+    ]
+)
+
+# Which firm topic went to which theme (topics not listed stay firm-specific).
+THEME_MEMBERS_SCHEMA = pa.schema(
+    [
+        pa.field("firm_id", pa.string(), nullable=False),
+        pa.field("topic_id", pa.int32(), nullable=False),
+        pa.field("theme_id", pa.string(), nullable=False),
+        pa.field("similarity", pa.float32()),
+    ]
+)
+
+# The panel: one row per (firm_id, quarter, theme_id). share = the firm's sentences in the theme's topics over
+# all its modelled sentences (outliers included), so a firm's shares sum to at most 1.
+THEME_EXPOSURE_SCHEMA = pa.schema(
+    [
+        pa.field("firm_id", pa.string(), nullable=False),
+        pa.field("quarter", pa.string(), nullable=False),
+        pa.field("theme_id", pa.string(), nullable=False),
+        pa.field("firm_name", pa.string()),
+        pa.field("gvkey", pa.string()),
+        pa.field("permno", pa.int64()),
+        pa.field("earnings_call_date", pa.date32()),
+        pa.field("n_sentences", pa.int32(), nullable=False),
+        pa.field("share", pa.float64(), nullable=False),
+        pa.field("share_presentation", pa.float64()),
+        pa.field("share_qa", pa.float64()),
+    ]
+)
+
 
 def conform(table: pa.Table, schema: pa.Schema, *, keep_extra: bool = False) -> pa.Table:
     """Cast ``table`` to ``schema`` (adding missing nullable columns as nulls), in schema order.

@@ -49,3 +49,20 @@ COMMIT_SUFFIX = "_commit.json"
 def commit_record(quarter: str, batch: str) -> str:
     """The final record of a (quarter, batch): the parts that make up its output, and its counts."""
     return f"{progress_prefix(quarter)}batch_{batch}{COMMIT_SUFFIX}"
+
+
+# Themes (ftm_assets/themes): one folder per quarter, the registry and the cross-quarter pictures.
+THEMES_PREFIX = "themes/"
+
+
+def themes_quarter_prefix(quarter: str) -> str:
+    return f"{THEMES_PREFIX}quarter={quarter}/"
+
+
+def themes_table(quarter: str, name: str) -> str:
+    """``themes.parquet``, ``members.parquet``, ``exposure.parquet``, ``outcome.json`` or a picture."""
+    return f"{themes_quarter_prefix(quarter)}{name}"
+
+
+def theme_registry() -> str:
+    return f"{THEMES_PREFIX}registry.json"
