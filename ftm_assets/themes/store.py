@@ -118,9 +118,9 @@ def raw_component_types(store: Storage, quarter: str) -> pd.DataFrame:
     frames = []
     for key in store.list(layout.raw_transcripts_prefix(quarter)):
         if key.endswith(".parquet"):
-            table = pq.read_table(io.BytesIO(store.read_bytes(key)))
-            present = [c for c in cols if c in table.column_names]
-            frames.append(table.select(present).to_pandas().reindex(columns=cols))
+            data = io.BytesIO(store.read_bytes(key))
+            present = [c for c in cols if c in pq.ParquetFile(data).schema_arrow.names]
+            frames.append(pq.read_table(data, columns=present).to_pandas().reindex(columns=cols))
     if not frames:
         return pd.DataFrame(columns=cols)
     out = pd.concat(frames).drop_duplicates(["firm_id", "call_id", "component_order"])
