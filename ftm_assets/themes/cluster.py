@@ -16,7 +16,7 @@ Same topics, same known themes and same parameters give the same themes, bit for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -105,13 +105,32 @@ def cluster_points(x: np.ndarray, params: ThemeParams) -> np.ndarray:
     return lookup[micro]
 
 
-def _new_themes(x: np.ndarray, firms: np.ndarray, sizes: np.ndarray, params: ThemeParams) -> np.ndarray:
+def _split_oversized(x: np.ndarray, members: np.ndarray, sizes: np.ndarray, total: int, cut: float,
+                     params: ThemeParams) -> list[np.ndarray]:
+    """``members`` as one cluster, or re-cut tighter while it holds over ``max_theme_share`` of ``total``.
+
+    Generic call talk (growth, results, the business) forms one broad cluster that would swallow a fifth of
+    a quarter; cutting it again splits it into themes a researcher can tell apart.
+    """
+    too_big = sizes[members].sum() > params.max_theme_share * total
+    tighter = cut - params.split_step
+    if not too_big or tighter < params.min_linkage_distance or len(members) < 2 * params.min_firms:
+        return [members]
+    labels = cluster_points(x[members], replace(params, linkage_distance=tighter))
+    parts = groups(labels)
+    if len(parts) == 1:
+        return _split_oversized(x, members, sizes, total, tighter, params)
+    return [m for part in parts for m in _split_oversized(x, members[part], sizes, total, tighter, params)]
+
+
+def _new_themes(x: np.ndarray, firms: np.ndarray, sizes: np.ndarray, total: int, params: ThemeParams) -> np.ndarray:
     """Centroids of the clusters of ``x`` that span ``min_firms`` firms, largest first (ties: first member)."""
     labels = cluster_points(x, params)
     found = []
-    for members in groups(labels):
-        if len(np.unique(firms[members])) >= params.min_firms:
-            found.append((-int(sizes[members].sum()), int(members[0]), members))
+    for group in groups(labels):
+        for members in _split_oversized(x, group, sizes, total, params.linkage_distance, params):
+            if len(np.unique(firms[members])) >= params.min_firms:
+                found.append((-int(sizes[members].sum()), int(members.min()), members))
     found.sort(key=lambda item: item[:2])
     if not found:
         return np.zeros((0, x.shape[1]), dtype=np.float32)
@@ -152,7 +171,7 @@ def cluster_topics(centroids: np.ndarray, firms: np.ndarray, sizes: np.ndarray, 
     known = normalise(known) if len(known) else np.zeros((0, x.shape[1]), dtype=np.float32)
     _, sim = best_match(x, known)
     leftover = np.flatnonzero(sim < params.assign_similarity)
-    new = _new_themes(x[leftover], firms[leftover], sizes[leftover], params)
+    new = _new_themes(x[leftover], firms[leftover], sizes[leftover], int(sizes.sum()), params)
     all_centroids = np.concatenate([known, new]) if len(new) else known
     best, sim = best_match(x, all_centroids)
     labels = np.where(sim >= params.assign_similarity, best, -1)

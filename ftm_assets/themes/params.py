@@ -15,6 +15,11 @@ class ThemeParams:
     assign_similarity: float = 0.5  # FTM_THEME_ASSIGN_SIMILARITY
     # Average-linkage cut (cosine distance) that forms new themes among topics no known theme takes.
     linkage_distance: float = 0.5  # FTM_THEME_LINKAGE_DISTANCE
+    # A new cluster holding more than this share of the quarter's topic sentences is cut again, tighter by
+    # split_step each time, down to min_linkage_distance.
+    max_theme_share: float = 0.06
+    split_step: float = 0.05
+    min_linkage_distance: float = 0.3
     # A new theme this close (cosine) to a living one is recorded as split from it.
     split_similarity: float = 0.7
     # Above this many topics to cluster, k-means micro-clusters come first (no n x n matrix).
