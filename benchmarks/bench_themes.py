@@ -41,7 +41,7 @@ def load_cache(folder: Path, limit: int | None) -> list[tuple[str, pd.DataFrame,
         data = pickle.loads((folder / f"{source}.pkl").read_bytes())
         topics, sentences = pd.DataFrame(data["topics"]), pd.DataFrame(data["sentences"])
         if limit:
-            keep = sorted(topics["firm_id"].unique(), key=lambda f: list(topics["firm_id"].unique()).index(f))[:limit]
+            keep = list(dict.fromkeys(topics["firm_id"]))[:limit]  # the first calls of the file
             topics, sentences = topics[topics["firm_id"].isin(keep)], sentences[sentences["firm_id"].isin(keep)]
         topics = topics.assign(quarter=quarter)
         out.append((quarter, topics.reset_index(drop=True), sentences.assign(quarter=quarter).reset_index(drop=True)))
@@ -87,11 +87,29 @@ def figures(results, quarters) -> dict:
     }
 
 
-def quality_run(cache: Path, limit: int | None, params: ThemeParams) -> dict:
+def save_pictures(outcomes, folder: Path) -> None:
+    """The README's pictures and panel head, from the first quarter of a run over every call."""
+    from ftm_assets.themes import plots
+
+    folder.mkdir(parents=True, exist_ok=True)
+    first = outcomes[0]
+    (folder / "theme-heatmap.png").write_bytes(plots.heatmap_png(first.exposure, first.themes.themes, first.quarter))
+    prevalence = pd.DataFrame({o.quarter: dict(zip(o.themes.themes["theme_id"], o.themes.themes["n_sentences"]
+                                                   / o.sentences_total)) for o in outcomes}).T.fillna(0.0)
+    labels = dict(zip(first.themes.themes["theme_id"], first.themes.themes["label"]))
+    (folder / "theme-prevalence.png").write_bytes(plots.prevalence_png(prevalence, labels))
+    head = first.exposure.sort_values(["firm_id", "share"], ascending=[True, False]).head(6).round(3)
+    (folder / "panel-head.md").write_text(head.to_markdown(index=False))
+
+
+def quality_run(cache: Path, limit: int | None, params: ThemeParams, pictures: Path | None = None) -> dict:
     quarters = load_cache(cache, limit)
     t0 = time.perf_counter()
-    ours = [(r.themes.themes, r.exposure) for r in replay_in_memory(quarters, params)]
+    outcomes = replay_in_memory(quarters, params)
+    ours = [(r.themes.themes, r.exposure) for r in outcomes]
     seconds = time.perf_counter() - t0
+    if pictures is not None:
+        save_pictures(outcomes, pictures)
     return {"firms": int(quarters[0][1]["firm_id"].nunique()),
             "topics": int((quarters[0][1]["topic_id"] >= 0).sum()),
             "ours": figures(ours, quarters), "prototype": figures(prototype(quarters), quarters),
@@ -160,6 +178,7 @@ def main() -> None:
     parser.add_argument("--scale", default="10000,100000")
     parser.add_argument("--scale-child", type=int, default=None)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--pictures", type=Path, default=None, help="save the README's pictures here (all calls)")
     args = parser.parse_args()
     if args.scale_child:
         scale_child(args.scale_child)
@@ -171,7 +190,8 @@ def main() -> None:
     if (args.cache / f"{QUARTERS[0]}.pkl").exists():
         for limit in [s for s in args.limits.split(",") if s]:
             n = None if limit == "all" else int(limit)
-            result["quality"][f"{limit} calls"] = quality_run(args.cache, n, ThemeParams())
+            result["quality"][f"{limit} calls"] = quality_run(args.cache, n, ThemeParams(),
+                                                              args.pictures if n is None else None)
     else:
         print(f"No cached firm topics in {args.cache}: run `python -m benchmarks.theme_cache --out {args.cache}`.")
     result["scale"] = scale_run([int(s) for s in args.scale.split(",") if s])
