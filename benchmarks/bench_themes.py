@@ -178,6 +178,7 @@ def main() -> None:
     parser.add_argument("--scale", default="10000,100000")
     parser.add_argument("--scale-child", type=int, default=None)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--params", default="{}", help='ThemeParams overrides as JSON, e.g. {"linkage_distance": 0.6}')
     parser.add_argument("--pictures", type=Path, default=None, help="save the README's pictures here (all calls)")
     args = parser.parse_args()
     if args.scale_child:
@@ -190,7 +191,7 @@ def main() -> None:
     if (args.cache / f"{QUARTERS[0]}.pkl").exists():
         for limit in [s for s in args.limits.split(",") if s]:
             n = None if limit == "all" else int(limit)
-            result["quality"][f"{limit} calls"] = quality_run(args.cache, n, ThemeParams(),
+            result["quality"][f"{limit} calls"] = quality_run(args.cache, n, ThemeParams(**json.loads(args.params)),
                                                               args.pictures if n is None else None)
     else:
         print(f"No cached firm topics in {args.cache}: run `python -m benchmarks.theme_cache --out {args.cache}`.")

@@ -14,10 +14,10 @@ class ThemeParams:
     # Cosine similarity a topic needs to its theme's centroid (known themes and new ones alike).
     assign_similarity: float = 0.5  # FTM_THEME_ASSIGN_SIMILARITY
     # Average-linkage cut (cosine distance) that forms new themes among topics no known theme takes.
-    linkage_distance: float = 0.5  # FTM_THEME_LINKAGE_DISTANCE
+    linkage_distance: float = 0.65  # FTM_THEME_LINKAGE_DISTANCE
     # A new cluster holding more than this share of the quarter's topic sentences is cut again, tighter by
     # split_step each time, down to min_linkage_distance.
-    max_theme_share: float = 0.06
+    max_theme_share: float = 0.10
     split_step: float = 0.05
     min_linkage_distance: float = 0.3
     # A new theme this close (cosine) to a living one is recorded as split from it.

@@ -47,7 +47,7 @@ def test_themes_span_firms_and_shares_sum_to_at_most_one(panel):
 def test_themes_are_informative_and_cover_the_firms(panel):
     p = panel["panel"]
     for quarter, themes in panel["themes"].items():
-        assert len(themes) >= 8, quarter
+        assert len(themes) >= 15, quarter
         assert quality.largest_theme_share(themes) <= 0.15, quarter
         firms = sorted(p.loc[p["quarter"] == quarter, "firm_id"].unique())
         assert quality.coverage(p[p["quarter"] == quarter], firms).median() >= 0.6, quarter
