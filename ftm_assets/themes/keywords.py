@@ -25,6 +25,9 @@ PROCEDURAL_WORDS = frozenset(
     factors differ materially reconciliation gaap non webcast website replay slide slides deck page
     ceo cfo chief officer executive president vice director relations investor investors analyst analysts
     quarter quarters year years time period also well would could should may might will can one two
+    press star pound key keypad queue phone please sorry ladies gentlemen session conclude concludes
+    concluding congratulations congrats moderator host hope taking take took ve ll re don didn doesn isn
+    wasn aren won couldn wouldn shouldn
     """.split()
 )
 
