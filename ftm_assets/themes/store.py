@@ -133,7 +133,8 @@ def resolve(store: Storage, quarter: str, earlier: list[str], params: ThemeParam
             log: Callable[[str], None] = lambda _: None, later: list[str] = ()) -> tuple[QuarterOutcome, Registry]:
     """``quarter``'s outcome on the registry replayed over ``earlier`` quarters (calendar order), stored.
 
-    Earlier quarters without any committed batch are skipped; one that is partly committed fails the run
+    Earlier quarters never materialized (no manifest, no commit) are skipped; one with a manifest whose batches
+    are not all committed fails the run
     (its themes would change the ids of every later quarter). After ``quarter``, the ``later`` quarters whose
     stored outcome is still current are replayed too, so ``registry.json`` covers them.
     """
@@ -144,8 +145,8 @@ def resolve(store: Storage, quarter: str, earlier: list[str], params: ThemeParam
             f"them (or re-execute the backfill from failure), then quarter_themes for {quarter}.")
     registry = Registry()
     for p in sorted(earlier, key=Quarter.parse):
-        if not commit_records(store, p):
-            continue
+        if not store.exists(layout.manifest(p)) and not commit_records(store, p):
+            continue  # never materialized: not part of the chain
         gaps = missing_batches(store, p)
         if gaps:
             raise IncompleteQuarter(
