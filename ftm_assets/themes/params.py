@@ -20,8 +20,9 @@ class ThemeParams:
     max_theme_share: float = 0.10
     split_step: float = 0.05
     min_linkage_distance: float = 0.3
-    # A new theme this close (cosine) to a living one is recorded as split from it.
-    split_similarity: float = 0.7
+    # A new theme whose anchor is this close (cosine) to a living theme's is recorded as split from it: its
+    # topics each stayed under assign_similarity, but together they sit next to that theme.
+    split_similarity: float = 0.45
     # Above this many topics to cluster, k-means micro-clusters come first (no n x n matrix).
     exact_max: int = 8000
     micro_cluster_size: int = 20  # topics per micro-cluster above exact_max

@@ -72,9 +72,18 @@ def commit_quarter(store: Storage, quarter: str, firms: dict[str, list[dict]], b
 
 
 def planted_quarter(n_firms: int = 12, n_themes: int = 6, seed: int = 1, per_firm: int = 4,
-                    skip_theme: int | None = None, extra_theme: int | None = None) -> dict[str, list[dict]]:
-    """``n_firms`` firms, each on ``per_firm`` of the planted themes (rotating), seeded noise."""
+                    skip_theme: int | None = None, extra_theme: int | None = None,
+                    offshoot_of: int | None = None) -> dict[str, list[dict]]:
+    """``n_firms`` firms, each on ``per_firm`` of the planted themes (rotating), seeded noise.
+
+    ``extra_theme``: half the firms also talk about that (otherwise unused) planted theme; with
+    ``offshoot_of`` its direction is moved to cosine 0.48 of that theme, as a theme splitting off would be.
+    """
     directions = theme_directions(n_themes + 2)
+    if extra_theme is not None and offshoot_of is not None:
+        parent = directions[offshoot_of]
+        own = directions[extra_theme] - (directions[extra_theme] @ parent) * parent
+        directions[extra_theme] = 0.48 * parent + np.sqrt(1 - 0.48**2) * own / np.linalg.norm(own)
     firms = {}
     for f in range(n_firms):
         themes = [(f + k) % n_themes for k in range(per_firm)]

@@ -93,3 +93,18 @@ def test_panel_reader_reads_ranges_and_names_missing_quarters(tmp_path):
         read_theme_exposure(str(tmp_path), "2023Q1:2023Q3")
     with pytest.warns(UserWarning, match="2023Q3"):
         assert len(read_theme_exposure(str(tmp_path), [Q1, Q3], strict=False)) == len(read_theme_exposure(store, Q1))
+
+
+def test_a_theme_born_next_to_a_living_one_is_recorded_as_its_split(tmp_path):
+    store = LocalStorage(tmp_path)
+    commit_quarter(store, Q1, planted_quarter())
+    commit_quarter(store, Q2, planted_quarter(extra_theme=6, offshoot_of=0, seed=2))
+    first = materialize(store, Q1)[0]
+    second = materialize(store, Q2)[0]
+    (split,) = [e for e in second.themes.events if e["event"] == "split"]
+    parent_row = read_themes(store, Q1).set_index("theme_id")
+    assert split["parent"] in first.themes.present and split["theme_id"].startswith(f"{Q2}-T")
+    assert read_themes(store, Q2).set_index("theme_id").loc[split["theme_id"], "split_from"] == split["parent"]
+    assert parent_row.loc[split["parent"], "n_firms"] >= 3
+    members = first.themes.members.set_index(["firm_id", "topic_id"])["theme_id"]
+    assert split["parent"] == members[("F-000", 0)]  # F-000's first topic is planted theme 0, the parent
