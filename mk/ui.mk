@@ -1,9 +1,8 @@
 # Operator view (issue 8): the UI tests drive Debian's `chromium` headless with Playwright's Python package.
 # No browser is ever downloaded (`playwright install` is not run): the tests point Playwright at
-# /usr/bin/chromium. Chromium is installed only when missing; playwright (+ pyee) goes into the main venv.
+# /usr/bin/chromium. Chromium is installed only when missing; playwright (+ pyee) is in pyproject.toml's
+# `test` extra (the main venv).
 UI_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-PLAYWRIGHT_VERSION := 1.65.2
-PYEE_VERSION := 13.0.1
 
 .PHONY: ui-chromium ui-tools
 
@@ -16,12 +15,7 @@ ui-chromium:
 	  $(UI_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 
-$(VENV)/.playwright-installed: $(VENV)/.installed mk/ui.mk
-	$(PY) -m pip install -q playwright==$(PLAYWRIGHT_VERSION) pyee==$(PYEE_VERSION) -c constraints.txt
-	$(PY) -m pip check
-	touch $@
-
-ui-tools: ui-chromium $(VENV)/.playwright-installed
+ui-tools: ui-chromium $(VENV)/.installed
 
 TEST_DEPS += ui-tools
 

@@ -24,7 +24,7 @@ def build_firm_manifest(partitions: dg.PartitionsDefinition, batch_count: int) -
     )
     def firm_manifest(context: dg.AssetExecutionContext, storage: StorageRoot) -> dg.MaterializeResult:
         quarter = context.partition_key
-        store = storage.storage
+        store = storage.store
         firm_ids: set[str] = set()
         for key in store.list(layout.raw_transcripts_prefix(quarter)):
             table = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["firm_id"])

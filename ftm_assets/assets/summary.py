@@ -246,7 +246,7 @@ def build_quarter_summary(quarter_partitions: dg.PartitionsDefinition) -> dg.Ass
         context: dg.AssetExecutionContext, storage: StorageRoot, worker_settings: WorkerSettings
     ) -> dg.MaterializeResult:
         quarter = context.partition_key
-        store = storage.storage
+        store = storage.store
         t0 = time.perf_counter()
         summary = summarize_quarter(store, quarter)
         sink = io.BytesIO()

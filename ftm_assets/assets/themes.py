@@ -90,7 +90,7 @@ def build_quarter_themes(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
     )
     def quarter_themes(context: dg.AssetExecutionContext, storage: StorageRoot,
                        theme_settings: ThemeSettings) -> dg.MaterializeResult:
-        quarter, store, t0 = context.partition_key, storage.storage, time.perf_counter()
+        quarter, store, t0 = context.partition_key, storage.store, time.perf_counter()
         earlier, later = _quarters_around(context, quarter)
         try:
             outcome, registry = resolve(store, quarter, earlier, theme_settings.params(), context.log.info, later)
@@ -164,7 +164,7 @@ def build_theme_exposure(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
     )
     def theme_exposure(context: dg.AssetExecutionContext, storage: StorageRoot,
                        theme_settings: ThemeSettings) -> dg.MaterializeResult:
-        quarter, store = context.partition_key, storage.storage
+        quarter, store = context.partition_key, storage.store
         stored = load_outcome(store, quarter)
         if stored is None:
             raise dg.Failure(f"No themes for {quarter}: materialize quarter_themes for {quarter} first.")

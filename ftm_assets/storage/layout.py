@@ -1,4 +1,4 @@
-"""Where each output lives under the storage root (DESIGN.md, Asset graph). Keys only, no I/O."""
+"""Where each output lives under the storage root (docs/design.md, Asset graph). Keys only, no I/O."""
 
 from __future__ import annotations
 

@@ -32,7 +32,6 @@ class WorkerTiming:
     """
 
     process_started_at: float
-    main_started_at: float
     batch_started_at: float | None = None
     reported_at: float | None = None
 
@@ -123,11 +122,12 @@ def firm_topics_metadata(
 ) -> dict[str, Any]:
     """Metadata of the ``firm_topics`` materialization: counts, seconds per stage, the largest topics.
 
-    ``worker_seconds`` runs from the worker's main function to this report (``timing.reported_at``).
+    Seconds end in ``_s``: ``<stage>_s`` for each stage of ``run_batch`` (``total_s``: all of it),
+    ``worker_wall_s`` for the whole worker process up to this report, which ``firms_per_s`` divides.
     """
     if timing.reported_at is None:
         raise ValueError("firm_topics_metadata needs the timing's reported_at: set it before reporting.")
-    worker_seconds = timing.reported_at - timing.main_started_at
+    wall_s = timing.reported_at - timing.process_started_at
     parts = commit["firm_topics_parts"]
     processed = summary["firms_with_rows"] + summary["firms_failed"]
     metadata: dict[str, Any] = {
@@ -143,9 +143,8 @@ def firm_topics_metadata(
         "path": {"raw_value": storage.uri(parts[0].rsplit("/", 1)[0]), "type": "path"} if parts else "",
         "embedding_model": commit["metadata"].get("ftm.embedding_model", ""),
         "device": commit["metadata"].get("ftm.device", ""),
-        "worker_seconds": round(worker_seconds, 2),
-        "firms_per_s": round(processed / worker_seconds, 3) if worker_seconds > 0 else 0.0,
-        **{f"seconds_{stage}": round(value, 2) for stage, value in sorted(seconds.items())},
+        "firms_per_s": round(processed / wall_s, 3) if wall_s > 0 else 0.0,
+        **{f"{stage}_s": round(value, 2) for stage, value in sorted(seconds.items())},
         **timing.metadata(),
     }
     if summary["largest_topics_md"]:

@@ -117,7 +117,6 @@ def dev_env(home: Path, storage_root: Path) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         NUMBA_CACHE_DIR=str(REPO / ".cache" / "numba"),
-        PYTHONPATH=str(REPO),
         PYTHONUNBUFFERED="1",
     )
     return env

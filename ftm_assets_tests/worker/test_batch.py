@@ -148,7 +148,7 @@ def test_missing_model_is_critical(tmp_path, demo_texts):
     store = LocalStorage(tmp_path)
     stage_quarter(store, Q, rows_table(firm_rows(Q, "a", next(iter(demo_texts.values())))))
     cfg = WorkerConfig.from_extras({"quarter": Q, "batch": "000", "storage_root": str(tmp_path), "run_id": "r",
-                                    "embedding_model": str(tmp_path / "no-model")})
+                                    "embedding": {"model": str(tmp_path / "no-model")}})
     with pytest.raises(ModelNotFoundError, match="FTM_EMBEDDING_MODEL"):
         run_batch(cfg, store, LOG)
 

@@ -42,7 +42,6 @@ def _start_worker(tmp: Path, root: str, run_id: str) -> subprocess.Popen:
     context_path.write_text(json.dumps(context))
     env = {
         **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
         "HF_HUB_OFFLINE": "1",
         "NUMBA_CACHE_DIR": str(PROJECT_ROOT / ".cache" / "numba"),
         "DAGSTER_PIPES_CONTEXT": encode_param({"path": str(context_path)}),
