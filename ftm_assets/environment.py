@@ -22,6 +22,7 @@ from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, quarters_in_folder
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 from ftm_assets.resources.worker_settings import WorkerSettings
+from ftm_assets.resources.theme_settings import ThemeSettings
 from ftm_assets.worker.env import WorkerEnvError, read_int
 
 ENVIRONMENTS = ("local", "aws")
@@ -179,10 +180,29 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         raise ConfigError("; ".join(problems) + ".") from exc
 
 
+THEME_SETTINGS_VARS = {
+    "FTM_THEME_MIN_FIRMS": "min_firms",
+    "FTM_THEME_MAX_FIRM_SHARE": "max_firm_share",
+    "FTM_THEME_ASSIGN_SIMILARITY": "assign_similarity",
+    "FTM_THEME_LINKAGE_DISTANCE": "linkage_distance",
+}
+
+
+def theme_settings(settings: Settings) -> ThemeSettings:
+    given = {name: settings.raw[var] for var, name in THEME_SETTINGS_VARS.items() if settings.raw.get(var)}
+    try:
+        return ThemeSettings(**given)
+    except pydantic.ValidationError as exc:
+        variable = {name: var for var, name in THEME_SETTINGS_VARS.items()}
+        problems = [f"{variable[e['loc'][0]]}={e['input']!r}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("; ".join(problems) + ".") from exc
+
+
 def resources(settings: Settings) -> dict[str, Any]:
     return {
         "storage": StorageRoot(root=settings.storage_root),
         "transcript_source": transcript_source(settings),
         "launcher": launcher(settings),
         "worker_settings": worker_settings(settings),
+        "theme_settings": theme_settings(settings),
     }

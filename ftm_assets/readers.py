@@ -174,4 +174,8 @@ __all__ = [
     "read_sentences",
     "read_topic_sentences",
     "stale_commits",
+    "read_theme_exposure",
+    "read_themes",
 ]
+
+from ftm_assets.themes.readers import read_theme_exposure, read_themes  # noqa: E402  (themes read via readers)

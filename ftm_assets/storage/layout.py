@@ -93,3 +93,20 @@ def costs_prefix(quarter: str) -> str:
 def cost_record(quarter: str, batch: str) -> str:
     """What a batch's job cost (launcher, attempts, GPU-hours, CPU-seconds, USD), written by the launcher."""
     return f"{costs_prefix(quarter)}batch_{batch}.json"
+
+
+# Themes (ftm_assets/themes): one folder per quarter, the registry and the cross-quarter pictures.
+THEMES_PREFIX = "themes/"
+
+
+def themes_quarter_prefix(quarter: str) -> str:
+    return f"{THEMES_PREFIX}quarter={quarter}/"
+
+
+def themes_table(quarter: str, name: str) -> str:
+    """``themes.parquet``, ``members.parquet``, ``exposure.parquet``, ``outcome.json`` or a picture."""
+    return f"{themes_quarter_prefix(quarter)}{name}"
+
+
+def theme_registry() -> str:
+    return f"{THEMES_PREFIX}registry.json"

@@ -59,6 +59,18 @@ class PreparedFirm:
     embeddings: np.ndarray
 
 
+def topic_centroids(embeddings: np.ndarray, topics) -> dict[int, list[float]]:
+    """Each topic's L2-normalised mean sentence embedding (none for -1), so themes never re-embed."""
+    out: dict[int, list[float]] = {}
+    for t in topics:
+        if t.topic_id < 0 or not t.sentence_ids:
+            continue
+        mean = embeddings[np.asarray(t.sentence_ids)].astype(np.float64).mean(axis=0)
+        norm = np.linalg.norm(mean)
+        out[t.topic_id] = (mean / norm if norm > 0 else mean).astype(np.float32).tolist()
+    return out
+
+
 class FirmProcessor:
     """Loads the models once per job, then turns firms' components into topic and sentence rows."""
 
@@ -130,6 +142,7 @@ class FirmProcessor:
             "fit", lambda: fit_topics(texts, prepared.embeddings, self.cfg.topics, use_gpu=self.use_gpu)
         )
         stamp = now_utc()
+        centroids = topic_centroids(prepared.embeddings, topics)
         topic_rows = [
             {
                 "firm_id": firm.firm_id,
@@ -143,6 +156,7 @@ class FirmProcessor:
                 "keywords": t.keywords,
                 "n_sentences": len(t.sentence_ids),
                 "sentence_ids": t.sentence_ids,
+                "centroid": centroids.get(t.topic_id),
                 "processing_timestamp": stamp,
             }
             for t in topics
