@@ -30,6 +30,9 @@ HOST_TERMINATED = "Host EC2 (instance i-0123456789abcdef0) terminated."
 INTERRUPT_MARKER = "READY-FOR-INTERRUPTION"
 LOG_GROUP = "/aws/batch/job"
 HOST_AMI = "ami-03cf127a"  # the AMI moto's own Batch launches compute-environment instances with
+# The "container"'s working directory: the checkout, so that ``python -m ftm_assets_tests...`` commands
+# import this tree's test helpers (ftm_assets itself comes from the installed package).
+WORKDIR = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -111,7 +114,7 @@ class Supervisor:
             return "failed"
         env = {**os.environ, **self.spec["environment"],
                "AWS_BATCH_JOB_ID": self.spec["job_id"], "AWS_BATCH_JOB_ATTEMPT": str(attempt)}
-        proc = subprocess.Popen(self.spec["command"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(self.spec["command"], env=env, cwd=WORKDIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.save(status="RUNNING", startedAt=started, container={"logStreamName": stream, **host}, workerPid=proc.pid)
         lines: list[str] = []
         marker = threading.Event()

@@ -32,6 +32,7 @@ from botocore.exceptions import ClientError
 from ftm_assets.launch.batch.resource import AwsBatchLauncher
 from ftm_assets_tests.support.batch_supervisor import (  # noqa: F401 (LOG_GROUP, JobFaults: for the tests)
     LOG_GROUP,
+    WORKDIR,
     JobFaults,
     now_ms,
     write_json,
@@ -111,6 +112,7 @@ class LocalBatchExecutor:
             self.supervisors.append(
                 subprocess.Popen(
                     [sys.executable, "-m", SUPERVISOR_MODULE, str(job_dir)],
+                    cwd=WORKDIR,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # outlives the orchestrator, like a job on AWS

@@ -28,7 +28,7 @@ from ftm_assets.launch.batch.job_registry import JobIdentity, JobRecord, S3JobRe
 from ftm_assets.launch.batch.job_state import LIVE_STATUSES, JobSnapshot
 from ftm_assets.launch.batch.links import console_url
 from ftm_assets.launch.batch.poller import BatchJobPoller, is_retryable
-from ftm_assets.worker.pipes_io import attempt_key_prefix
+from ftm_assets.pipes_keys import attempt_key_prefix
 
 AnyContext = dg.AssetExecutionContext | dg.OpExecutionContext
 _TAG_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
