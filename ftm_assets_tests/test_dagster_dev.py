@@ -118,7 +118,7 @@ def test_every_check_ran_on_every_partition(backfilled_instance: Scenario):
                 latest.setdefault(partition, execution["status"])
             ran[(name, check["name"])] = latest
             assert set(latest) == set(node["partitionKeys"]), (name, check["name"], latest)
-    assert {asset for asset, _ in ran} == {"firm_topics", "quarter_topic_summary"}
+    assert {asset for asset, _ in ran} == {"firm_topics", "quarter_topic_summary", "quarter_themes", "theme_exposure"}
     assert len(ran) >= 5
     statuses = {status for by_partition in ran.values() for status in by_partition.values()}
     assert statuses <= {"SUCCEEDED", "FAILED"}, statuses  # evaluated (a demo batch may fail a WARN check)

@@ -41,7 +41,7 @@ dev: pool-limit
 # a quarter selection): every asset, every batch of the quarters, upstream first. Prints the backfill id.
 #   make backfill QUARTERS="2024Q3 2024Q4"      then, if some partitions failed:   make backfill-retry BACKFILL=<id>
 FTM_DEV_URL ?= http://127.0.0.1:$(or $(FTM_DEV_PORT),3000)
-FTM_ASSETS := raw_transcripts firm_manifest firm_topics firm_topic_failures quarter_topic_summary
+FTM_ASSETS := raw_transcripts firm_manifest firm_topics firm_topic_failures quarter_topic_summary quarter_themes theme_exposure
 GRAPHQL := $(VENV)/bin/dagster-graphql --remote $(FTM_DEV_URL)
 LAUNCH_BACKFILL := mutation($$p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $$p) \
   { __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }

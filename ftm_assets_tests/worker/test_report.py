@@ -94,7 +94,9 @@ def test_worker_timing_leaves_out_milestones_not_reached():
 
 def test_failures_metadata_and_checks(tmp_path):
     """A failed firm counts towards the failure rate; a skipped one (too little text) is reported apart."""
-    store, commit = _commit(tmp_path, sample_batches()["001"] + [Firm("7", "Theta", error_class="ValueError")])
+    firms = sample_batches()["001"][:2] + [Firm("6", "Zeta", error_class="InsufficientText"),
+                                           Firm("7", "Theta", error_class="ValueError")]
+    store, commit = _commit(tmp_path, firms)
     summary = summarize_commit(store, commit, ["4", "5", "6", "7"])
     assert (summary["firms_failed"], summary["firms_skipped"]) == (1, 1)
     meta = failures_metadata(summary, commit, store)
