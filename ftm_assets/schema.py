@@ -42,6 +42,8 @@ FIRM_TOPICS_SCHEMA = pa.schema(
         pa.field("n_sentences", pa.int32(), nullable=False),
         pa.field("sentence_ids", pa.list_(pa.int32())),  # join on (firm_id, sentence_id) in sentences
         pa.field("processing_timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+        # In [0, 1]: how reliably the topic recurs across the consensus members (mean best-match Jaccard)
+        pa.field("stability", pa.float32()),
     ]
 )
 

@@ -38,6 +38,12 @@ class TopicParams:
     hdbscan_min_samples: int = C.HDBSCAN_MIN_SAMPLES
     top_n_keywords: int = C.TOP_N_KEYWORDS
     embedding_batch_size: int = C.EMBEDDING_BATCH_SIZE
+    topic_method: str = C.TOPIC_METHOD
+    consensus_members: int = C.CONSENSUS_MEMBERS
+    consensus_subsample: float = C.CONSENSUS_SUBSAMPLE
+    consensus_cut: float = C.CONSENSUS_CUT
+    consensus_margin: float = C.CONSENSUS_MARGIN
+    max_outlier_share: float = C.MAX_OUTLIER_SHARE
 
 
 @dataclass(frozen=True)

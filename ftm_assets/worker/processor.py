@@ -156,6 +156,7 @@ class FirmProcessor:
                 "n_sentences": len(t.sentence_ids),
                 "sentence_ids": t.sentence_ids,
                 "processing_timestamp": stamp,
+                "stability": t.stability,
             }
             for t in topics
         ]

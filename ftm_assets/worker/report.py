@@ -20,7 +20,7 @@ from ftm_assets.worker.config import WorkerConfig
 
 TOP_FIRMS = 3  # firms shown in the largest-topics table (those with the most modelled sentences)
 TOP_TOPICS = 3  # topics shown per firm
-_TOPIC_COLUMNS = ["firm_id", "firm_name", "topic_id", "representation", "n_sentences"]
+_TOPIC_COLUMNS = ["firm_id", "firm_name", "topic_id", "representation", "n_sentences", "stability"]
 
 
 @dataclass
@@ -95,7 +95,9 @@ def summarize_commit(storage: Storage, commit: dict[str, Any], manifest_firms: l
         error_classes[name] = error_classes.get(name, 0) + 1
     accounted = set(topic_firms) | set(failed_firms)
     topics_per_firm = sorted(sum(1 for i in ids if i >= 0) for ids in topic_ids_by_firm.values())
+    stability = firm_stability(topic_rows)
     return {
+        "firm_stability": stability,
         "firms_in_manifest": len(manifest_firms),
         "firms_with_rows": len(topic_firms),
         "firms_failed": len(failed_firms),
@@ -112,6 +114,19 @@ def summarize_commit(storage: Storage, commit: dict[str, Any], manifest_firms: l
         "duplicate_failures": len(failed_firms) - len(set(failed_firms)),
         "error_classes": error_classes,
     }
+
+
+def firm_stability(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Per firm with topics: its topics' stability, weighted by their sentences (outliers left out)."""
+    weight: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for row in rows:
+        if row["topic_id"] < 0 or row.get("stability") is None:
+            continue
+        n = float(row["n_sentences"] or 0)
+        weight[row["firm_id"]] = weight.get(row["firm_id"], 0.0) + n
+        total[row["firm_id"]] = total.get(row["firm_id"], 0.0) + n * float(row["stability"])
+    return {f: round(total[f] / weight[f], 4) for f in sorted(weight) if weight[f] > 0}
 
 
 def firm_topics_metadata(
@@ -148,6 +163,10 @@ def firm_topics_metadata(
         **{f"seconds_{stage}": round(value, 2) for stage, value in sorted(seconds.items())},
         **timing.metadata(),
     }
+    if summary.get("firm_stability"):
+        values = sorted(summary["firm_stability"].values())
+        metadata["firm_stability_median"] = values[len(values) // 2]
+        metadata["firm_stability"] = {"raw_value": summary["firm_stability"], "type": "json"}
     if summary["largest_topics_md"]:
         metadata["largest_topics"] = {"raw_value": summary["largest_topics_md"], "type": "md"}
     return metadata

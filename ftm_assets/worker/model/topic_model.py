@@ -1,4 +1,13 @@
-"""Fits BERTopic on one firm's sentence embeddings: cuML's UMAP/HDBSCAN on GPU when importable, else CPU.
+"""Fits BERTopic on one firm's sentence embeddings: by default on a consensus of many cheap clusterings.
+
+The default (``topic_method="consensus"``, ``consensus.py``) clusters the embeddings by the consensus of a
+hundred seeded k-means members on subsamples, after the call's procedural sentences (``boilerplate.py``) are
+set aside as outliers; BERTopic then only names the topics (c-TF-IDF keywords, with the call's procedural
+words, fillers and speaker names as stop words). It runs on the CPU on GPU machines too: it is numpy on a
+few hundred rows, a fraction of the embedding's cost. Each topic carries a ``stability`` in [0, 1].
+
+``topic_method="umap"`` is the seed's method, kept as the benchmark's baseline and for comparison: one UMAP
++ HDBSCAN fit, cuML's on GPU when importable, else CPU.
 
 On CPU, UMAP's numba kernels are compiled once per machine and cached (``jit_cache``); with a
 ``random_state`` its layout runs on one core, which is why the processor overlaps it with embedding.
@@ -18,6 +27,8 @@ import numpy as np
 
 from ftm_assets import constants as C
 from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker.model import boilerplate
+from ftm_assets.worker.model.consensus import ConsensusParams, consensus
 from ftm_assets.worker.model.jit_cache import import_umap_with_jit_cache
 
 
@@ -26,6 +37,7 @@ class Topic:
     topic_id: int
     keywords: list[str]
     sentence_ids: list[int]
+    stability: float = 1.0  # how reliably the topic recurs across the consensus members; see consensus.py
 
     @property
     def representation(self) -> str:
@@ -116,8 +128,12 @@ def fit_topics(
 ) -> list[Topic]:
     """Topics of one firm, ordered by topic id (-1, the outliers, first when present).
 
-    ``lean=False`` runs plain BERTopic as the seed did (the benchmark's baseline); same topics, slower.
+    With ``topic_method="umap"``, ``lean=False`` runs plain BERTopic as the seed did; same topics, slower.
     """
+    if params.topic_method == "consensus":
+        return _fit_consensus(sentences, embeddings, params)
+    if params.topic_method != "umap":
+        raise ValueError(f"topic_method={params.topic_method!r} is not one of 'consensus', 'umap'.")
     import_umap_with_jit_cache()  # a no-op once umap is imported; must precede BERTopic's own import of it
     from bertopic import BERTopic
     from sklearn.feature_extraction.text import CountVectorizer
@@ -139,4 +155,65 @@ def fit_topics(
         keywords = [w for w, _ in words if w][: params.top_n_keywords]
         ids = np.flatnonzero(assignments == topic_id).astype(int).tolist()
         topics.append(Topic(int(topic_id), keywords, ids))
+    return topics
+
+
+def consensus_params(params: TopicParams, n_docs: int) -> ConsensusParams:
+    return ConsensusParams(
+        n_members=params.consensus_members,
+        subsample=params.consensus_subsample,
+        sentences_per_cluster=C.CONSENSUS_SENTENCES_PER_CLUSTER,
+        cut=params.consensus_cut,
+        min_cluster_size=min_topic_size(params, n_docs),
+        margin=params.consensus_margin,
+        max_outlier_share=params.max_outlier_share,
+        max_points=C.CONSENSUS_MAX_SENTENCES,
+    )
+
+
+class _GivenLabels:
+    """A "clustering model" for BERTopic that returns labels decided beforehand (BERTopic only names them)."""
+
+    def __init__(self, labels: np.ndarray):
+        self.labels_ = np.asarray(labels)
+
+    def fit(self, X, y=None):  # noqa: N803 (BERTopic's signature)
+        return self
+
+
+def _fit_consensus(sentences: list[str], embeddings: np.ndarray, params: TopicParams) -> list[Topic]:
+    """Procedural sentences -> outliers; consensus topics on the rest; BERTopic's c-TF-IDF keywords."""
+    import_umap_with_jit_cache()
+    from bertopic.dimensionality import BaseDimensionalityReduction
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    n = len(sentences)
+    names = boilerplate.call_names(sentences)
+    procedural = np.asarray(boilerplate.procedural_mask(sentences, names), dtype=bool)
+    content = np.flatnonzero(~procedural)
+    labels = np.full(n, -1, dtype=np.int64)
+    stability: dict[int, float] = {}
+    cparams = consensus_params(params, n)
+    if len(content) >= max(2 * cparams.min_cluster_size, 4):
+        found = consensus(embeddings[content], cparams, params.random_seed)
+        labels[content] = found.labels
+        stability = dict(found.stability)
+    if (labels >= 0).sum() == 0:
+        return [Topic(-1, [], list(range(n)), stability.get(-1, 0.0))]
+    model = lean_bertopic_class()(
+        umap_model=BaseDimensionalityReduction(),
+        hdbscan_model=_GivenLabels(labels),
+        vectorizer_model=CountVectorizer(stop_words=boilerplate.stop_words(sentences), ngram_range=(1, 2)),
+        top_n_words=params.top_n_keywords,
+        calculate_probabilities=False,
+        verbose=False,
+    )
+    assignments = np.asarray(model.fit_transform(sentences, embeddings=embeddings)[0])
+    topics = []
+    for topic_id in sorted(set(assignments.tolist())):
+        ids = np.flatnonzero(assignments == topic_id)
+        words = model.get_topic(topic_id) or []
+        keywords = [w for w, _ in words if w][: params.top_n_keywords]
+        score = stability.get(int(labels[ids[0]]), 0.0) if topic_id >= 0 else stability.get(-1, 0.0)
+        topics.append(Topic(int(topic_id), keywords, ids.astype(int).tolist(), float(score)))
     return topics

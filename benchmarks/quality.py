@@ -1,0 +1,235 @@
+"""Topic quality on real calls, through the worker's own functions: stability, shape, content; see README.md.
+
+``python -m benchmarks.quality`` (``make bench-quality``) segments and embeds each Earnings-22 call once with
+the worker's ``FirmProcessor.prepare``, then fits its topics with ``fit_topics`` at the default settings and
+measures, per firm:
+
+- ``seed_ari``: ARI between the default seed and ``FTM_RANDOM_SEED=7`` (outliers count as a topic);
+- ``perturbation_ari``: ARI against a run on the call with 15% of its components dropped (a seeded draw per
+  call), on the sentences both runs have. The dropped call is segmented again; its sentences' embeddings are
+  the full call's (a sentence's embedding does not depend on its neighbours), so nothing is embedded twice;
+- topics per call, outlier share, the share of procedural topics (``boilerplate.is_procedural_topic``: at
+  least 3 of the top-4 keywords procedural, filler or the call's names), NPMI coherence of each topic's top-10
+  keywords on the firm's own sentences, topic diversity (unique keyword words / all keyword words);
+- on the demo corpus, whose components know their theme: ARI between topics and themes (``theme_ari``).
+
+Each method (``--methods consensus,umap``: today's default and the seed's UMAP + HDBSCAN) is measured on the
+same embeddings. ``--embed-cache PATH`` keeps the embeddings between runs (an .npz).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import logging
+import math
+import re
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.corpora import DEMO_QUARTER, demo_firms, real_firms  # noqa: E402
+from ftm_assets.worker.config import TopicParams, WorkerConfig  # noqa: E402
+from ftm_assets.worker.inputs import FirmInput  # noqa: E402
+from ftm_assets.worker.model import boilerplate  # noqa: E402
+from ftm_assets.worker.model.topic_model import Topic, fit_topics  # noqa: E402
+from ftm_assets.worker.segment import segment  # noqa: E402
+
+DROP_SHARE = 0.15
+OTHER_SEED = 7
+_TOKEN = re.compile(r"[a-z][a-z']+")
+
+
+@dataclasses.dataclass
+class Prepared:
+    texts: list[str]
+    keys: list[tuple[int, str]]  # (component_order, text): finds a sentence again in the dropped call
+    embeddings: np.ndarray
+
+
+def labels_of(topics: list[Topic], n: int) -> np.ndarray:
+    out = np.full(n, -2, dtype=int)
+    for t in topics:
+        out[t.sentence_ids] = t.topic_id
+    return out
+
+
+def drop_components(firm: FirmInput, share: float = DROP_SHARE) -> FirmInput:
+    """The firm with ``share`` of its components removed: a draw seeded by the firm id, the same every run."""
+    rng = np.random.default_rng(zlib.crc32(firm.firm_id.encode()))
+    gone = set(rng.choice(len(firm.components), size=round(share * len(firm.components)), replace=False).tolist())
+    kept = [c for i, c in enumerate(firm.components) if i not in gone]
+    return dataclasses.replace(firm, components=kept)
+
+
+def npmi(keywords: list[str], docs: list[set[str]]) -> float:
+    """Mean NPMI over pairs of keywords (a bigram counts where both its words occur), -1 for pairs never seen."""
+    sets = [frozenset(_TOKEN.findall(k.lower())) for k in keywords]
+    sets = [s for s in sets if s]
+    n = len(docs)
+    if len(sets) < 2 or n == 0:
+        return float("nan")
+    occ = [np.array([s <= d for d in docs]) for s in sets]
+    scores = []
+    for a, b in itertools.combinations(range(len(sets)), 2):
+        pa_, pb, pab = occ[a].mean(), occ[b].mean(), (occ[a] & occ[b]).mean()
+        if pab == 0:
+            scores.append(-1.0)
+        elif pab == 1:
+            scores.append(1.0)
+        else:
+            scores.append(math.log(pab / (pa_ * pb)) / -math.log(pab))
+    return float(np.mean(scores))
+
+
+def content_measures(topics: list[Topic], texts: list[str]) -> dict:
+    """Procedural share, NPMI and diversity of one firm's topics (outliers left out)."""
+    real = [t for t in topics if t.topic_id >= 0 and t.keywords]
+    names = boilerplate.call_names(texts)
+    docs = [set(_TOKEN.findall(s.lower())) for s in texts]
+    words = [w for t in real for k in t.keywords for w in _TOKEN.findall(k.lower())]
+    scores = [npmi(t.keywords[:10], docs) for t in real]
+    scores = [s for s in scores if not math.isnan(s)]
+    return {
+        "procedural_topics": sum(boilerplate.is_procedural_topic(t.keywords, names) for t in real),
+        "topics_with_keywords": len(real),
+        "npmi": float(np.mean(scores)) if scores else float("nan"),
+        "diversity": len(set(words)) / len(words) if words else float("nan"),
+    }
+
+
+def prepare_all(firms: list[FirmInput], cache: Path | None) -> dict[str, Prepared]:
+    """Segment and embed every firm once with the worker's processor (or read them from ``cache``)."""
+    if cache is not None and cache.exists():
+        z = np.load(cache, allow_pickle=True)
+        stored = z["prepared"].item()
+        if set(stored) >= {f.firm_id for f in firms}:
+            return {f.firm_id: Prepared(*stored[f.firm_id]) for f in firms}
+    from ftm_assets.worker.processor import FirmProcessor
+
+    cfg = WorkerConfig(quarter=DEMO_QUARTER, batch="000", storage_root="/unused", run_id="bench", device="cpu")
+    processor = FirmProcessor(cfg, logging.getLogger("bench"))
+    out: dict[str, Prepared] = {}
+    for firm in firms:
+        try:
+            p = processor.prepare(firm, DEMO_QUARTER)
+        except Exception as exc:  # an empty or too-short call: the worker would record a failure
+            logging.warning("%s skipped: %s", firm.firm_id, exc)
+            continue
+        out[firm.firm_id] = Prepared(
+            [s.text for s in p.sentences], [(s.component_order, s.text) for s in p.sentences], p.embeddings
+        )
+    if cache is not None:
+        np.savez(cache, prepared=np.array({k: (v.texts, v.keys, v.embeddings) for k, v in out.items()}, dtype=object))
+    return out
+
+
+def measure_firm(firm: FirmInput, prep: Prepared, params: TopicParams) -> dict:
+    """One firm's figures for one method: three fits (default seed, seed 7, 15% of components dropped)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    n = len(prep.texts)
+    t0 = time.perf_counter()
+    main = fit_topics(prep.texts, prep.embeddings, params, use_gpu=False)
+    fit_s = time.perf_counter() - t0
+    a = labels_of(main, n)
+    b = labels_of(fit_topics(prep.texts, prep.embeddings, dataclasses.replace(params, random_seed=OTHER_SEED),
+                             use_gpu=False), n)  # fmt: skip
+    position = {key: i for i, key in enumerate(prep.keys)}
+    dropped = segment(drop_components(firm).components, min_words=params.min_sentence_words)
+    shared = [position[(s.component_order, s.text)] for s in dropped if (s.component_order, s.text) in position]
+    c = labels_of(fit_topics([prep.texts[i] for i in shared], prep.embeddings[shared], params, use_gpu=False),
+                  len(shared))  # fmt: skip
+    real = [t for t in main if t.topic_id >= 0]
+    weights = np.array([len(t.sentence_ids) for t in real], dtype=float)
+    return {
+        "firm_id": firm.firm_id,
+        "sentences": n,
+        "seed_ari": float(adjusted_rand_score(a, b)),
+        "perturbation_ari": float(adjusted_rand_score(a[shared], c)),
+        "topics": len(real),
+        "outlier_share": float((a == -1).mean()),
+        "stability": float(np.average([t.stability for t in real], weights=weights)) if real else 0.0,
+        "fit_s": fit_s,
+        **content_measures(main, prep.texts),
+    }
+
+
+def theme_agreement(params: TopicParams, prepared: dict[str, Prepared], firms: list[FirmInput]) -> float:
+    """Median over demo firms of the ARI between topics and the demo's known themes (boilerplate: one theme)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from ftm_assets.transcripts import demo
+
+    by_id = {f.firm_id: f for f in demo.demo_firms(len(firms))}
+    scores = []
+    for firm in firms:
+        prep = prepared.get(firm.firm_id)
+        if prep is None:
+            continue
+        call = demo.demo_call(by_id[firm.firm_id], DEMO_QUARTER)
+        truth = [call[order].theme or "(boilerplate)" for order, _ in prep.keys]
+        found = labels_of(fit_topics(prep.texts, prep.embeddings, params, use_gpu=False), len(prep.texts))
+        scores.append(adjusted_rand_score(truth, found))
+    return float(np.median(scores)) if scores else float("nan")
+
+
+def summarize(rows: list[dict]) -> dict:
+    med = lambda k: float(np.nanmedian([r[k] for r in rows]))  # noqa: E731
+    topics = sum(r["topics_with_keywords"] for r in rows)
+    return {
+        "firms": len(rows),
+        "seed_ari_median": med("seed_ari"),
+        "perturbation_ari_median": med("perturbation_ari"),
+        "topics_per_call_median": med("topics"),
+        "outlier_share_median": med("outlier_share"),
+        "procedural_topic_share": sum(r["procedural_topics"] for r in rows) / topics if topics else float("nan"),
+        "npmi_median": med("npmi"),
+        "diversity_median": med("diversity"),
+        "firm_stability_median": med("stability"),
+        "fit_s_per_firm_mean": float(np.mean([r["fit_s"] for r in rows])),
+    }
+
+
+def run(methods: list[str], n_real: int | None, n_demo: int, cache: Path | None) -> dict:
+    real = real_firms(n_real)
+    demo = demo_firms(n_demo)
+    prepared = prepare_all(real + demo, cache)
+    out: dict = {"methods": {}}
+    for method in methods:
+        params = TopicParams(topic_method=method)
+        rows = [measure_firm(f, prepared[f.firm_id], params) for f in real if f.firm_id in prepared]
+        summary = summarize(rows) if rows else {}
+        summary["demo_theme_ari_median"] = theme_agreement(params, prepared, demo)
+        summary["demo_firms"] = len(demo)
+        out["methods"][method] = {"summary": summary, "per_firm": rows}
+        print(method, json.dumps(summary), flush=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--real-firms", type=int, default=None, help="Earnings-22 calls (default: all 125)")
+    parser.add_argument("--demo-firms", type=int, default=8)
+    parser.add_argument("--methods", default="consensus,umap")
+    parser.add_argument("--embed-cache", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="write the full result (per firm too) here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    result = run(args.methods.split(","), args.real_firms, args.demo_firms, args.embed_cache)
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print("BENCH_JSON " + json.dumps({m: r["summary"] for m, r in result["methods"].items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
