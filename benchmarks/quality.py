@@ -13,7 +13,7 @@ measures, per firm:
   keywords on the firm's own sentences, topic diversity (unique keyword words / all keyword words);
 - on the demo corpus, whose components know their theme: ARI between topics and themes (``theme_ari``).
 
-Each method (``--methods consensus,umap``: today's default and the seed's UMAP + HDBSCAN) is measured on the
+Each method (``--methods ward,umap``: today's default and the seed's UMAP + HDBSCAN) is measured on the
 same embeddings. ``--embed-cache PATH`` keeps the embeddings between runs (an .npz).
 """
 
@@ -107,29 +107,27 @@ def content_measures(topics: list[Topic], texts: list[str]) -> dict:
 
 
 def prepare_all(firms: list[FirmInput], cache: Path | None) -> dict[str, Prepared]:
-    """Segment and embed every firm once with the worker's processor (or read them from ``cache``)."""
+    """Segment and embed every firm once with the worker's processor; ``cache`` keeps them between runs."""
+    stored: dict = {}
     if cache is not None and cache.exists():
-        z = np.load(cache, allow_pickle=True)
-        stored = z["prepared"].item()
-        if set(stored) >= {f.firm_id for f in firms}:
-            return {f.firm_id: Prepared(*stored[f.firm_id]) for f in firms}
-    from ftm_assets.worker.processor import FirmProcessor
+        stored = np.load(cache, allow_pickle=True)["prepared"].item()
+    missing = [f for f in firms if f.firm_id not in stored]
+    if missing:
+        from ftm_assets.worker.processor import FirmProcessor
 
-    cfg = WorkerConfig(quarter=DEMO_QUARTER, batch="000", storage_root="/unused", run_id="bench", device="cpu")
-    processor = FirmProcessor(cfg, logging.getLogger("bench"))
-    out: dict[str, Prepared] = {}
-    for firm in firms:
-        try:
-            p = processor.prepare(firm, DEMO_QUARTER)
-        except Exception as exc:  # an empty or too-short call: the worker would record a failure
-            logging.warning("%s skipped: %s", firm.firm_id, exc)
-            continue
-        out[firm.firm_id] = Prepared(
-            [s.text for s in p.sentences], [(s.component_order, s.text) for s in p.sentences], p.embeddings
-        )
-    if cache is not None:
-        np.savez(cache, prepared=np.array({k: (v.texts, v.keys, v.embeddings) for k, v in out.items()}, dtype=object))
-    return out
+        cfg = WorkerConfig(quarter=DEMO_QUARTER, batch="000", storage_root="/unused", run_id="bench", device="cpu")
+        processor = FirmProcessor(cfg, logging.getLogger("bench"))
+        for firm in missing:
+            try:
+                p = processor.prepare(firm, DEMO_QUARTER)
+            except Exception as exc:  # an empty or too-short call: the worker would record a failure
+                logging.warning("%s skipped: %s", firm.firm_id, exc)
+                continue
+            keys = [(s.component_order, s.text) for s in p.sentences]
+            stored[firm.firm_id] = ([s.text for s in p.sentences], keys, p.embeddings)
+        if cache is not None:
+            np.savez(cache, prepared=np.array(stored, dtype=object))
+    return {f.firm_id: Prepared(*stored[f.firm_id]) for f in firms if f.firm_id in stored}
 
 
 def measure_firm(firm: FirmInput, prep: Prepared, params: TopicParams) -> dict:
@@ -138,16 +136,17 @@ def measure_firm(firm: FirmInput, prep: Prepared, params: TopicParams) -> dict:
 
     n = len(prep.texts)
     t0 = time.perf_counter()
-    main = fit_topics(prep.texts, prep.embeddings, params, use_gpu=False)
+    groups = [order for order, _ in prep.keys]
+    main = fit_topics(prep.texts, prep.embeddings, params, use_gpu=False, groups=groups)
     fit_s = time.perf_counter() - t0
     a = labels_of(main, n)
     b = labels_of(fit_topics(prep.texts, prep.embeddings, dataclasses.replace(params, random_seed=OTHER_SEED),
-                             use_gpu=False), n)  # fmt: skip
+                             use_gpu=False, groups=groups), n)  # fmt: skip
     position = {key: i for i, key in enumerate(prep.keys)}
     dropped = segment(drop_components(firm).components, min_words=params.min_sentence_words)
     shared = [position[(s.component_order, s.text)] for s in dropped if (s.component_order, s.text) in position]
-    c = labels_of(fit_topics([prep.texts[i] for i in shared], prep.embeddings[shared], params, use_gpu=False),
-                  len(shared))  # fmt: skip
+    c = labels_of(fit_topics([prep.texts[i] for i in shared], prep.embeddings[shared], params, use_gpu=False,
+                             groups=[groups[i] for i in shared]), len(shared))  # fmt: skip
     real = [t for t in main if t.topic_id >= 0]
     weights = np.array([len(t.sentence_ids) for t in real], dtype=float)
     return {
@@ -157,7 +156,8 @@ def measure_firm(firm: FirmInput, prep: Prepared, params: TopicParams) -> dict:
         "perturbation_ari": float(adjusted_rand_score(a[shared], c)),
         "topics": len(real),
         "outlier_share": float((a == -1).mean()),
-        "stability": float(np.average([t.stability for t in real], weights=weights)) if real else 0.0,
+        "stability": float(np.average([t.stability for t in real], weights=weights))
+        if real and real[0].stability is not None else float("nan"),
         "fit_s": fit_s,
         **content_measures(main, prep.texts),
     }
@@ -177,7 +177,8 @@ def theme_agreement(params: TopicParams, prepared: dict[str, Prepared], firms: l
             continue
         call = demo.demo_call(by_id[firm.firm_id], DEMO_QUARTER)
         truth = [call[order].theme or "(boilerplate)" for order, _ in prep.keys]
-        found = labels_of(fit_topics(prep.texts, prep.embeddings, params, use_gpu=False), len(prep.texts))
+        groups = [order for order, _ in prep.keys]
+        found = labels_of(fit_topics(prep.texts, prep.embeddings, params, use_gpu=False, groups=groups), len(prep.texts))
         scores.append(adjusted_rand_score(truth, found))
     return float(np.median(scores)) if scores else float("nan")
 
@@ -219,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real-firms", type=int, default=None, help="Earnings-22 calls (default: all 125)")
     parser.add_argument("--demo-firms", type=int, default=8)
-    parser.add_argument("--methods", default="consensus,umap")
+    parser.add_argument("--methods", default="ward,umap")
     parser.add_argument("--embed-cache", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the full result (per firm too) here")
     args = parser.parse_args(argv)

@@ -27,16 +27,16 @@ HDBSCAN_MIN_SAMPLES = 2
 # Above 500 sentences the minimum topic size grows as n / 100 (a 10,000-sentence call: topics of 100+)
 SENTENCES_PER_MIN_TOPIC_SIZE = 100
 TOP_N_KEYWORDS = 10
-# Topic method: "consensus" (default; stable under a reseed or a few lost components, see
-# worker/model/consensus.py) or "umap" (one UMAP + HDBSCAN fit, the seed's method).
-TOPIC_METHOD = "consensus"
-CONSENSUS_MEMBERS = 100  # k-means members; each draws CONSENSUS_SUBSAMPLE of the sentences
-CONSENSUS_SUBSAMPLE = 0.8
-CONSENSUS_CUT = 0.5  # sentences grouped by fewer than half the members that drew both are kept apart
-CONSENSUS_MARGIN = 0.4  # a sentence whose mean co-association with its topic is below this is an outlier...
-MAX_OUTLIER_SHARE = 0.25  # ...while the call's outliers stay within this share
-CONSENSUS_SENTENCES_PER_CLUSTER = (10, 30)  # members' k drawn between n/30 and n/10
-CONSENSUS_MAX_SENTENCES = 3000  # longer calls: consensus on this many k-means micro-clusters
+# Topic method: "ward" (default; Ward clustering of context-smoothed embeddings, stable under a reseed or a
+# few lost components, see worker/model/ward.py) or "umap" (one UMAP + HDBSCAN fit, the seed's method).
+TOPIC_METHOD = "ward"
+CONTEXT_WINDOW = 4  # sentences either side, within the speaker's component, averaged into each sentence
+CONTEXT_DECAY = 0.8  # weight of a neighbour d sentences away: 0.8**d
+SENTENCES_PER_TOPIC = 20  # a 300-sentence call gets 15 topics...
+MAX_TOPICS = 40  # ...and no call more than this
+STABILITY_MEMBERS = 20  # seeded 80% resamples behind each topic's stability score
+STABILITY_SUBSAMPLE = 0.8
+WARD_MAX_SENTENCES = 4000  # longer calls: Ward on every k-th sentence, the rest to the nearest topic
 EMBEDDING_BATCH_SIZE = 64
 
 # Storage

@@ -39,11 +39,11 @@ class TopicParams:
     top_n_keywords: int = C.TOP_N_KEYWORDS
     embedding_batch_size: int = C.EMBEDDING_BATCH_SIZE
     topic_method: str = C.TOPIC_METHOD
-    consensus_members: int = C.CONSENSUS_MEMBERS
-    consensus_subsample: float = C.CONSENSUS_SUBSAMPLE
-    consensus_cut: float = C.CONSENSUS_CUT
-    consensus_margin: float = C.CONSENSUS_MARGIN
-    max_outlier_share: float = C.MAX_OUTLIER_SHARE
+    context_window: int = C.CONTEXT_WINDOW
+    context_decay: float = C.CONTEXT_DECAY
+    sentences_per_topic: int = C.SENTENCES_PER_TOPIC
+    max_topics: int = C.MAX_TOPICS
+    stability_members: int = C.STABILITY_MEMBERS
 
 
 @dataclass(frozen=True)

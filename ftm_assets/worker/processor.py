@@ -139,8 +139,12 @@ class FirmProcessor:
         sentences = prepared.sentences
         texts = [s.text for s in sentences]
         topics = self._timed(
-            "fit", lambda: fit_topics(texts, prepared.embeddings, self.cfg.topics, use_gpu=self.use_gpu)
-        )
+            "fit",
+            lambda: fit_topics(
+                texts, prepared.embeddings, self.cfg.topics, use_gpu=self.use_gpu,
+                groups=[(s.call_id, s.component_order) for s in sentences],
+            ),
+        )  # fmt: skip
         stamp = now_utc()
         topic_rows = [
             {
