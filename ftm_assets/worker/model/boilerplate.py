@@ -42,7 +42,8 @@ FILLER_WORDS = frozenset(
     talk talked talking lot little maybe obviously basically certainly clearly yeah yes perfect sure
     let want wanted way things thing look looking looks got get getting theres thats youre weve ive
     dont didnt doesnt isnt wasnt arent theyre were we're i'm it's that's there's don't you're we've
-    question questions answer answers point points terms
+    question questions answer answers point points terms ask asking asked quick quickly topic color
+    different add adding follow
     """.split()
 )
 

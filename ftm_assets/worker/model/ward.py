@@ -17,7 +17,8 @@ every k-th sentence (a deterministic stride), the rest joining the nearest topic
 Each topic's ``stability`` is how reliably it recurs when the call is resampled: Ward on ``members`` random
 subsamples (``subsample`` of the sentences each, drawn from ``numpy.random.default_rng(seed)``: the
 configured ``FTM_RANDOM_SEED`` drives every random draw there is), and per topic the mean over members of its
-best Jaccard overlap with a member's cluster, on the sentences that member drew.
+best Jaccard overlap with a member's cluster, on the sentences that member drew (calls above 1,000 sentences:
+resamples of every k-th sentence).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 OUTLIER = -1
+STABILITY_MAX_POINTS = 1000  # resamples of longer calls draw from every k-th sentence
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,9 @@ def _renumber(labels: np.ndarray) -> np.ndarray:
 def stability(xs: np.ndarray, labels: np.ndarray, params: WardParams, seed: int) -> dict[int, float]:
     """Per topic: mean over seeded resamples of its best Jaccard overlap with one of the resample's clusters."""
     rng = np.random.default_rng(seed)
+    if len(xs) > STABILITY_MAX_POINTS:  # a long call: resample a deterministic stride (keeps it ~1 s)
+        stride = -(-len(xs) // STABILITY_MAX_POINTS)
+        xs, labels = xs[::stride], labels[::stride]
     n = len(xs)
     m = max(2, int(round(params.subsample * n)))
     topics = [int(t) for t in np.unique(labels) if t >= 0]
