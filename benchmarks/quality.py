@@ -216,6 +216,75 @@ def run(methods: list[str], n_real: int | None, n_demo: int, cache: Path | None)
     return out
 
 
+HEADLINE = ("seed_ari_median", "perturbation_ari_median", "topics_per_call_median", "outlier_share_median",
+            "procedural_topic_share", "npmi_median")  # fmt: skip
+
+
+def quality_keys(by_method: dict[str, dict]) -> dict:
+    """``latest.json``'s keys: every method's summary under ``quality``, the default method's at the top."""
+    default = TopicParams().topic_method
+    head = by_method.get(default, {})
+    return {"quality": by_method, "quality_method": default, **{k: head.get(k) for k in HEADLINE}}
+
+
+def quality_targets(out: dict) -> dict[str, bool | None]:
+    """Issue 16's targets (None: not measured): stable under a reseed and lost components, no collapse."""
+    q = out.get("quality")
+    if not q:
+        return {}
+    new, old = q.get(out["quality_method"], {}), q.get("umap", {})
+    themes = new.get("demo_theme_ari_median"), old.get("demo_theme_ari_median")
+    return {
+        "seed_ari_median_ge_0.85": new.get("seed_ari_median", 0) >= 0.85,
+        "perturbation_ari_median_ge_0.75": new.get("perturbation_ari_median", 0) >= 0.75,
+        "topics_per_call_median_8_to_40": 8 <= new.get("topics_per_call_median", 0) <= 40,
+        "outlier_share_median_le_0.25": new.get("outlier_share_median", 1) <= 0.25,
+        "demo_themes_no_worse": None if None in themes else themes[0] >= themes[1],
+    }
+
+
+def render_quality(q: dict) -> str:
+    """A markdown table, one column per method."""
+    rows = [
+        ("real calls", "firms", "{:.0f}"), ("seed ARI (42 vs 7), median", "seed_ari_median", "{:.3f}"),
+        ("ARI vs 15% of components dropped, median", "perturbation_ari_median", "{:.3f}"),
+        ("topics per call, median", "topics_per_call_median", "{:.1f}"),
+        ("outlier share, median", "outlier_share_median", "{:.3f}"),
+        ("procedural topics (>= 3 of top-4 keywords)", "procedural_topic_share", "{:.3f}"),
+        ("NPMI of top-10 keywords, median", "npmi_median", "{:.3f}"),
+        ("topic diversity, median", "diversity_median", "{:.3f}"),
+        ("firm stability (sentence-weighted), median", "firm_stability_median", "{:.3f}"),
+        ("ARI with the demo's known themes, median", "demo_theme_ari_median", "{:.3f}"),
+        ("fit seconds per call, mean", "fit_s_per_firm_mean", "{:.2f}"),
+    ]  # fmt: skip
+    methods = list(q)
+    lines = ["\nTopic quality on the Earnings-22 calls (`benchmarks/quality.py`, default settings, worker's own "
+             "segment -> embed -> fit_topics; demo themes on 8 demo calls):", "",
+             "| measure | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]  # fmt: skip
+    for label, key, fmt in rows:
+        cells = [fmt.format(q[m][key]) if isinstance(q[m].get(key), (int, float)) else "-" for m in methods]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_results(by_method: dict[str, dict]) -> None:
+    """Merge into ``benchmarks/latest.json`` (its other keys kept) and append a section to ``RESULTS.md``."""
+    import datetime as dt
+
+    here = Path(__file__).resolve().parent
+    latest = here / "latest.json"
+    out = json.loads(latest.read_text()) if latest.exists() else {}
+    out.update(quality_keys(by_method))
+    out["quality_date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    out.setdefault("targets", {}).update(quality_targets(out))
+    latest.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+    met = ", ".join(f"{k}: {'yes' if v else 'NO' if v is not None else 'not measured'}"
+                    for k, v in quality_targets(out).items())  # fmt: skip
+    with open(here / "RESULTS.md", "a", encoding="utf-8") as fh:
+        fh.write(f"\n## {out['quality_date']} — topic quality only (`make bench-quality`)\n"
+                 + render_quality(by_method) + f"\n\nTargets met (issue 16): {met}.\n")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real-firms", type=int, default=None, help="Earnings-22 calls (default: all 125)")
@@ -223,12 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default="ward,umap")
     parser.add_argument("--embed-cache", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the full result (per firm too) here")
+    parser.add_argument("--no-write", action="store_true", help="leave latest.json and RESULTS.md alone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     result = run(args.methods.split(","), args.real_firms, args.demo_firms, args.embed_cache)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print("BENCH_JSON " + json.dumps({m: r["summary"] for m, r in result["methods"].items()}))
+    by_method = {m: r["summary"] for m, r in result["methods"].items()}
+    if not args.no_write:
+        write_results(by_method)
+    print("BENCH_JSON " + json.dumps(by_method))
     return 0
 
 

@@ -45,6 +45,13 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def topic_backend(method: str, use_gpu: bool) -> str:
+    """What fits the topics: scipy's Ward on CPU (the default, also on GPU machines), or UMAP + HDBSCAN."""
+    if method == "ward":
+        return "scipy-ward"
+    return "cuml" if use_gpu else "umap-learn+hdbscan"
+
+
 def pipeline_depth_from_env() -> int:
     raw = os.environ.get("FTM_PIPELINE_DEPTH", str(DEFAULT_PIPELINE_DEPTH))
     try:
@@ -87,7 +94,7 @@ class FirmProcessor:
         import_umap_with_jit_cache()  # before BERTopic imports umap: compiled kernels land in NUMBA_CACHE_DIR
         log.info(
             f"Loading embedding model {self.model_path} on {self.device} ({self.backend}, {self.precision}); "
-            f"topic model on {'GPU (cuML)' if self.use_gpu else 'CPU (umap-learn + hdbscan)'}; "
+            f"topic model: {topic_backend(cfg.topics.topic_method, self.use_gpu)}; "
             f"{self.pipeline_depth} firm(s) embedded ahead of the fit."
         )
         self.embedder = Embedder(
@@ -102,7 +109,7 @@ class FirmProcessor:
             "ftm.embedding_precision": self.precision,
             "ftm.embedding_backend": self.backend,
             "ftm.device": self.device,
-            "ftm.topic_backend": "cuml" if self.use_gpu else "umap-learn+hdbscan",
+            "ftm.topic_backend": topic_backend(self.cfg.topics.topic_method, self.use_gpu),
             "ftm.random_seed": str(self.cfg.topics.random_seed),
             "ftm.params": json.dumps(self.cfg.topics.__dict__, sort_keys=True),
             "ftm.pipeline_depth": str(self.pipeline_depth),
