@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpora import EARNINGS22, demo_firms, real_firms  # noqa: E402
 from benchmarks.naive import NaiveBaseline, NaiveRun, assignments  # noqa: E402
+from benchmarks.quality import HEADLINE as QUALITY_HEADLINE  # noqa: E402
 from benchmarks.quality import quality_keys, quality_targets, render_quality  # noqa: E402
 from ftm_assets.worker.config import WorkerConfig  # noqa: E402
 from ftm_assets.worker.processor import FirmProcessor, library_versions  # noqa: E402
@@ -240,7 +241,12 @@ def main(argv: list[str] | None = None) -> int:
         out["dagster_overhead_s"] = dag["dagster_overhead_s"]
     if "quality" not in skip:  # issue 16's figures on all 125 real calls, both methods (benchmarks/quality.py)
         extra = ["--embed-cache", args.quality_cache] if args.quality_cache else []
-        out.update(quality_keys(probe("benchmarks.quality", "--no-write", *extra)))
+        out.update(quality_keys(probe("benchmarks.quality", "--no-write", *extra)), quality_date=out["date"])
+    elif (HERE / "latest.json").exists():  # skipped: keep the last quality run's figures, dated
+        previous = json.loads((HERE / "latest.json").read_text())
+        if "quality" in previous:
+            out.update({k: previous[k] for k in previous if k.startswith("quality") or k in QUALITY_HEADLINE})
+            out["notes"].append(f"topic quality skipped; its figures are from {previous.get('quality_date', 'an earlier run')}")
     out["targets"] = targets(out)
     out["bench_seconds"] = time.perf_counter() - started
     (HERE / "latest.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
