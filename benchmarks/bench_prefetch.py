@@ -26,9 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 QUARTER = "2023Q1"
 DBNAME = "wrds"
 READER, READER_PASSWORD = "bench_reader", "bench-password"

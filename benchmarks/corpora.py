@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
+from ftm_assets.worker.env import WorkerEnv
 from ftm_assets.worker.inputs import FirmInput, iter_firms
 from ftm_assets.worker.segment import Component
 
@@ -47,3 +49,9 @@ def demo_firms(n_firms: int, quarter: str = DEMO_QUARTER) -> list[FirmInput]:
     table = demo_transcripts(quarter, n_firms=n_firms)
     ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))
     return list(iter_firms(table, ids))
+
+
+def bench_config() -> WorkerConfig:
+    """The worker's configuration for a benchmark: CPU, and this machine's FTM_* embedder settings."""
+    return WorkerConfig(quarter=DEMO_QUARTER, batch="000", storage_root="/unused", run_id="bench",
+                        embedding=EmbeddingSettings(device="cpu").over(WorkerEnv.read().embedding))  # fmt: skip

@@ -101,7 +101,7 @@ def materialize_batch(firms: int) -> dict[str, Any]:
         **overhead_breakdown(launched_at, recorded_at, started, wall),
         "worker_startup_s": meta["worker_startup_s"],
         "timeline_s": timeline(events, launched_at, marks),
-        "record_seconds": record["seconds"],
+        "record_seconds": record.seconds,
     }
 
 

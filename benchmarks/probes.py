@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 
-from ftm_assets.worker.config import WorkerConfig
+from benchmarks.corpora import bench_config
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.segment import Component
 
@@ -29,17 +29,13 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
 
 
-def _cfg() -> WorkerConfig:
-    return WorkerConfig(quarter=QUARTER, batch="000", storage_root="/unused", run_id="bench", device="cpu")
-
-
 def first_firm() -> dict:
     from benchmarks.corpora import demo_firms
     from ftm_assets.worker.processor import FirmProcessor
 
     firm = demo_firms(1)[0]
     t0 = time.perf_counter()
-    processor = FirmProcessor(_cfg(), logging.getLogger("bench"))
+    processor = FirmProcessor(bench_config(), logging.getLogger("bench"))
     t1 = time.perf_counter()
     _, result = next(processor.results([firm], QUARTER))
     if isinstance(result, Exception):
@@ -65,7 +61,7 @@ def rss(n_firms: int, n_sentences: int) -> dict:
     from ftm_assets.worker.processor import FirmProcessor
 
     firms = cheap_firms(n_firms, n_sentences)
-    processor = FirmProcessor(_cfg(), logging.getLogger("bench"))
+    processor = FirmProcessor(bench_config(), logging.getLogger("bench"))
     _, warm = next(processor.results(firms[:1], QUARTER))  # model and JIT in memory before the baseline
     if isinstance(warm, Exception):
         raise warm

@@ -36,8 +36,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.corpora import DEMO_QUARTER, demo_firms, real_firms  # noqa: E402
-from ftm_assets.worker.config import TopicParams, WorkerConfig  # noqa: E402
+from benchmarks.corpora import DEMO_QUARTER, bench_config, demo_firms, real_firms  # noqa: E402
+from ftm_assets.worker.config import TopicParams  # noqa: E402
 from ftm_assets.worker.inputs import FirmInput  # noqa: E402
 from ftm_assets.worker.model import boilerplate  # noqa: E402
 from ftm_assets.worker.model.topic_model import Topic, fit_topics  # noqa: E402
@@ -115,8 +115,7 @@ def prepare_all(firms: list[FirmInput], cache: Path | None) -> dict[str, Prepare
     if missing:
         from ftm_assets.worker.processor import FirmProcessor
 
-        cfg = WorkerConfig(quarter=DEMO_QUARTER, batch="000", storage_root="/unused", run_id="bench", device="cpu")
-        processor = FirmProcessor(cfg, logging.getLogger("bench"))
+        processor = FirmProcessor(bench_config(), logging.getLogger("bench"))
         for firm in missing:
             try:
                 p = processor.prepare(firm, DEMO_QUARTER)

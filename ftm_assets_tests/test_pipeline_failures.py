@@ -1,5 +1,6 @@
-"""What Dagster shows when a batch job fails: the circuit breaker and ALLOW_FAILURES=false end the run with
-the worker's reason, the failures output is written anyway, and no commit record claims the partition."""
+"""What Dagster shows for firms without usable text and for a batch job that fails: stub transcripts are
+skipped (reported, not counted by the circuit breaker, ALLOW_FAILURES=false or the failure-rate check); a
+job that fails ends the run with the worker's reason, and no commit record claims the partition."""
 
 import datetime as dt
 from collections.abc import Iterator
@@ -8,13 +9,14 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from ftm_assets.readers import commit_records
+from ftm_assets import constants as C
+from ftm_assets.readers import read_failures
+from ftm_assets.storage.commit import load_commit
 from ftm_assets.transcripts.resources import TranscriptSource
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA
 from ftm_assets.transcripts.demo import demo_transcripts
 from ftm_assets.storage import open_storage
-from ftm_assets.storage import layout
-from ftm_assets_tests.support.pipeline import build_test_definitions
+from ftm_assets_tests.support.pipeline import build_test_definitions, check_evaluations
 
 QUARTER = "2024Q3"
 pytestmark = pytest.mark.slow
@@ -53,29 +55,27 @@ def _materialize(tmp_path, env):
             asset_selection=[dg.AssetKey("firm_topics"), dg.AssetKey("firm_topic_failures")],
         )
         logs = [e.user_message for e in instance.all_logs(result.run_id)]
-    return root, result, logs
+        checks = check_evaluations(instance)
+    return root, result, logs, checks
 
 
-def _failure_message(result) -> str:
-    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert failures, "the step should have failed"
-    return str(failures[0].step_failure_data.error)
+def test_stub_transcripts_are_skipped_and_fail_nothing(tmp_path):
+    """Six empty transcripts in a row, more than MAX_CONSECUTIVE_FAILURES, with ALLOW_FAILURES=false: skipped."""
+    root, result, logs, checks = _materialize(tmp_path, {"MAX_CONSECUTIVE_FAILURES": "5", "ALLOW_FAILURES": "false"})
+    assert result.success
+    failures = read_failures(root, QUARTER, strict=True)
+    assert len(failures) == 6 and set(failures.outcome) == {"skipped"}
+    assert set(failures.error_class) == {"EmptyTranscript"}
+    (rate,) = [c for c in checks if c.check_name == C.CHECK_FAILURE_RATE]
+    assert rate.passed and rate.metadata["firms_skipped"].value == 6
+    (materialization,) = [m for m in result.asset_materializations_for_node("firm_topics_batch")
+                          if m.asset_key == dg.AssetKey("firm_topic_failures")]
+    assert materialization.metadata["skipped"].value == 6 and materialization.metadata["failures"].value == 0
 
 
-def test_circuit_breaker_fails_the_run_with_its_reason(tmp_path):
-    root, result, logs = _materialize(tmp_path, {"MAX_CONSECUTIVE_FAILURES": "5"})
+def test_a_failing_job_ends_the_run_with_its_reason(tmp_path):
+    root, result, logs, _ = _materialize(tmp_path, {"FTM_EMBEDDING_MODEL": str(tmp_path / "no-model")})
     assert not result.success
-    assert any("5 consecutive firms failed" in m for m in logs), "the worker's reason reaches Dagster's logs"
-    assert "code 1" in _failure_message(result) or "failed" in _failure_message(result)
-    store = open_storage(root)
-    assert store.exists(layout.failures(QUARTER, "000"))
-    assert commit_records(root, QUARTER) == []
+    assert any("ModelNotFoundError" in m and "no committed output yet" in m for m in logs), logs
+    assert load_commit(open_storage(root), QUARTER, "000") is None
     assert not result.asset_materializations_for_node("firm_topics_batch")
-
-
-def test_allow_failures_false_fails_on_the_first_bad_firm(tmp_path):
-    root, result, logs = _materialize(tmp_path, {"ALLOW_FAILURES": "false"})
-    assert not result.success
-    assert any("ALLOW_FAILURES is false" in m for m in logs)
-    assert open_storage(root).exists(layout.failures(QUARTER, "000"))
-    assert commit_records(root, QUARTER) == []

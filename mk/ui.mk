@@ -1,9 +1,8 @@
 # Operator view (issue 8): the UI tests drive Debian's `chromium` headless with Playwright's Python package.
 # No browser is ever downloaded (`playwright install` is not run): the tests point Playwright at
-# /usr/bin/chromium. Chromium is installed only when missing; playwright (+ pyee) goes into the main venv.
+# /usr/bin/chromium. Chromium is installed only when missing; playwright (+ pyee) is in pyproject.toml's
+# `test` extra (the main venv).
 UI_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
-PLAYWRIGHT_VERSION := 1.65.2
-PYEE_VERSION := 13.0.1
 
 .PHONY: ui-chromium ui-tools
 
@@ -16,14 +15,16 @@ ui-chromium:
 	  $(UI_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	fi
 
-$(VENV)/.playwright-installed: $(VENV)/.installed mk/ui.mk
-	$(PY) -m pip install -q playwright==$(PLAYWRIGHT_VERSION) pyee==$(PYEE_VERSION) -c constraints.txt
-	$(PY) -m pip check
-	touch $@
-
-ui-tools: ui-chromium $(VENV)/.playwright-installed
+ui-tools: ui-chromium $(VENV)/.installed
 
 TEST_DEPS += ui-tools
+
+# The README's picture of the asset graph: a fresh `dagster dev` in a temporary folder runs the backfill
+# scenario of the tests (a few minutes), then headless Chromium saves docs/screenshots/asset-graph.png. Tests
+# never write into the checkout; commit the new picture when the UI changed.
+.PHONY: screenshots
+screenshots: install ui-tools
+	$(PY) -m ftm_assets_tests.support.ui docs/screenshots
 
 # FTM_MAX_BATCH_JOBS_IN_FLIGHT (default 5): at most that many batch jobs in flight, on the instance in
 # DAGSTER_HOME. An explicit pool limit outranks dagster.yaml's default_limit; `make dev` applies it first.

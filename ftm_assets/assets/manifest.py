@@ -7,9 +7,11 @@ import dagster as dg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ftm_assets.markdown import markdown_table
 from ftm_assets.storage.manifest import assign_batches, write_manifest
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.storage import layout
+from ftm_assets.storage.commit import quarter_commits
 
 
 def build_firm_manifest(partitions: dg.PartitionsDefinition, batch_count: int) -> dg.AssetsDefinition:
@@ -24,7 +26,7 @@ def build_firm_manifest(partitions: dg.PartitionsDefinition, batch_count: int) -
     )
     def firm_manifest(context: dg.AssetExecutionContext, storage: StorageRoot) -> dg.MaterializeResult:
         quarter = context.partition_key
-        store = storage.storage
+        store = storage.store
         firm_ids: set[str] = set()
         for key in store.list(layout.raw_transcripts_prefix(quarter)):
             table = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["firm_id"])
@@ -36,13 +38,23 @@ def build_firm_manifest(partitions: dg.PartitionsDefinition, batch_count: int) -
             )
         entries = assign_batches(quarter, sorted(firm_ids), batch_count)
         key = write_manifest(store, quarter, entries)
-        table = "| batch | firms |\n|---|---|\n" + "\n".join(f"| {e.batch} | {len(e.firm_ids)} |" for e in entries)
+        table = markdown_table([{"batch": e.batch, "firms": len(e.firm_ids)} for e in entries], ["batch", "firms"],
+                               right=["firms"])
+        stale = quarter_commits(store, quarter).stale
+        if stale:
+            context.log.warning(
+                f"{len(stale)} committed batch(es) of {quarter} no longer match the manifest and are no longer read "
+                f"(materialize their partitions again): " + "; ".join(s.describe() for s in stale)
+            )
         return dg.MaterializeResult(
             metadata={
                 "firms": len(firm_ids),
                 "batches": batch_count,
                 "largest_batch": max(len(e.firm_ids) for e in entries),
                 "firms_per_batch": dg.MetadataValue.md(table),
+                "stale_batches": dg.MetadataValue.json(
+                    [{"batch": s.record.batch, "run_id": s.record.run_id, "reason": s.reason} for s in stale]
+                ),
                 "path": dg.MetadataValue.path(store.uri(key)),
             }
         )

@@ -59,9 +59,9 @@ def build_firm_topics(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefi
         context: dg.AssetExecutionContext, storage: StorageRoot, launcher: Launcher, worker_settings: WorkerSettings
     ):
         quarter, batch = quarter_and_batch(context)
-        extras = worker_settings.extras(
-            quarter=quarter, batch=batch, storage_root=storage.storage.root, run_id=context.run_id
+        config = worker_settings.worker_config(
+            quarter=quarter, batch=batch, storage_root=storage.store.root, run_id=context.run_id
         )
-        return launcher.launch(context, extras=extras).get_results()
+        return launcher.launch(context, extras=config.to_extras()).get_results()
 
     return firm_topics_batch

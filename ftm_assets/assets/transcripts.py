@@ -32,7 +32,7 @@ def build_raw_transcripts(partitions: dg.PartitionsDefinition) -> dg.AssetsDefin
         context: dg.AssetExecutionContext, storage: StorageRoot, transcript_source: TranscriptSource
     ) -> dg.MaterializeResult:
         quarter = context.partition_key
-        store = storage.storage
+        store = storage.store
         key = layout.raw_transcripts_part(quarter)
         t0 = time.perf_counter()
         rows, firms, calls, chunks = 0, set(), set(), 0

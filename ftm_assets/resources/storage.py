@@ -12,14 +12,15 @@ class StorageRoot(dg.ConfigurableResource):
     """``root``: a local folder or ``s3://bucket[/prefix]`` (FTM_STORAGE_ROOT)."""
 
     root: str
-    _storage: Storage | None = PrivateAttr(default=None)
+    _store: Storage | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._storage = open_storage(self.root)
-        self._storage.check_writable()
+        self._store = open_storage(self.root)
+        self._store.check_writable()
 
     @property
-    def storage(self) -> Storage:
-        if self._storage is None:
-            self._storage = open_storage(self.root)
-        return self._storage
+    def store(self) -> Storage:
+        """The opened root (``ftm_assets.storage``), to read and write keys."""
+        if self._store is None:
+            self._store = open_storage(self.root)
+        return self._store

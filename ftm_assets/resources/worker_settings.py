@@ -1,49 +1,55 @@
 """What every worker of a deployment is told: failure policy, checkpoint cadence, topic-model parameters.
 
-They travel to the worker in the Pipes extras, so the checks in Dagster and the worker use the same numbers.
+``worker_config`` builds the ``WorkerConfig`` that travels to the worker in the Pipes extras, so the checks in
+Dagster and the worker use the same numbers. Each field's default and bounds are those declared on the
+``WorkerConfig`` field of the same name (``worker.config.bounded``), validated here by pydantic when the
+code location loads.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
-from ftm_assets import constants as C
+from ftm_assets.worker.config import EmbeddingSettings, FailurePolicy, TopicParams, WorkerConfig, bounds
+
+
+def _like(section: type, name: str) -> Any:
+    """A pydantic field with the default and bounds of ``section``'s field ``name``."""
+    f = next(f for f in fields(section) if f.name == name)
+    ge, le = bounds(f)
+    return Field(default=f.default, ge=ge, le=le)
 
 
 class WorkerSettings(dg.ConfigurableResource):
-    max_failure_rate: float = C.MAX_FAILURE_RATE
-    max_consecutive_failures: int = C.MAX_CONSECUTIVE_FAILURES
-    min_processed_for_rate: int = C.MIN_PROCESSED_FOR_RATE
-    allow_failures: bool = C.ALLOW_FAILURES
-    checkpoint_every: int = C.CHECKPOINT_EVERY
-    random_seed: int = C.RANDOM_SEED
-    min_sentences: int = C.MIN_SENTENCES
-    hdbscan_min_cluster_size: int = C.HDBSCAN_MIN_CLUSTER_SIZE
-    umap_n_neighbors: int = C.UMAP_N_NEIGHBORS
+    max_failure_rate: float = _like(FailurePolicy, "max_failure_rate")
+    max_consecutive_failures: int = _like(FailurePolicy, "max_consecutive_failures")
+    min_processed_for_rate: int = _like(FailurePolicy, "min_processed_for_rate")
+    allow_failures: bool = _like(FailurePolicy, "allow_failures")
+    checkpoint_every: int = _like(WorkerConfig, "checkpoint_every")
+    random_seed: int = _like(TopicParams, "random_seed")
+    min_sentences: int = _like(TopicParams, "min_sentences")
+    hdbscan_min_cluster_size: int = _like(TopicParams, "hdbscan_min_cluster_size")
+    umap_n_neighbors: int = _like(TopicParams, "umap_n_neighbors")
     embedding_model: str | None = None  # None: the worker's FTM_EMBEDDING_MODEL or the packaged model
     device: str | None = None  # None: the worker's FTM_DEVICE, else auto
 
-    def extras(self, *, quarter: str, batch: str, storage_root: str, run_id: str) -> dict[str, Any]:
-        return {
-            "quarter": quarter,
-            "batch": batch,
-            "storage_root": storage_root,
-            "run_id": run_id,
-            "checkpoint_every": self.checkpoint_every,
-            "policy": {
-                "max_failure_rate": self.max_failure_rate,
-                "max_consecutive_failures": self.max_consecutive_failures,
-                "min_processed_for_rate": self.min_processed_for_rate,
-                "allow_failures": self.allow_failures,
-            },
-            "topics": {
-                "random_seed": self.random_seed,
-                "min_sentences": self.min_sentences,
-                "hdbscan_min_cluster_size": self.hdbscan_min_cluster_size,
-                "umap_n_neighbors": self.umap_n_neighbors,
-            },
-            "embedding_model": self.embedding_model,
-            "device": self.device,
-        }
+    def worker_config(self, *, quarter: str, batch: str, storage_root: str, run_id: str) -> WorkerConfig:
+        """The worker's instructions for one (quarter, batch) partition; send them with ``to_extras()``."""
+        return WorkerConfig(
+            quarter=quarter,
+            batch=batch,
+            storage_root=storage_root,
+            run_id=run_id,
+            checkpoint_every=self.checkpoint_every,
+            policy=FailurePolicy(**self._section(FailurePolicy)),
+            topics=TopicParams(**self._section(TopicParams)),
+            embedding=EmbeddingSettings(model=self.embedding_model, device=self.device),
+        )
+
+    def _section(self, section: type) -> dict[str, Any]:
+        """This resource's values for ``section``'s fields (the others keep their defaults)."""
+        return {f.name: getattr(self, f.name) for f in fields(section) if f.name in type(self).model_fields}

@@ -3,6 +3,13 @@
 No Dagster import here: the worker uses it too.
 """
 
-from ftm_assets.storage.root import LocalStorage, S3Storage, Storage, StorageError, open_storage
+from ftm_assets.storage.root import (
+    LocalStorage,
+    PreconditionFailed,
+    S3Storage,
+    Storage,
+    StorageError,
+    open_storage,
+)
 
-__all__ = ["LocalStorage", "S3Storage", "Storage", "StorageError", "open_storage"]
+__all__ = ["LocalStorage", "PreconditionFailed", "S3Storage", "Storage", "StorageError", "open_storage"]

@@ -6,6 +6,8 @@ Keys are always ``/``-separated and relative to the root.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -16,6 +18,10 @@ from pathlib import Path
 
 class StorageError(RuntimeError):
     """A storage problem a user must act on (root not writable, access denied, missing object)."""
+
+
+class PreconditionFailed(StorageError):
+    """A conditional write lost: the object exists (create) or changed since it was read (replace)."""
 
 
 class Storage(ABC):
@@ -51,6 +57,23 @@ class Storage(ABC):
     @abstractmethod
     def check_writable(self) -> None:
         """Raise StorageError with what to fix when the root cannot be written."""
+
+    # -- conditional writes: what a lease needs (one writer per partition) ------------------------------
+    @abstractmethod
+    def read_versioned(self, key: str) -> tuple[bytes, str]:
+        """The object and a version token that changes whenever it is rewritten."""
+
+    @abstractmethod
+    def create_exclusive(self, key: str, data: bytes) -> str:
+        """Write ``key`` only if it does not exist (else PreconditionFailed); return its version."""
+
+    @abstractmethod
+    def replace_if(self, key: str, data: bytes, version: str) -> str:
+        """Rewrite ``key`` only if it is still at ``version`` (else PreconditionFailed); return the new version."""
+
+    @abstractmethod
+    def versions(self, prefix: str) -> dict[str, str]:
+        """Key -> version of every object under ``prefix``: a cheap identity of inputs (no reads)."""
 
     def read_text(self, key: str) -> str:
         return self.read_bytes(key).decode("utf-8")
@@ -125,6 +148,41 @@ class LocalStorage(Storage):
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+    def read_versioned(self, key: str) -> tuple[bytes, str]:
+        data = self.read_bytes(key)
+        return data, hashlib.sha256(data).hexdigest()
+
+    def _locked(self, key: str):
+        """An flock on a hidden sidecar file: local compare-and-swap between processes of this machine."""
+        target = self._p(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return _FileLock(target.with_name(f".{target.name}.lock"))
+
+    def create_exclusive(self, key: str, data: bytes) -> str:
+        with self._locked(key):
+            if self.exists(key):
+                raise PreconditionFailed(f"{self.uri(key)} already exists.")
+            self.write_bytes(key, data)
+        return hashlib.sha256(data).hexdigest()
+
+    def replace_if(self, key: str, data: bytes, version: str) -> str:
+        with self._locked(key):
+            try:
+                _, current = self.read_versioned(key)
+            except StorageError as exc:
+                raise PreconditionFailed(f"{self.uri(key)} is gone (expected version {version[:12]}).") from exc
+            if current != version:
+                raise PreconditionFailed(f"{self.uri(key)} changed (expected version {version[:12]}).")
+            self.write_bytes(key, data)
+        return hashlib.sha256(data).hexdigest()
+
+    def versions(self, prefix: str) -> dict[str, str]:
+        out = {}
+        for key in self.list(prefix):
+            st = self._p(key).stat()
+            out[key] = f"{st.st_size}-{st.st_mtime_ns}"
+        return out
 
     def check_writable(self) -> None:
         try:
@@ -226,10 +284,60 @@ class S3Storage(Storage):
         except Exception as exc:
             raise self._error(exc, key, "upload") from exc
 
+    def read_versioned(self, key: str) -> tuple[bytes, str]:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._k(key))
+            return answer["Body"].read(), answer["ETag"]
+        except Exception as exc:
+            raise self._error(exc, key, "read") from exc
+
+    def _put_conditional(self, key: str, data: bytes, **condition: str) -> str:
+        try:
+            return self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=data, **condition)["ETag"]
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409", "NoSuchKey"):
+                raise PreconditionFailed(f"{self.uri(key)}: conditional write refused ({code}).") from exc
+            raise self._error(exc, key, "write") from exc
+
+    def create_exclusive(self, key: str, data: bytes) -> str:
+        return self._put_conditional(key, data, IfNoneMatch="*")
+
+    def replace_if(self, key: str, data: bytes, version: str) -> str:
+        return self._put_conditional(key, data, IfMatch=version)
+
+    def versions(self, prefix: str) -> dict[str, str]:
+        out = {}
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._k(prefix)
+            ):
+                out.update({obj["Key"][strip:]: obj["ETag"] for obj in page.get("Contents", [])})
+        except Exception as exc:
+            raise self._error(exc, prefix, "list") from exc
+        return dict(sorted(out.items()))
+
     def check_writable(self) -> None:
         key = f".ftm-write-probe-{uuid.uuid4().hex}"
         self.write_bytes(key, b"ok")
         self.delete(key)
+
+
+class _FileLock:
+    """An exclusive ``flock`` held for a ``with`` block (released when the process dies, too)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self) -> "_FileLock":
+        self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
 
 
 def open_storage(root: str | os.PathLike[str]) -> Storage:

@@ -74,6 +74,23 @@ CREATE TABLE ciq.wrds_gvkey (
     enddate date
 );
 
+CREATE TABLE ciq.ciqcompany (
+    companyid double precision,
+    companyname text,
+    companytypeid double precision,
+    companystatustypeid double precision,
+    countryid double precision,
+    yearfounded double precision
+);
+
+CREATE TABLE ciq.ciqcountrygeo (
+    countryid double precision,
+    country text,
+    isocountry2 varchar(2),
+    isocountry3 varchar(3),
+    region text
+);
+
 CREATE TABLE crsp.ccmxpf_lnkhist (
     gvkey varchar(6),
     linkprim varchar(1),
@@ -98,6 +115,7 @@ CREATE INDEX ON ciq_transcripts.wrds_transcript_detail (mostimportantdateutc);
 CREATE INDEX ON ciq_transcripts.ciqtranscriptcomponent (transcriptid);
 CREATE INDEX ON ciq_transcripts.wrds_transcript_person (transcriptcomponentid);
 CREATE INDEX ON ciq.wrds_gvkey (companyid);
+CREATE INDEX ON ciq.ciqcompany (companyid);
 CREATE INDEX ON crsp.ccmxpf_lnkhist (gvkey);
 ANALYZE;
 """
@@ -152,6 +170,19 @@ def insert_rows(cur, table: str, rows: list[tuple]) -> None:
     placeholders = "(" + ", ".join(["%s"] * width) + ")"
     values = ", ".join(cur.mogrify(placeholders, row).decode() for row in rows)
     cur.execute(f"INSERT INTO {table} VALUES {values}")
+
+
+# Capital IQ's country table (ciq.ciqcountrygeo), the rows the fixtures use.
+COUNTRIES = [
+    (213, "United States", "US", "USA", "United States and Canada"),
+    (76, "Germany", "DE", "DEU", "Europe"),
+    (101, "Japan", "JP", "JPN", "Asia / Pacific"),
+]
+
+
+def company_row(companyid: int, companyname: str, countryid: int | None) -> tuple:
+    """A ``ciq.ciqcompany`` row: public company (type 4), operating (status 1), headquartered in ``countryid``."""
+    return (companyid, companyname, 4, 1, countryid, None)
 
 
 def grant_read(cur, role: str) -> None:
@@ -236,13 +267,85 @@ def rule_case_rows() -> dict[str, list[tuple]]:
         ("064768", "P", "01", "LC", 84788, 15, "1997-05-15", None),
         ("012141", "P", "01", "LC", 10107, 8, "1986-03-13", None),
     ]
+    tie = tie_break_rows()
+    for transcriptid, parts in tie.pop("components").items():
+        c, p = component_rows(transcriptid, parts)
+        comps += c
+        people += p
+    companies = [
+        company_row(24937, "Apple Inc.", 213), company_row(18749, "Amazon.com, Inc.", 213),
+        company_row(21835, "Microsoft Corporation", 213), company_row(32307, "NVIDIA Corporation", 213),
+        *tie["companies"],
+    ]  # fmt: skip
     return {
-        "ciq_transcripts.wrds_transcript_detail": detail,
+        "ciq_transcripts.wrds_transcript_detail": detail + tie["detail"],
         "ciq_transcripts.ciqtranscriptcomponent": comps,
         "ciq_transcripts.wrds_transcript_person": people,
-        "ciq.wrds_gvkey": gvkeys,
-        "crsp.ccmxpf_lnkhist": links,
+        "ciq.wrds_gvkey": gvkeys + tie["gvkeys"],
+        "crsp.ccmxpf_lnkhist": links + tie["links"],
+        "ciq.ciqcompany": companies,
+        "ciq.ciqcountrygeo": COUNTRIES,
     }
+
+
+# --- A second quarter (2023Q2) where each tie-break of rules 2, 5 and 6 decides the outcome: without the
+# rule, the order that follows it would pick another row. Expected output in test_wrds.py. ---
+
+TIE_BREAK_QUARTER = "2023Q2"
+
+
+def tie_break_rows() -> dict:
+    """Companies 900001-900006 (fictitious), one call each in 2023Q2, plus their country rows."""
+    day = "2023-05-10"
+    detail = [
+        detail_row(900001, "Joiner Link Corp", 5001, 1101, day),
+        # Same creation date, different times: the later time wins although its transcriptid is lower.
+        detail_row(900002, "Primary LU Corp", 5002, 1102, day, created="2023-05-11 15:00:00"),
+        detail_row(900002, "Primary LU Corp", 5002, 1103, day, created="2023-05-11 09:00:00"),
+        detail_row(900003, "Researched Link Corp", 5003, 1104, day),
+        detail_row(900004, "Later Start Corp", 5004, 1105, day),
+        detail_row(900005, "Same Start Corp", 5005, 1106, day),
+        detail_row(900006, "Null Start Corp", 5006, 1107, day),
+    ]
+    components = {tid: [(tid * 100 + 1, 1, 2, 1, f"Remarks of transcript {tid}.")] for tid in range(1101, 1108)}
+    gvkeys = [
+        (900001, "100001", None, None),  # a null startdate is open-ended: valid on the call date
+        (900002, "100002", "1990-01-01", None),
+        (900003, "100003", "1990-01-01", None),
+        (900004, "100041", "2000-01-01", None),  # both P-linked: the later start (100042) wins over the smaller gvkey
+        (900004, "100042", "2010-01-01", None),
+        (900005, "100052", "2005-01-01", None),  # both P-linked, same start: the smaller gvkey (100051) wins
+        (900005, "100051", "2005-01-01", None),
+        (900006, "100061", None, None),  # both P-linked: a dated start (100062) beats a null one (NULLS LAST)
+        (900006, "100062", "2015-01-01", None),
+    ]
+    links = [
+        # J/NU-only: a joiner link and a primary link of an unusable type give no permno.
+        ("100001", "J", "01", "LU", 30001, 1, "1990-01-01", None),
+        ("100001", "P", "02", "NU", 30002, 1, "1990-01-01", None),
+        # P/LU against C/LC: linkprim decides first (without it, LC or the smaller permno would pick 40001).
+        ("100002", "C", "01", "LC", 40001, 2, "1990-01-01", None),
+        ("100002", "P", "02", "LU", 40009, 2, "1990-01-01", None),
+        # Same linkprim: LC before LU (40101 would win on permno), then the smallest permno among the LCs.
+        ("100003", "P", "01", "LU", 40101, 3, "1990-01-01", None),
+        ("100003", "P", "02", "LC", 40109, 3, "1990-01-01", None),
+        ("100003", "P", "03", "LC", 40105, 3, "1990-01-01", None),
+        ("100041", "P", "01", "LC", 41001, 4, "2000-01-01", None),
+        ("100042", "P", "01", "LC", 42001, 4, "2010-01-01", None),
+        ("100052", "P", "01", "LC", 52001, 5, "2005-01-01", None),
+        ("100051", "P", "01", "LC", 51001, 5, "2005-01-01", None),
+        ("100061", "P", "01", "LC", 61001, 6, "1990-01-01", None),
+        ("100062", "P", "01", "LC", 62001, 6, "2015-01-01", None),
+    ]
+    companies = [
+        company_row(900001, "Joiner Link Corp", 213),
+        # 900002 has no ciqcompany row: its country is unknown, so any country filter leaves it out.
+        company_row(900003, "Researched Link Corp", 213),
+        company_row(900004, "Later Start Corp", 213),
+        company_row(900005, "Same Start Corp", 101),
+        company_row(900006, "Null Start Corp", 76),
+    ]
+    return {"detail": detail, "components": components, "gvkeys": gvkeys, "links": links, "companies": companies}
 
 
 def create_capital_iq_database(server, dbname: str, rows: dict[str, list[tuple]], *, reader: str = READER) -> None:

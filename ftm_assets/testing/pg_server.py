@@ -1,7 +1,9 @@
 """A throwaway PostgreSQL cluster for tests and benchmarks: initdb into a temp dir, serve on loopback.
 
 Tests talk to a real server (password auth over TCP, like WRDS) instead of a mock. The cluster lives
-in a temporary directory, listens on a free 127.0.0.1 port, and is stopped and deleted by ``stop()``.
+in a temporary directory (under pytest's ``tmp_path_factory`` in tests), listens on a free 127.0.0.1 port,
+and is stopped and deleted by ``stop()``. ``pg_ctl`` detaches the server, so a watchdog process stops it
+too when the process that started it dies without calling ``stop()`` (pytest killed, say).
 PostgreSQL refuses to run as root, so under root (CI containers) initdb and the server run as the
 ``postgres`` OS user through ``runuser``; the temp directory is handed to that user first.
 """
@@ -15,6 +17,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +126,43 @@ def _run(cmd: list[str], run_as: str | None, *, check: bool = True) -> subproces
     return proc
 
 
+# Runs detached: waits for the owner process to end, then stops the cluster and deletes its directory.
+_WATCHDOG = """
+import os, shutil, subprocess, sys, time
+owner, base, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+while os.path.exists(base):
+    try:
+        os.kill(owner, 0)
+    except ProcessLookupError:
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(base, ignore_errors=True)
+        break
+    time.sleep(1)
+"""
+
+
+def _start_watchdog(server: PgServer) -> None:
+    """Stop ``server`` when this process dies without stopping it; the watchdog ends once the cluster is gone."""
+    stop = server._cmd("pg_ctl", "stop", "-D", str(server.data_dir), "-m", "immediate", "-w")
+    if server._run_as:
+        stop = ["runuser", "-u", server._run_as, "--", *stop]
+    subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(server.base_dir), *stop],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def _let_traverse(folder: Path) -> None:
+    """Let the server's OS user reach a cluster under a private folder (pytest's are 0700): search permission
+    (x, not read) for others on ``folder`` and its parents."""
+    for path in [folder, *folder.parents]:
+        mode = path.stat().st_mode
+        if not mode & 0o001:
+            path.chmod(mode | 0o001)
+
+
 def start_pg_server(parent_dir: str | os.PathLike | None = None, *, attempts: int = 3) -> PgServer:
-    """initdb a new cluster with password auth and start it on a free loopback port."""
+    """initdb a new cluster with password auth and start it on a free loopback port (watched, see above)."""
     pg_bin = find_pg_bin()
     run_as = SERVER_OS_USER_WHEN_ROOT if os.geteuid() == 0 else None
     base_dir = Path(tempfile.mkdtemp(prefix="ftm-pg-", dir=parent_dir))
@@ -133,6 +171,7 @@ def start_pg_server(parent_dir: str | os.PathLike | None = None, *, attempts: in
     try:
         if run_as:
             owner = pwd.getpwnam(run_as)
+            _let_traverse(base_dir.parent)
             os.chown(base_dir, owner.pw_uid, owner.pw_gid)
         pwfile = base_dir / "pwfile"
         pwfile.write_text(password + "\n")
@@ -162,6 +201,7 @@ def start_pg_server(parent_dir: str | os.PathLike | None = None, *, attempts: in
                 check=False,
             )
             if proc.returncode == 0:
+                _start_watchdog(server)
                 return server
         tail = log.read_text()[-2000:] if log.exists() else ""
         raise PgServerUnavailable(f"PostgreSQL did not start after {attempts} ports; server log:\n{tail}")

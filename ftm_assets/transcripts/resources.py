@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import dataclasses
+import os
 from collections.abc import Iterator
 
 import dagster as dg
@@ -18,6 +19,7 @@ from ftm_assets.transcripts.wrds import (
     DEFAULT_CONNECT_TIMEOUT_S,
     SOURCE_LABEL,
     FetchStats,
+    Universe,
     fetch_quarter,
     resolve_settings,
 )
@@ -57,7 +59,7 @@ class DemoTranscriptSource(TranscriptSource):
 
 
 class FilesTranscriptSource(TranscriptSource):
-    """Transcripts a user already has: JSONL or Parquet files with the raw_transcripts columns."""
+    """Transcripts a user already has: CSV, JSONL or Parquet files, our column names or Capital IQ's (see files.py)."""
 
     folder: str
 
@@ -66,10 +68,13 @@ class FilesTranscriptSource(TranscriptSource):
         return "files"
 
     def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
-        from ftm_assets.transcripts.files import read_transcript_files
+        from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, read_transcript_files
 
         log.info(f"Reading transcripts for {quarter} from {self.folder}.")
-        yield read_transcript_files(self.folder, quarter)
+        # The per-file quarters the code location recorded when it loaded: files of other quarters are skipped.
+        home = os.environ.get("DAGSTER_HOME")
+        cache = os.path.join(home, FILES_QUARTERS_CACHE) if home else None
+        yield read_transcript_files(self.folder, quarter, cache)
 
 
 class WrdsTranscriptSource(TranscriptSource):
@@ -77,7 +82,8 @@ class WrdsTranscriptSource(TranscriptSource):
     Bind it where the environment is decided (``FTM_TRANSCRIPT_SOURCE=wrds``). Every field may be left
     unset: at run time (never at import) it then falls back to ``FTM_WRDS_USERNAME``, ``FTM_WRDS_PASSWORD``
     (then ``PGPASSWORD``, then ``.pgpass``), ``FTM_WRDS_HOST``, ``FTM_WRDS_PORT``, ``FTM_WRDS_SSLMODE`` and
-    the WRDS defaults, so a ``.pgpass`` user need not put a password in any variable. Selection rules:
+    the WRDS defaults, so a ``.pgpass`` user need not put a password in any variable. ``universe`` and
+    ``country`` fall back to ``FTM_WRDS_UNIVERSE`` and ``FTM_WRDS_COUNTRY`` the same way. Selection rules:
     ``ftm_assets.transcripts.wrds.describe_rules()``.
     """
 
@@ -88,6 +94,8 @@ class WrdsTranscriptSource(TranscriptSource):
     sslmode: str | None = None
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     connect_timeout_s: int = DEFAULT_CONNECT_TIMEOUT_S
+    universe: str | None = None  # all | crsp-linked | a file of Capital IQ company ids
+    country: str | None = None  # comma-separated ISO codes or Capital IQ country names
 
     @property
     def label(self) -> str:
@@ -98,12 +106,15 @@ class WrdsTranscriptSource(TranscriptSource):
             username=self.username, password=self.password, host=self.host, port=self.port, sslmode=self.sslmode
         )
         settings = dataclasses.replace(settings, connect_timeout_s=self.connect_timeout_s)
+        universe = Universe.parse(
+            self.universe or os.environ.get("FTM_WRDS_UNIVERSE"), self.country or os.environ.get("FTM_WRDS_COUNTRY")
+        )
         log.info(
-            f"Fetching {quarter} earnings calls from WRDS as {settings.where} (sslmode={settings.sslmode}); "
-            "a new login from this machine may need a Duo push approval."
+            f"Fetching {quarter} earnings calls of {universe.described} from WRDS as {settings.where} "
+            f"(sslmode={settings.sslmode}); a new login from this machine may need a Duo push approval."
         )
         stats = FetchStats()
-        yield from fetch_quarter(settings, quarter, chunk_rows=self.chunk_rows, stats=stats)
+        yield from fetch_quarter(settings, quarter, chunk_rows=self.chunk_rows, stats=stats, universe=universe)
         log.info(
             f"WRDS {quarter}: {stats.rows} components of {len(stats.calls)} calls from {len(stats.firms)} firms "
             f"in {stats.chunks} chunk(s)."

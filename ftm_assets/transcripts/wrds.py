@@ -23,6 +23,12 @@ Selection rules (what a researcher cites; the SQL in ``wrds_sql.py`` is the exac
    open-ended) with ``linktype in ('LU','LC')`` and ``linkprim in ('P','C')``; 'P' before 'C', then 'LC'
    before 'LU', then the smallest permno.
 7. A missing gvkey or permno leaves the field null: the call is never dropped and rows never duplicate.
+8. Universe (optional, ``FTM_WRDS_UNIVERSE`` and ``FTM_WRDS_COUNTRY``): ``all`` (the default) keeps every
+   company worldwide; ``crsp-linked`` keeps the calls that have a permno by rules 5-6; a path keeps the
+   companies whose Capital IQ ``companyid`` the file lists. A country filter keeps the companies whose
+   ``ciq.ciqcompany.countryid`` (Capital IQ's headquarters country) is one of those given, by ISO code
+   (``US``, ``USA``) or Capital IQ's country name (``United States``), in any letter case. Filters
+   combine; each is applied in the database.
 
 The query runs in the database over one connection in a read-only, repeatable-read transaction (one
 consistent snapshot), and a server-side cursor streams the result in chunks, so memory stays flat.
@@ -88,6 +94,90 @@ class WrdsAccessError(WrdsError):
 
 class NoCallsError(WrdsError):
     """The quarter has no earnings-call transcripts on WRDS."""
+
+
+class WrdsUniverseError(WrdsError):
+    """FTM_WRDS_UNIVERSE or FTM_WRDS_COUNTRY cannot be used (unknown value, unreadable or empty id file)."""
+
+
+UNIVERSES = ("all", "crsp-linked")
+
+
+@dataclass(frozen=True)
+class Universe:
+    """Which companies' calls to fetch (rule 8): all, CRSP-linked calls only, listed company ids, countries."""
+
+    crsp_linked: bool = False
+    company_ids: tuple[int, ...] | None = None
+    countries: tuple[str, ...] = ()
+    described: str = "all companies"
+
+    @classmethod
+    def parse(cls, universe: str | None = None, country: str | None = None) -> "Universe":
+        """From ``FTM_WRDS_UNIVERSE``-style text (``all``, ``crsp-linked`` or a file of company ids) and a
+        comma-separated ``FTM_WRDS_COUNTRY``; raises ``WrdsUniverseError`` saying what to set."""
+        text = (universe or "all").strip()
+        crsp_linked, ids, what = False, None, []
+        if text.lower() == "crsp-linked":
+            crsp_linked = True
+            what.append("calls with a CRSP permno")
+        elif text.lower() != "all":
+            ids = read_company_ids(text)
+            what.append(f"{len(ids)} companies listed in {text}")
+        countries = tuple(sorted({c.strip().upper() for c in (country or "").split(",") if c.strip()}))
+        if countries:
+            what.append(f"headquartered in {', '.join(countries)}")
+        return cls(crsp_linked, ids, countries, ", ".join(what) or "all companies")
+
+    @property
+    def params(self) -> dict[str, list]:
+        """The bind parameters the restricted query takes."""
+        params: dict[str, list] = {}
+        if self.company_ids is not None:
+            params["companyids"] = list(self.company_ids)
+        if self.countries:
+            params["countries"] = list(self.countries)
+        return params
+
+    @property
+    def sql(self) -> str:
+        return wrds_sql.select_quarter_sql(
+            company_ids=self.company_ids is not None, countries=bool(self.countries), crsp_linked=self.crsp_linked
+        )
+
+    @property
+    def tables(self) -> tuple[tuple[str, str], ...]:
+        return wrds_sql.REQUIRED_TABLES + (wrds_sql.COUNTRY_TABLES if self.countries else ())
+
+
+def read_company_ids(path: str | Path) -> tuple[int, ...]:
+    """Capital IQ company ids from a text file: separated by newlines, commas or spaces; ``#`` starts a comment;
+    a header word such as ``companyid`` on the first line is skipped. Sorted, without duplicates."""
+    file = Path(path).expanduser()
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise WrdsUniverseError(
+            f"FTM_WRDS_UNIVERSE={path!s}: not 'all' or 'crsp-linked', and not a readable file of Capital IQ company "
+            f"ids ({exc.strerror or exc})."
+        ) from None
+    ids: set[int] = set()
+    for lineno, line in enumerate(lines, start=1):
+        for token in re.split(r"[,\s;]+", line.split("#", 1)[0].strip()):
+            if not token:
+                continue
+            try:
+                number = float(token)
+                if not number.is_integer():
+                    raise ValueError(token)
+                ids.add(int(number))
+            except ValueError:
+                if lineno == 1 and token.strip('"').lower() in ("companyid", "company_id", "firm_id"):
+                    continue
+                raise WrdsUniverseError(f"{file}, line {lineno}: {token!r} is not a Capital IQ company id (a whole number).") from None
+    if not ids:
+        raise WrdsUniverseError(f"{file} lists no company ids: put one Capital IQ companyid per line.")
+    return tuple(sorted(ids))
 
 
 @dataclass(frozen=True)
@@ -270,11 +360,10 @@ def wrds_connection(settings: WrdsSettings):
         db.close()
 
 
-def check_tables(connection, settings: WrdsSettings) -> None:
+def check_tables(connection, settings: WrdsSettings, wanted: tuple[tuple[str, str], ...] = wrds_sql.REQUIRED_TABLES) -> None:
     """Raise ``WrdsAccessError`` naming every required table this login cannot read."""
     import sqlalchemy as sa
 
-    wanted = wrds_sql.REQUIRED_TABLES
     rows = connection.execute(
         sa.text(wrds_sql.VISIBLE_TABLES_SQL),
         {"schemas": sorted({s for s, _ in wanted}), "tables": sorted({t for _, t in wanted})},
@@ -285,7 +374,8 @@ def check_tables(connection, settings: WrdsSettings) -> None:
         raise WrdsAccessError(
             f"WRDS login {settings.where} cannot see {', '.join(missing)}: the prefetch needs Capital IQ "
             f"Transcripts (ciq_transcripts), the Capital IQ gvkey link (ciq.wrds_gvkey) and the CRSP/Compustat "
-            f"link history (crsp.ccmxpf_lnkhist). Ask your WRDS representative about the subscription."
+            f"link history (crsp.ccmxpf_lnkhist){' and, for a country filter, ciq.ciqcompany and ciq.ciqcountrygeo' if len(wanted) > len(wrds_sql.REQUIRED_TABLES) else ''}. "
+            "Ask your WRDS representative about the subscription."
         )
 
 
@@ -332,15 +422,17 @@ def fetch_quarter(
     *,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     stats: FetchStats | None = None,
+    universe: Universe | None = None,
 ) -> Iterator[pa.Table]:
     """Yield the quarter's components as Arrow tables of at most ``chunk_rows`` rows each.
 
     One connection and one server-side cursor for the whole quarter. Raises ``NoCallsError`` when the
-    quarter has no rows, and the other ``WrdsError`` subclasses with what to fix.
+    quarter has no rows (in ``universe``: rule 8), and the other ``WrdsError`` subclasses with what to fix.
     """
     import sqlalchemy as sa
 
     q = Quarter.parse(quarter)
+    universe = universe or Universe()
     params = {"start": q.start, "end": q.end}
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}.")
@@ -349,9 +441,9 @@ def fetch_quarter(
         failure: WrdsError | None = None
         try:
             with connection.begin():
-                check_tables(connection, settings)
+                check_tables(connection, settings, universe.tables)
                 result = connection.execution_options(stream_results=True, max_row_buffer=chunk_rows).execute(
-                    sa.text(wrds_sql.SELECT_QUARTER_SQL), params
+                    sa.text(universe.sql), {**params, **universe.params}
                 )
                 for rows in result.partitions(chunk_rows):
                     table = _to_table(q.key, rows)
@@ -359,15 +451,20 @@ def fetch_quarter(
                     yield table
                 if stats.rows == 0:
                     n_calls = connection.execute(sa.text(wrds_sql.COUNT_CALLS_SQL), params).scalar_one()
-                    failure = _no_calls_error(q, n_calls)
+                    failure = _no_calls_error(q, n_calls, universe)
         except sa.exc.DBAPIError as err:
             failure = _translate_query_error(err, settings, q.key)
         if failure is not None:
             raise failure
 
 
-def _no_calls_error(q: Quarter, n_calls: int) -> NoCallsError:
+def _no_calls_error(q: Quarter, n_calls: int, universe: Universe) -> NoCallsError:
     window = f"{q.start:%Y-%m-%d}..{q.end:%Y-%m-%d}"
+    if n_calls and universe != Universe():
+        return NoCallsError(
+            f"WRDS lists {n_calls} earnings call(s) for {q.key} ({window}), none of them in the universe "
+            f"({universe.described}: FTM_WRDS_UNIVERSE / FTM_WRDS_COUNTRY); raw_transcripts for {q.key} was not written."
+        )
     if n_calls:
         return NoCallsError(
             f"WRDS lists {n_calls} earnings call(s) for {q.key} ({window}) but none has transcript components "

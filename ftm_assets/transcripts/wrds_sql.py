@@ -1,8 +1,11 @@
 """The SQL that selects a quarter's earnings calls on WRDS: the selection rules live here, in the database.
 
 Kept apart from the Python that runs it so a researcher can read (and cite) the whole selection in one
-place. ``SELECT_QUARTER_SQL`` takes two bind parameters, ``:start`` and ``:end`` (inclusive dates), and
-returns one row per transcript component of the chosen transcript of every call, in a stable order.
+place. ``select_quarter_sql()`` (``SELECT_QUARTER_SQL`` for the whole universe) takes two bind parameters,
+``:start`` and ``:end`` (inclusive dates), and returns one row per transcript component of the chosen
+transcript of every call, in a stable order. A restricted universe adds ``:companyids`` (a list of Capital IQ
+company ids), ``:countries`` (upper-case ISO codes or Capital IQ country names) and/or keeps only calls with a
+CRSP permno on the call date.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ REQUIRED_TABLES = (
     (GVKEY_SCHEMA, "wrds_gvkey"),
     (CCM_SCHEMA, "ccmxpf_lnkhist"),
 )
+# Read only when a country filter is set: the company's country (Capital IQ's headquarters country).
+COUNTRY_TABLES = ((GVKEY_SCHEMA, "ciqcompany"), (GVKEY_SCHEMA, "ciqcountrygeo"))
 
 # Output column names, in the order SELECT_QUARTER_SQL returns them.
 RESULT_COLUMNS = (
@@ -55,7 +60,32 @@ _CCM_LINK_ON_CALL_DATE = f"""
     AND (l.linkdt IS NULL OR l.linkdt <= c.call_date)
     AND (l.linkenddt IS NULL OR l.linkenddt >= c.call_date)"""
 
-SELECT_QUARTER_SQL = f"""
+# The universe filters, each ANDed into the selection of calls when asked for.
+_COMPANY_IDS_FILTER = """
+      AND d.companyid::bigint = ANY(:companyids)"""
+_COUNTRY_FILTER = f"""
+      AND EXISTS (
+          SELECT 1
+          FROM {GVKEY_SCHEMA}.ciqcompany AS co
+          JOIN {GVKEY_SCHEMA}.ciqcountrygeo AS geo ON geo.countryid = co.countryid
+          WHERE co.companyid::bigint = d.companyid::bigint
+            AND (upper(geo.isocountry2) = ANY(:countries) OR upper(geo.isocountry3) = ANY(:countries)
+                 OR upper(geo.country) = ANY(:countries))
+      )"""
+_CRSP_LINKED_FILTER = """
+WHERE cp.permno IS NOT NULL"""
+
+
+def select_quarter_sql(*, company_ids: bool = False, countries: bool = False, crsp_linked: bool = False) -> str:
+    """The selection, restricted to listed companies, to companies of some countries, and/or to calls with a
+    CRSP permno on the call date (the binds ``:companyids`` and ``:countries`` go with the first two)."""
+    return _SELECT_QUARTER_TEMPLATE.format(
+        universe=(_COMPANY_IDS_FILTER if company_ids else "") + (_COUNTRY_FILTER if countries else ""),
+        crsp_linked=_CRSP_LINKED_FILTER if crsp_linked else "",
+    )
+
+
+_SELECT_QUARTER_TEMPLATE = f"""
 WITH versions AS (
     -- Every transcript version of every earnings call in the quarter, ranked within its call:
     -- Final first, then the latest creation date and time, then the highest transcriptid.
@@ -78,7 +108,7 @@ WITH versions AS (
     FROM {TRANSCRIPT_SCHEMA}.wrds_transcript_detail AS d
     WHERE d.keydeveventtypeid = {EARNINGS_CALL_EVENT_TYPE_ID}
       AND d.mostimportantdateutc >= :start
-      AND d.mostimportantdateutc < CAST(:end AS date) + 1
+      AND d.mostimportantdateutc < CAST(:end AS date) + 1{{universe}}
 ),
 calls AS (
     SELECT * FROM versions WHERE version_rank = 1
@@ -136,9 +166,11 @@ JOIN {TRANSCRIPT_SCHEMA}.ciqtranscriptcomponent AS tc ON tc.transcriptid = c.tra
 LEFT JOIN {TRANSCRIPT_SCHEMA}.ciqtranscriptcomponenttype AS ct
   ON ct.transcriptcomponenttypeid = tc.transcriptcomponenttypeid
 LEFT JOIN {TRANSCRIPT_SCHEMA}.wrds_transcript_person AS p
-  ON p.transcriptcomponentid = tc.transcriptcomponentid
+  ON p.transcriptcomponentid = tc.transcriptcomponentid{{crsp_linked}}
 ORDER BY c.companyid, c.call_date, c.keydevid, tc.componentorder, tc.transcriptcomponentid
 """
+
+SELECT_QUARTER_SQL = select_quarter_sql()
 
 # How many calls the quarter has at all: only asked when the main query returned nothing, so the
 # error can say whether the quarter has no calls or calls without component text.

@@ -13,13 +13,11 @@ import time
 _FIRST_LINE_AT = time.time()
 
 import gc
-import os
 import sys
 
-# A resumed job must recompute a firm bit for bit: BERTopic's assignments flip on 1e-5 noise, and MKL/OpenMP
-# may otherwise change their thread counts (and summation order) under load. Set before torch is imported.
-for _name in ("MKL_DYNAMIC", "OMP_DYNAMIC"):
-    os.environ.setdefault(_name, "FALSE")
+from ftm_assets.worker.env import WorkerEnv, WorkerEnvError, apply_process_defaults
+
+apply_process_defaults()  # before torch is imported (fixed MKL/OpenMP thread counts, offline model)
 
 from ftm_assets.storage.manifest import read_batch
 from ftm_assets.storage import open_storage
@@ -37,13 +35,15 @@ from ftm_assets.worker.report import (
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
 EXIT_NOT_UNDER_DAGSTER = 2
+EXIT_BAD_ENVIRONMENT = 3
 
 
 class BatchFailed(RuntimeError):
-    """The batch did not commit: circuit breaker, strict mode or a critical error (message says which)."""
+    """The batch did not commit: another run holds the partition, circuit breaker, strict mode or a critical
+    error (the message says which, where this run's files are, and that the previous output stays)."""
 
 
-def report(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, timing: WorkerTiming) -> None:
+def report_outcome(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, timing: WorkerTiming) -> None:
     """Both materializations and the checks, all recomputed from the committed files."""
     commit = outcome.commit
     manifest_firms = read_batch(storage, cfg.quarter, cfg.batch).firm_ids
@@ -62,27 +62,28 @@ def report(pipes, cfg: WorkerConfig, outcome: BatchOutcome, storage, timing: Wor
 
 def run() -> int:
     """The worker's work, Pipes session included: open, run the batch, report, close."""
-    timing = WorkerTiming(process_started_at=_FIRST_LINE_AT, main_started_at=time.time())
+    timing = WorkerTiming(process_started_at=_FIRST_LINE_AT)
     try:
-        pipes_cm = open_pipes()
+        env = WorkerEnv.read()
+    except WorkerEnvError as exc:  # the container's setup, before Pipes opens: the job's log shows it
+        print(f"ftm-worker: {exc}", file=sys.stderr)
+        return EXIT_BAD_ENVIRONMENT
+    try:
+        pipes_cm = open_pipes(attempt=env.batch_attempt)
     except NotLaunchedByDagsterError as exc:
         print(f"ftm-worker: {exc}", file=sys.stderr)
         return EXIT_NOT_UNDER_DAGSTER
     with pipes_cm as pipes:
-        cfg = WorkerConfig.from_extras(dict(pipes.extras))
+        cfg = WorkerConfig.from_extras(dict(pipes.extras), container=env.embedding)
         storage = open_storage(cfg.storage_root)
         pipes.log.info(f"Worker for {cfg.quarter} batch {cfg.batch}, storage {storage.root}, run {cfg.run_id}.")
         timing.batch_started_at = time.time()
         outcome = run_batch(cfg, storage, pipes.log)
         if outcome.error is not None:
-            where = f" Failures so far: {storage.uri(outcome.failures_key)}." if outcome.failures_key else ""
-            message = (
-                f"{cfg.quarter} batch {cfg.batch} failed after {len(outcome.state.firms_done)} of "
-                f"{outcome.state.firms_total} firms: {type(outcome.error).__name__}: {outcome.error}.{where}"
-            )
+            message = outcome.failure_message(storage)
             pipes.log.error(message)  # Dagster's run log shows the reason, not only "closed with exception"
             raise BatchFailed(message) from outcome.error
-        report(pipes, cfg, outcome, storage, timing)
+        report_outcome(pipes, cfg, outcome, storage, timing)
     return EXIT_OK
 
 

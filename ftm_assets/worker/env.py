@@ -1,17 +1,28 @@
-"""Environment variables the worker reads, with who sets them: the one list infra and docs check against.
+"""The worker's environment variables: the list of who sets each, and the one loader that reads them.
 
 Everything about *what* to process (quarter, batch, storage root, failure policy, topic-model parameters)
-travels in the Pipes context's ``extras``, set by the Dagster side. The environment carries only what
-belongs to the container: where the model is, which device, and the Pipes bootstrap.
+travels in the Pipes extras (``worker.config``). The environment carries only what belongs to the
+container: where the model is, which device and embedder, caches, the Batch attempt, and the Pipes
+bootstrap (read by ``dagster_pipes`` itself). ``WorkerEnv.read()`` is the only reader of these variables;
+the rest of the worker is handed what it returns.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ftm_assets import constants as C
+from ftm_assets.worker.config import EmbeddingSettings
+
+BATCH_ATTEMPT_ENV = "AWS_BATCH_JOB_ATTEMPT"
 
 # name -> (who sets it, what it is)
 WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
     "DAGSTER_PIPES_CONTEXT": ("launcher", "Pipes bootstrap: where the context is (S3 on Batch)."),
     "DAGSTER_PIPES_MESSAGES": ("launcher", "Pipes bootstrap: where messages go (S3 on Batch)."),
-    "AWS_BATCH_JOB_ATTEMPT": ("Batch", "Attempt number; the worker keys its Pipes messages by it."),
+    BATCH_ATTEMPT_ENV: ("Batch", "Attempt number; the worker keys its Pipes messages by it."),
     "FTM_EMBEDDING_MODEL": (
         "image",
         "Path or name of the sentence-transformers model; default: the packaged all-MiniLM-L6-v2.",
@@ -34,3 +45,62 @@ WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
 LAUNCHER_ENV_VARS = tuple(k for k, (who, _) in WORKER_ENV_VARS.items() if who == "launcher")
 # Must be set by the image or the job definition.
 DEPLOYMENT_ENV_VARS = tuple(k for k, (who, _) in WORKER_ENV_VARS.items() if who in ("image", "job definition"))
+
+# What the worker process sets for itself unless the environment says otherwise: a resumed job must
+# recompute a firm bit for bit (BERTopic's assignments flip on 1e-5 noise, and MKL/OpenMP may otherwise
+# change their thread counts, and summation order, under load), and a job never downloads a model.
+PROCESS_DEFAULTS = {"MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+class WorkerEnvError(ValueError):
+    """A worker environment variable has a value the worker cannot use; the message names it."""
+
+
+def apply_process_defaults() -> None:
+    """``PROCESS_DEFAULTS`` where unset; before torch is imported, so that MKL and OpenMP see them."""
+    for name, value in PROCESS_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+
+
+@dataclass(frozen=True)
+class WorkerEnv:
+    """What the container's environment tells the worker."""
+
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    batch_attempt: int = 1
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> WorkerEnv:
+        """Read every worker variable once (``os.environ`` by default); WorkerEnvError names a bad one."""
+        env = os.environ if environ is None else environ
+        return cls(
+            embedding=EmbeddingSettings(
+                model=_text(env, "FTM_EMBEDDING_MODEL"),
+                device=_text(env, "FTM_DEVICE"),
+                backend=_text(env, "FTM_EMBED_BACKEND"),
+                precision=_text(env, "FTM_EMBED_PRECISION"),
+                pipeline_depth=read_int(env, "FTM_PIPELINE_DEPTH", 0, C.MAX_PIPELINE_DEPTH,
+                                        "0 = no overlap, 1 = one firm ahead"),  # fmt: skip
+                onnx_cache_dir=_text(env, "FTM_ONNX_CACHE_DIR"),
+            ),
+            batch_attempt=read_int(env, BATCH_ATTEMPT_ENV, 1, None, "Batch attempts start at 1") or 1,
+        )
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    return (env.get(name) or "").strip() or None
+
+
+def read_int(env: Mapping[str, str], name: str, lo: int, hi: int | None, meaning: str = "") -> int | None:
+    """``env[name]`` as a whole number within ``lo..hi`` (None: unbounded), None when unset; errors name it."""
+    text = _text(env, name)
+    if text is None:
+        return None
+    why = f" ({meaning})" if meaning else ""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise WorkerEnvError(f"{name}={text!r} is not a whole number{why}.") from exc
+    if value < lo or (hi is not None and value > hi):
+        raise WorkerEnvError(f"{name}={value} is outside {lo}..{'' if hi is None else hi}{why}.")
+    return value

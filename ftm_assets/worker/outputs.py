@@ -1,7 +1,8 @@
 """Writes a batch's Parquet parts, failures, checkpoint and commit record, each atomically.
 
-Order matters for resumability: a part is written before the checkpoint that names it, and the commit
-record (the list of parts that *is* the partition's output) is written last.
+Order matters: a part is written before the checkpoint that names it; every data file carries the writing
+attempt's token in its name, so nothing the current commit names is ever overwritten; the new commit record
+replaces the old one in one write, and only then are files that no record names deleted.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets.schema import FAILURES_SCHEMA, FIRM_TOPICS_SCHEMA, SENTENCES_SCHEMA
-from ftm_assets.storage import Storage
-from ftm_assets.storage import layout
+from ftm_assets.storage import Storage, layout
+from ftm_assets.storage.commit import CommitRecord, load_commit, write_commit
+from ftm_assets.worker.crash import crash_point
 
 
 def parquet_bytes(table: pa.Table, metadata: dict[str, str]) -> bytes:
@@ -48,13 +51,18 @@ class BatchState:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     checkpoint_seq: int = 0
+    inputs_fingerprint: str = ""  # a checkpoint resumes only for the same inputs and settings
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1, sort_keys=True, default=str)
 
     @classmethod
     def from_json(cls, text: str) -> "BatchState":
-        return cls(**json.loads(text))
+        state = cls(**json.loads(text))
+        for row in state.failures:  # JSON holds the timestamps as text; the failures file wants datetimes
+            if isinstance(row.get("processing_timestamp"), str):
+                row["processing_timestamp"] = dt.datetime.fromisoformat(row["processing_timestamp"])
+        return state
 
     def add_count(self, name: str, n: int) -> None:
         self.counts[name] = self.counts.get(name, 0) + int(n)
@@ -64,18 +72,21 @@ class BatchState:
 
 
 class BatchWriter:
-    def __init__(self, storage: Storage, quarter: str, batch: str, file_metadata: dict[str, str]):
+    """The files of one (quarter, batch) written by one attempt (``token``, part of every file name)."""
+
+    def __init__(self, storage: Storage, quarter: str, batch: str, token: str, file_metadata: dict[str, str]):
         self.storage = storage
         self.quarter = quarter
         self.batch = batch
+        self.token = token
         self.file_metadata = file_metadata
 
     # -- parts ---------------------------------------------------------------------------------
     def write_part(self, state: BatchState, topic_rows: list[dict], sentence_rows: list[dict]) -> None:
         """Write the next pair of parts and record them in ``state`` (not yet checkpointed)."""
         index = len(state.topic_parts)
-        topics_key = layout.firm_topics_part(self.quarter, self.batch, index)
-        sentences_key = layout.sentences_part(self.quarter, self.batch, index)
+        topics_key = layout.firm_topics_part(self.quarter, self.batch, self.token, index)
+        sentences_key = layout.sentences_part(self.quarter, self.batch, self.token, index)
         topics = pa.Table.from_pylist(topic_rows, schema=FIRM_TOPICS_SCHEMA)
         sentences = pa.Table.from_pylist(sentence_rows, schema=SENTENCES_SCHEMA)
         self.storage.write_bytes(topics_key, parquet_bytes(topics, self.file_metadata))
@@ -84,7 +95,7 @@ class BatchWriter:
         state.sentence_parts.append(sentences_key)
 
     def write_failures(self, state: BatchState) -> str:
-        key = layout.failures(self.quarter, self.batch)
+        key = layout.failures(self.quarter, self.batch, self.token)
         table = pa.Table.from_pylist(state.failures, schema=FAILURES_SCHEMA)
         self.storage.write_bytes(key, parquet_bytes(table, self.file_metadata))
         return key
@@ -104,36 +115,47 @@ class BatchWriter:
         self.storage.delete(layout.checkpoint(self.quarter, self.batch))
 
     # -- commit ------------------------------------------------------------------------------------
-    def load_commit(self) -> dict[str, Any] | None:
-        key = layout.commit_record(self.quarter, self.batch)
-        return json.loads(self.storage.read_text(key)) if self.storage.exists(key) else None
+    def load_commit(self) -> CommitRecord | None:
+        return load_commit(self.storage, self.quarter, self.batch)
 
-    def retract_commit(self) -> None:
-        """A new run of the partition starts: the previous output stops being the partition's output."""
-        self.storage.delete(layout.commit_record(self.quarter, self.batch))
-
-    def commit(self, state: BatchState, failures_key: str) -> dict[str, Any]:
-        record = {
-            "run_id": state.run_id,
-            "quarter": self.quarter,
-            "batch": self.batch,
-            "committed_at": now_utc().isoformat(),
-            "firm_topics_parts": state.topic_parts,
-            "sentences_parts": state.sentence_parts,
-            "failures": failures_key,
-            "firms_total": state.firms_total,
-            "counts": state.counts,
-            "seconds": state.seconds,
-            "metadata": self.file_metadata,
-        }
-        self.storage.write_text(layout.commit_record(self.quarter, self.batch), json.dumps(record, indent=1))
-        self._delete_stale_parts(state)
+    def commit(self, state: BatchState, failures_key: str, batch_count: int, manifest_fingerprint: str) -> CommitRecord:
+        """Replace the partition's commit record with one naming this state's files (one atomic write)."""
+        record = CommitRecord(
+            run_id=state.run_id,
+            quarter=self.quarter,
+            batch=self.batch,
+            committed_at=now_utc().isoformat(),
+            firm_topics_parts=list(state.topic_parts),
+            sentences_parts=list(state.sentence_parts),
+            failures=failures_key,
+            firms_total=state.firms_total,
+            counts=dict(state.counts),
+            seconds=dict(state.seconds),
+            metadata=dict(self.file_metadata),
+            batch_count=batch_count,
+            manifest_fingerprint=manifest_fingerprint,
+            inputs_fingerprint=state.inputs_fingerprint,
+            token=self.token,
+        )
+        write_commit(self.storage, record)
         return record
 
-    def _delete_stale_parts(self, state: BatchState) -> None:
-        """Parts of this batch from an earlier, longer run: no commit names them, so remove them."""
-        keep = set(state.topic_parts) | set(state.sentence_parts)
-        for prefix in (layout.firm_topics_prefix(self.quarter), layout.sentences_prefix(self.quarter)):
-            for key in self.storage.list(prefix):
-                if key.rsplit("/", 1)[-1].startswith(f"batch_{self.batch}_part_") and key not in keep:
-                    self.storage.delete(key)
+    def unnamed_files(self, record: CommitRecord) -> list[str]:
+        """Data files of this (quarter, batch) that ``record`` does not name: earlier, failed or killed runs'."""
+        keep = set(record.files)
+        out = []
+        for folder, name_prefix in layout.batch_files(self.quarter, self.batch):
+            out += [k for k in self.storage.list(folder)
+                    if k.rsplit("/", 1)[-1].startswith(name_prefix) and k not in keep]
+        return out
+
+    def delete_unnamed(self, record: CommitRecord, log: logging.Logger) -> int:
+        """Delete every file of the partition that the commit does not name (call while holding the lease)."""
+        stale = self.unnamed_files(record)
+        for i, key in enumerate(stale):
+            self.storage.delete(key)
+            if i == 0:
+                crash_point("during-cleanup")
+        if stale:
+            log.info(f"Deleted {len(stale)} file(s) of {self.quarter} batch {self.batch} that no commit names.")
+        return len(stale)

@@ -1,15 +1,14 @@
 """Opens the worker's Pipes session with the channel the launcher chose: files locally, S3 on Batch.
 
 The launcher's bootstrap parameters say which: a context or messages location with a ``bucket`` is S3.
-On S3 each Batch attempt writes under its own ``attempt-N/`` prefix (``AWS_BATCH_JOB_ATTEMPT``, set by
-Batch in the container), so the launcher can drop what an interrupted attempt reported before it died.
+On S3 each Batch attempt writes under its own ``attempt-N/`` prefix (``pipes_keys``; the attempt number is
+``AWS_BATCH_JOB_ATTEMPT``, set by Batch and read by ``worker.env``), so the launcher can drop what an
+interrupted attempt reported before it died.
 Only ``dagster_pipes`` and boto3 here: the worker never imports ``dagster``.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import Any
 
 from dagster_pipes import (
@@ -22,7 +21,8 @@ from dagster_pipes import (
     open_dagster_pipes,
 )
 
-BATCH_ATTEMPT_ENV = "AWS_BATCH_JOB_ATTEMPT"
+from ftm_assets.pipes_keys import attempt_key_prefix
+
 # Seconds between message uploads: logs reach Dagster this late at most; the last chunk goes on close.
 S3_MESSAGE_INTERVAL_S = 5.0
 
@@ -31,37 +31,12 @@ class NotLaunchedByDagsterError(RuntimeError):
     """The worker was started by hand: it needs the Pipes bootstrap a launcher sets."""
 
 
-def batch_attempt(environ: Mapping[str, str] | None = None) -> int:
-    """This container's Batch attempt number (1 outside Batch)."""
-    value = (os.environ if environ is None else environ).get(BATCH_ATTEMPT_ENV, "1")
-    try:
-        attempt = int(value)
-    except ValueError as exc:
-        raise ValueError(f"{BATCH_ATTEMPT_ENV}={value!r} is not an attempt number.") from exc
-    if attempt < 1:
-        raise ValueError(f"{BATCH_ATTEMPT_ENV}={attempt} is not an attempt number (they start at 1).")
-    return attempt
-
-
-def attempt_key_prefix(key_prefix: str, attempt: int) -> str:
-    """Where attempt ``attempt`` writes its message chunks; the launcher's reader uses the same rule."""
-    return f"{key_prefix.rstrip('/')}/attempt-{attempt}"
-
-
-def parse_attempt_segment(segment: str) -> int | None:
-    """The attempt number of an ``attempt-N`` key segment, None for anything else."""
-    prefix, _, number = segment.partition("-")
-    if prefix != "attempt" or not number.isdigit():
-        return None
-    return int(number)
-
-
 class PipesS3AttemptMessageWriter(PipesS3MessageWriter):
     """S3 message writer that keys chunks by Batch attempt: ``<key_prefix>/attempt-N/<index>.json``."""
 
-    def __init__(self, client: Any, *, interval: float = S3_MESSAGE_INTERVAL_S, attempt: int | None = None):
+    def __init__(self, client: Any, *, attempt: int, interval: float = S3_MESSAGE_INTERVAL_S):
         super().__init__(client, interval=interval)
-        self.attempt = attempt if attempt is not None else batch_attempt()
+        self.attempt = attempt
 
     def make_channel(self, params: PipesParams) -> PipesS3MessageWriterChannel:
         bucket = params.get("bucket")
@@ -79,7 +54,8 @@ class PipesS3AttemptMessageWriter(PipesS3MessageWriter):
         )
 
 
-def open_pipes(*, message_interval_s: float = S3_MESSAGE_INTERVAL_S) -> PipesContext:
+def open_pipes(*, attempt: int, message_interval_s: float = S3_MESSAGE_INTERVAL_S) -> PipesContext:
+    """The worker's Pipes session; ``attempt`` (``WorkerEnv.batch_attempt``) names its S3 message prefix."""
     params_loader = PipesEnvVarParamsLoader()
     if not params_loader.is_dagster_pipes_process():
         raise NotLaunchedByDagsterError(
@@ -96,7 +72,7 @@ def open_pipes(*, message_interval_s: float = S3_MESSAGE_INTERVAL_S) -> PipesCon
         if "bucket" in context_params:
             context_loader = PipesS3ContextLoader(s3)
         if "bucket" in messages_params:
-            message_writer = PipesS3AttemptMessageWriter(s3, interval=message_interval_s)
+            message_writer = PipesS3AttemptMessageWriter(s3, attempt=attempt, interval=message_interval_s)
     return open_dagster_pipes(
         params_loader=params_loader, context_loader=context_loader, message_writer=message_writer
     )

@@ -1,23 +1,25 @@
-"""Runs a stage one item ahead in a background thread: the next firm embeds while this one fits.
+"""Runs a stage a few items ahead in a background thread: the next firm embeds while this one fits.
 
 Embedding is ~80% of a firm's CPU cost and fitting (UMAP's layout) runs on one core, so overlapping the
 two uses the second core that the fit leaves idle. torch and numba release the GIL in their kernels.
-Results come back in input order; exceptions raised by the stage come back as values (the caller decides
-what a failure means). The thread stops when the consumer stops iterating, raises, or closes the generator.
+A one-thread ``ThreadPoolExecutor`` runs the stage (one item at a time, as the model wants) over a window
+of at most ``depth`` items beyond the one the consumer holds. Results come back in input order; exceptions
+raised by the stage come back as values (the caller decides what a failure means), and one raised by the
+input iterator reaches the consumer after the items before it. The thread stops when the consumer stops
+iterating, raises, or closes the generator: items not started are cancelled, the one running finishes.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-_DONE = object()
-POLL_S = 0.1
+THREAD_NAME = "ftm-prefetch"
 
 
 def prefetch(items: Iterable[T], stage: Callable[[T], R], depth: int = 1) -> Iterator[tuple[T, R | Exception]]:
@@ -26,39 +28,30 @@ def prefetch(items: Iterable[T], stage: Callable[[T], R], depth: int = 1) -> Ite
         for item in items:
             yield item, _call(stage, item)
         return
-    ahead: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                if not _put(ahead, (item, _call(stage, item)), stop):
-                    return
-        except BaseException as exc:  # the input iterator itself failed: hand it to the consumer
-            _put(ahead, (_DONE, exc), stop)
-            return
-        _put(ahead, (_DONE, None), stop)
-
-    worker = threading.Thread(target=produce, name="ftm-prefetch", daemon=True)
-    worker.start()
+    source = iter(items)
+    window: deque[tuple[T, Future]] = deque()
+    input_error: Exception | None = None
+    exhausted = False
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME)
     try:
         while True:
-            item, result = ahead.get()
-            if item is _DONE:
-                if result is not None:
-                    raise result
-                return
-            yield item, result
+            while not exhausted and len(window) <= depth:  # the item handed out next, plus `depth` ahead
+                try:
+                    item = next(source)
+                except StopIteration:
+                    exhausted = True
+                except Exception as exc:  # the input itself failed: hand it over after what came before
+                    input_error, exhausted = exc, True
+                else:
+                    window.append((item, pool.submit(_call, stage, item)))
+            if not window:
+                break
+            item, future = window.popleft()
+            yield item, future.result()
     finally:
-        stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue, then let it finish its item
-            try:
-                ahead.get_nowait()
-            except queue.Empty:
-                pass
-            worker.join(POLL_S)
+        pool.shutdown(wait=True, cancel_futures=True)
+    if input_error is not None:
+        raise input_error
 
 
 def _call(stage: Callable[[T], R], item: T) -> R | Exception:
@@ -66,13 +59,3 @@ def _call(stage: Callable[[T], R], item: T) -> R | Exception:
         return stage(item)
     except Exception as exc:
         return exc
-
-
-def _put(q: queue.Queue, value: object, stop: threading.Event) -> bool:
-    while not stop.is_set():
-        try:
-            q.put(value, timeout=POLL_S)
-            return True
-        except queue.Full:
-            continue
-    return False

@@ -2,16 +2,16 @@
 
 ``FirmProcessor.results(firms)`` yields ``(firm, FirmResult | Exception)`` in input order; the batch loop
 only consumes it. How the work is scheduled stays here: segmenting and embedding the next firm run in a
-background thread while this firm's topic model fits (``pipeline.prefetch``), which roughly hides the fit
-behind the embedding on a multi-core CPU. ``FTM_PIPELINE_DEPTH`` (default 1; 0 = one firm at a time) sets
-how many firms are prepared ahead; each holds only its sentences and their embeddings (~0.5 MB).
+background thread while this firm's topic model fits (``prefetch``), which roughly hides the fit
+behind the embedding on a multi-core CPU. ``cfg.embedding.pipeline_depth`` (``FTM_PIPELINE_DEPTH``, default
+1; 0 = one firm at a time) sets how many firms are prepared ahead; each holds only its sentences and their
+embeddings (~0.5 MB).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +21,7 @@ from importlib import metadata as importlib_metadata
 import numpy as np
 
 from ftm_assets import __version__
+from ftm_assets import constants as C
 from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.model.embed import Embedder, choose_backend, resolve_device, resolve_model_path
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
@@ -30,8 +31,6 @@ from ftm_assets.worker.outputs import now_utc
 from ftm_assets.worker.prefetch import prefetch
 from ftm_assets.worker.segment import Sentence, segment
 from ftm_assets.worker.model.topic_model import fit_topics, gpu_backend_available
-
-DEFAULT_PIPELINE_DEPTH = 1
 
 
 def library_versions() -> dict[str, str]:
@@ -52,17 +51,6 @@ def topic_backend(method: str, use_gpu: bool) -> str:
     return "cuml" if use_gpu else "umap-learn+hdbscan"
 
 
-def pipeline_depth_from_env() -> int:
-    raw = os.environ.get("FTM_PIPELINE_DEPTH", str(DEFAULT_PIPELINE_DEPTH))
-    try:
-        depth = int(raw)
-    except ValueError:
-        raise ValueError(f"FTM_PIPELINE_DEPTH={raw!r} is not an integer (0 = no overlap, 1 = one firm ahead).")
-    if not 0 <= depth <= 8:
-        raise ValueError(f"FTM_PIPELINE_DEPTH={depth} is outside 0..8.")
-    return depth
-
-
 @dataclass
 class FirmResult:
     topic_rows: list[dict]
@@ -78,18 +66,29 @@ class PreparedFirm:
     embeddings: np.ndarray
 
 
+def topic_centroids(embeddings: np.ndarray, topics) -> dict[int, list[float]]:
+    """Each topic's L2-normalised mean sentence embedding (none for -1), so themes never re-embed."""
+    out: dict[int, list[float]] = {}
+    for t in topics:
+        if t.topic_id < 0 or not t.sentence_ids:
+            continue
+        mean = embeddings[np.asarray(t.sentence_ids)].astype(np.float64).mean(axis=0)
+        norm = np.linalg.norm(mean)
+        out[t.topic_id] = (mean / norm if norm > 0 else mean).astype(np.float32).tolist()
+    return out
+
+
 class FirmProcessor:
     """Loads the models once per job, then turns firms' components into topic and sentence rows."""
 
     def __init__(self, cfg: WorkerConfig, log: logging.Logger):
         self.cfg = cfg
         self.log = log
-        self.device = resolve_device(cfg.device)
-        self.model_path = resolve_model_path(cfg.embedding_model)
-        self.backend, self.precision = choose_backend(
-            os.environ.get("FTM_EMBED_BACKEND"), os.environ.get("FTM_EMBED_PRECISION"), self.device
-        )
-        self.pipeline_depth = pipeline_depth_from_env()
+        settings = cfg.embedding  # None: the default in constants
+        self.device = resolve_device(settings.device or C.DEVICE)
+        self.model_path = resolve_model_path(settings.model)
+        self.backend, self.precision = choose_backend(settings.backend, settings.precision, self.device)
+        self.pipeline_depth = C.PIPELINE_DEPTH if settings.pipeline_depth is None else settings.pipeline_depth
         self.use_gpu = self.device == "cuda" and gpu_backend_available()
         import_umap_with_jit_cache()  # before BERTopic imports umap: compiled kernels land in NUMBA_CACHE_DIR
         log.info(
@@ -98,7 +97,8 @@ class FirmProcessor:
             f"{self.pipeline_depth} firm(s) embedded ahead of the fit."
         )
         self.embedder = Embedder(
-            self.model_path, self.device, cfg.topics.embedding_batch_size, self.precision, self.backend
+            self.model_path, self.device, cfg.topics.embedding_batch_size, self.precision, self.backend,
+            onnx_cache_dir=settings.onnx_cache_dir,
         )
         self.timings: dict[str, float] = {}
         self._timings_lock = threading.Lock()
@@ -153,6 +153,7 @@ class FirmProcessor:
             ),
         )  # fmt: skip
         stamp = now_utc()
+        centroids = topic_centroids(prepared.embeddings, topics)
         topic_rows = [
             {
                 "firm_id": firm.firm_id,
@@ -166,6 +167,7 @@ class FirmProcessor:
                 "keywords": t.keywords,
                 "n_sentences": len(t.sentence_ids),
                 "sentence_ids": t.sentence_ids,
+                "centroid": centroids.get(t.topic_id),
                 "processing_timestamp": stamp,
                 "stability": t.stability,
             }
@@ -184,10 +186,6 @@ class FirmProcessor:
             for s in sentences
         ]
         return FirmResult(topic_rows, sentence_rows, len(sentences))
-
-    def process(self, firm: FirmInput, quarter: str) -> FirmResult:
-        """One firm start to finish, in this thread."""
-        return self.finish(firm, quarter, self.prepare(firm, quarter))
 
     def results(self, firms: Iterable[FirmInput], quarter: str) -> Iterator[tuple[FirmInput, FirmResult | Exception]]:
         """Each firm with its result, or with the exception that stopped it (the caller classifies it)."""

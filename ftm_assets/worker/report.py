@@ -15,8 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets import constants as C
+from ftm_assets.markdown import markdown_table
 from ftm_assets.storage import Storage
+from ftm_assets.storage.commit import CommitRecord
 from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker.failures import FAILED, SKIPPED
 
 TOP_FIRMS = 3  # firms shown in the largest-topics table (those with the most modelled sentences)
 TOP_TOPICS = 3  # topics shown per firm
@@ -32,7 +35,6 @@ class WorkerTiming:
     """
 
     process_started_at: float
-    main_started_at: float
     batch_started_at: float | None = None
     reported_at: float | None = None
 
@@ -50,11 +52,6 @@ def _read(storage: Storage, key: str, columns: list[str]) -> pa.Table:
     return pq.read_table(io.BytesIO(storage.read_bytes(key)), columns=columns)
 
 
-def _md_cell(text: Any) -> str:
-    """A markdown table cell: pipes and newlines would break the row."""
-    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
-
-
 def largest_topics_markdown(rows: list[dict[str, Any]], n_firms: int = TOP_FIRMS, n_topics: int = TOP_TOPICS) -> str:
     """A small table of the largest topics (by sentences) of the firms with the most modelled sentences.
 
@@ -70,29 +67,40 @@ def largest_topics_markdown(rows: list[dict[str, Any]], n_firms: int = TOP_FIRMS
     firms = sorted(topics, key=lambda f: (-size[f], f))[:n_firms]
     if not firms:
         return ""
-    lines = ["| firm | topic | sentences | representation |", "|---|---:|---:|---|"]
-    for firm_id in firms:
-        best = sorted(topics[firm_id], key=lambda r: (-int(r["n_sentences"]), r["topic_id"]))[:n_topics]
-        for row in best:
-            name = _md_cell(f"{row['firm_name'] or ''} ({firm_id})".strip())
-            lines.append(f"| {name} | {row['topic_id']} | {row['n_sentences']} | {_md_cell(row['representation'])} |")
-    return "\n".join(lines)
+    table = [
+        {"firm": f"{row['firm_name'] or ''} ({firm_id})".strip(), "topic": row["topic_id"],
+         "sentences": row["n_sentences"], "representation": row["representation"]}
+        for firm_id in firms
+        for row in sorted(topics[firm_id], key=lambda r: (-int(r["n_sentences"]), r["topic_id"]))[:n_topics]
+    ]
+    return markdown_table(table, ["firm", "topic", "sentences", "representation"], right=["topic", "sentences"])
 
 
-def summarize_commit(storage: Storage, commit: dict[str, Any], manifest_firms: list[str]) -> dict[str, Any]:
-    """Counts recomputed from the committed parts and the failures file."""
+def _failure_rows(storage: Storage, key: str) -> list[dict[str, Any]]:
+    """firm_id, error_class and outcome of each failure row (files older than ``outcome``: all failed)."""
+    table = pq.read_table(io.BytesIO(storage.read_bytes(key)))
+    rows = table.select([c for c in ("firm_id", "error_class", "outcome") if c in table.column_names]).to_pylist()
+    return [{**r, "outcome": r.get("outcome") or FAILED} for r in rows]
+
+
+def summarize_commit(storage: Storage, commit: CommitRecord, manifest_firms: list[str]) -> dict[str, Any]:
+    """Counts recomputed from the committed parts and the failures file.
+
+    ``firms_failed`` counts errors; ``firms_skipped`` counts firms with too little text to model (a property
+    of the data): both have a failure row, only the first counts towards the failure rate.
+    """
     topic_ids_by_firm: dict[str, set[int]] = {}
     topic_rows: list[dict[str, Any]] = []
-    for key in commit["firm_topics_parts"]:
+    for key in commit.firm_topics_parts:
         topic_rows.extend(_read(storage, key, _TOPIC_COLUMNS).to_pylist())
     for row in topic_rows:
         topic_ids_by_firm.setdefault(row["firm_id"], set()).add(row["topic_id"])
     topic_firms = sorted(topic_ids_by_firm)
-    failures = _read(storage, commit["failures"], ["firm_id", "error_class"])
-    failed_firms = failures.column("firm_id").to_pylist()
+    failure_rows = _failure_rows(storage, commit.failures)
+    failed_firms = [r["firm_id"] for r in failure_rows]
     error_classes: dict[str, int] = {}
-    for name in failures.column("error_class").to_pylist():
-        error_classes[name] = error_classes.get(name, 0) + 1
+    for row in failure_rows:
+        error_classes[row["error_class"]] = error_classes.get(row["error_class"], 0) + 1
     accounted = set(topic_firms) | set(failed_firms)
     topics_per_firm = sorted(sum(1 for i in ids if i >= 0) for ids in topic_ids_by_firm.values())
     stability = firm_stability(topic_rows)
@@ -100,7 +108,8 @@ def summarize_commit(storage: Storage, commit: dict[str, Any], manifest_firms: l
         "firm_stability": stability,
         "firms_in_manifest": len(manifest_firms),
         "firms_with_rows": len(topic_firms),
-        "firms_failed": len(failed_firms),
+        "firms_failed": sum(1 for r in failure_rows if r["outcome"] != SKIPPED),
+        "firms_skipped": sum(1 for r in failure_rows if r["outcome"] == SKIPPED),
         "firms_with_topics": sum(1 for n in topics_per_firm if n > 0),
         "topics": sum(topics_per_firm),
         "topics_per_firm_max": topics_per_firm[-1] if topics_per_firm else 0,
@@ -129,26 +138,34 @@ def firm_stability(rows: list[dict[str, Any]]) -> dict[str, float]:
     return {f: round(total[f] / weight[f], 4) for f in sorted(weight) if weight[f] > 0}
 
 
+def failure_rate(summary: dict[str, Any]) -> tuple[float, int]:
+    """Failed firms over the firms that were modelled or failed (skipped firms count in neither)."""
+    processed = summary["firms_with_rows"] + summary["firms_failed"]
+    return (summary["firms_failed"] / processed if processed else 0.0), processed
+
+
 def firm_topics_metadata(
     summary: dict[str, Any],
-    commit: dict[str, Any],
+    commit: CommitRecord,
     storage: Storage,
     seconds: dict[str, float],
     timing: WorkerTiming,
 ) -> dict[str, Any]:
     """Metadata of the ``firm_topics`` materialization: counts, seconds per stage, the largest topics.
 
-    ``worker_seconds`` runs from the worker's main function to this report (``timing.reported_at``).
+    Seconds end in ``_s``: ``<stage>_s`` for each stage of ``run_batch`` (``total_s``: all of it),
+    ``worker_wall_s`` for the whole worker process up to this report, which ``firms_per_s`` divides.
     """
     if timing.reported_at is None:
         raise ValueError("firm_topics_metadata needs the timing's reported_at: set it before reporting.")
-    worker_seconds = timing.reported_at - timing.main_started_at
-    parts = commit["firm_topics_parts"]
-    processed = summary["firms_with_rows"] + summary["firms_failed"]
+    wall_s = timing.reported_at - timing.process_started_at
+    parts = commit.firm_topics_parts
+    processed = summary["firms_with_rows"] + summary["firms_failed"] + summary["firms_skipped"]
     metadata: dict[str, Any] = {
         "firms": summary["firms_in_manifest"],
         "firms_with_topics": summary["firms_with_topics"],
         "firms_failed": summary["firms_failed"],
+        "firms_skipped": summary["firms_skipped"],
         "topics": summary["topics"],
         "topics_per_firm_max": summary["topics_per_firm_max"],
         "rows": summary["rows"],
@@ -156,11 +173,10 @@ def firm_topics_metadata(
         "outlier_sentences": summary["outlier_sentences"],
         "parts": {"raw_value": parts, "type": "json"},
         "path": {"raw_value": storage.uri(parts[0].rsplit("/", 1)[0]), "type": "path"} if parts else "",
-        "embedding_model": commit["metadata"].get("ftm.embedding_model", ""),
-        "device": commit["metadata"].get("ftm.device", ""),
-        "worker_seconds": round(worker_seconds, 2),
-        "firms_per_s": round(processed / worker_seconds, 3) if worker_seconds > 0 else 0.0,
-        **{f"seconds_{stage}": round(value, 2) for stage, value in sorted(seconds.items())},
+        "embedding_model": commit.metadata.get("ftm.embedding_model", ""),
+        "device": commit.metadata.get("ftm.device", ""),
+        "firms_per_s": round(processed / wall_s, 3) if wall_s > 0 else 0.0,
+        **{f"{stage}_s": round(value, 2) for stage, value in sorted(seconds.items())},
         **timing.metadata(),
     }
     if summary.get("firm_stability"):
@@ -172,20 +188,22 @@ def firm_topics_metadata(
     return metadata
 
 
-def failures_metadata(summary: dict[str, Any], commit: dict[str, Any], storage: Storage) -> dict[str, Any]:
-    """Metadata of the ``firm_topic_failures`` materialization."""
+def failures_metadata(summary: dict[str, Any], commit: CommitRecord, storage: Storage) -> dict[str, Any]:
+    """Metadata of the ``firm_topic_failures`` materialization: failed and skipped firms, each with its rate."""
+    firms = max(summary["firms_in_manifest"], 1)
     return {
         "failures": summary["firms_failed"],
-        "failure_rate": summary["firms_failed"] / max(summary["firms_in_manifest"], 1),
+        "failure_rate": summary["firms_failed"] / firms,
+        "skipped": summary["firms_skipped"],
+        "skip_rate": summary["firms_skipped"] / firms,
         "error_classes": {"raw_value": summary["error_classes"], "type": "json"},
-        "path": {"raw_value": storage.uri(commit["failures"]), "type": "path"},
+        "path": {"raw_value": storage.uri(commit.failures), "type": "path"},
     }
 
 
 def check_results(cfg: WorkerConfig, summary: dict[str, Any]) -> list[dict[str, Any]]:
     """Keyword arguments for ``report_asset_check``, one dict per check."""
-    processed = summary["firms_with_rows"] + summary["firms_failed"]
-    rate = summary["firms_failed"] / processed if processed else 0.0
+    rate, processed = failure_rate(summary)
     max_rate = cfg.policy.max_failure_rate
     ok_firms = summary["firms_with_rows"]
     share_topics = summary["firms_with_topics"] / ok_firms if ok_firms else 1.0
@@ -205,9 +223,11 @@ def check_results(cfg: WorkerConfig, summary: dict[str, Any]) -> list[dict[str, 
                 "max_failure_rate": max_rate,
                 "firms_failed": summary["firms_failed"],
                 "firms_processed": processed,
+                "firms_skipped": summary["firms_skipped"],
                 "error_classes": {"raw_value": summary["error_classes"], "type": "json"},
                 "verdict": f"{summary['firms_failed']} of {processed} firms failed ({rate:.1%}); "
-                f"the limit is {max_rate:.1%}.",
+                f"the limit is {max_rate:.1%}. {summary['firms_skipped']} firm(s) with too little text were "
+                "skipped and do not count.",
             },
         },
         {
@@ -219,6 +239,7 @@ def check_results(cfg: WorkerConfig, summary: dict[str, Any]) -> list[dict[str, 
                 "firms_in_manifest": summary["firms_in_manifest"],
                 "firms_with_topics_rows": summary["firms_with_rows"],
                 "firms_failed": summary["firms_failed"],
+                "firms_skipped": summary["firms_skipped"],
                 "problems": {"raw_value": {**problems, "duplicate_failures": summary["duplicate_failures"]},
                              "type": "json"},
                 "verdict": "Every manifest firm has topic rows or a failure row, never both."

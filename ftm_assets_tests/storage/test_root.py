@@ -1,6 +1,10 @@
 """Storage roots: atomic local writes, listing, errors that say what to fix, and S3 on moto's server."""
 
 import os
+import pwd
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -34,12 +38,61 @@ def test_local(tmp_path):
     assert leftovers == []  # no temporary files left behind
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
-def test_local_not_writable(tmp_path):
-    ro = tmp_path / "ro"
-    ro.mkdir(mode=0o500)
-    with pytest.raises(StorageError, match="FTM_STORAGE_ROOT"):
-        LocalStorage(ro / "x").check_writable()
+def _as_unprivileged_user(check) -> tuple[int, str]:
+    """Run ``check`` in a forked child as a user without special rights (``nobody`` when we are root, as in CI).
+
+    Returns the child's effective uid and what ``check`` raised (``"no error"`` if nothing). Forking keeps the
+    imported modules, so the unprivileged child needs no access to the checkout or the virtualenv.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, run the check, report through the pipe, never return into pytest
+        try:
+            os.close(read_fd)
+            if os.geteuid() == 0:
+                nobody = pwd.getpwnam("nobody")
+                os.setgroups([])
+                os.setgid(nobody.pw_gid)
+                os.setuid(nobody.pw_uid)
+            try:
+                check()
+                outcome = "no error"
+            except BaseException as exc:  # noqa: BLE001  (reported to the parent, which asserts on it)
+                outcome = f"{type(exc).__name__}: {exc}"
+            os.write(write_fd, f"{os.geteuid()}\n{outcome}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        report = pipe.read().decode()
+    os.waitpid(pid, 0)
+    uid, _, outcome = report.partition("\n")
+    return int(uid), outcome
+
+
+@pytest.fixture
+def read_only_dir():
+    """A folder everyone can enter but nobody except its owner, root, can write.
+
+    Made under the system temp folder rather than tmp_path, whose parent (pytest-of-<user>) only its owner
+    may enter: the unprivileged user must reach the folder for the test to be about writing, not reaching.
+    """
+    base = Path(tempfile.mkdtemp(prefix="ftm-ro-"))
+    base.chmod(0o755)
+    ro = base / "ro"
+    ro.mkdir(mode=0o555)
+    yield ro
+    ro.chmod(0o755)
+    shutil.rmtree(base)
+
+
+@pytest.mark.parametrize("below", [False, True], ids=["the-folder-itself", "a-folder-below-it"])
+def test_local_not_writable(read_only_dir, below):
+    root = read_only_dir / "x" if below else read_only_dir
+    uid, outcome = _as_unprivileged_user(lambda: LocalStorage(root).check_writable())
+    assert uid != 0
+    assert outcome.startswith(f"StorageError: Storage root {root} is not writable (Permission denied)"), outcome
+    assert "Set FTM_STORAGE_ROOT to a folder you can write" in outcome
 
 
 def test_local_not_writable_file_in_the_way(tmp_path):

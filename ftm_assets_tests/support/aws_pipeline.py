@@ -31,7 +31,6 @@ def worker_job_environment() -> dict[str, str]:
     UMAP/HDBSCAN kernels are shared with the local runs, so a job does not pay the JIT again.
     """
     return {
-        "PYTHONPATH": str(PROJECT_ROOT),
         "PYTHONUNBUFFERED": "1",
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",

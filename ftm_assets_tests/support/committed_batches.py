@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 
 from ftm_assets.storage.manifest import BatchEntry, write_manifest
 from ftm_assets.storage import Storage
+from ftm_assets.storage.commit import CommitRecord
 from ftm_assets.worker.outputs import BatchState, BatchWriter
 
+SKIPPED_CLASSES = {"InsufficientText", "EmptyTranscript"}
 STAMP = dt.datetime(2024, 12, 31, tzinfo=dt.timezone.utc)
 
 
@@ -24,17 +26,23 @@ class Firm:
     error_class: str | None = None  # set: the firm failed
 
 
-def write_batch(storage: Storage, quarter: str, batch: str, firms: list[Firm], *, commit: bool = True) -> dict | None:
-    """Write one batch's parts, failures and (if ``commit``) its commit record; return the record."""
+def write_batch(storage: Storage, quarter: str, batch: str, firms: list[Firm], *, commit: bool = True,
+                batch_count: int = 2, token: str = "tok") -> CommitRecord | None:
+    """Write one batch's parts, failures and (if ``commit``) its commit record; return the record.
+
+    The record says it was made for a manifest of ``batch_count`` batches holding ``firms`` in this batch
+    (``write_manifest_for`` writes the matching manifest).
+    """
     state = BatchState(run_id=f"run-{batch}", quarter=quarter, batch=batch, firms_total=len(firms))
-    writer = BatchWriter(storage, quarter, batch, file_metadata={"ftm.embedding_model": "test-model"})
+    writer = BatchWriter(storage, quarter, batch, token, file_metadata={"ftm.embedding_model": "test-model"})
     topic_rows, sentence_rows = [], []
     for firm in firms:
         if firm.error_class:
             state.failures.append(
                 {"quarter": quarter, "batch": batch, "firm_id": firm.firm_id, "firm_name": firm.name,
                  "error_class": firm.error_class, "message": "made up for a test", "n_sentences": 3,
-                 "processing_timestamp": STAMP}
+                 "processing_timestamp": STAMP,
+                 "outcome": "skipped" if firm.error_class in SKIPPED_CLASSES else "failed"}
             )
             continue
         next_id = 0
@@ -55,7 +63,8 @@ def write_batch(storage: Storage, quarter: str, batch: str, firms: list[Firm], *
     writer.write_part(state, topic_rows, sentence_rows)
     failures_key = writer.write_failures(state)
     state.seconds = {"embed": 1.5, "fit": 2.5, "total": 4.0}
-    return writer.commit(state, failures_key) if commit else None
+    fingerprint = BatchEntry(quarter, batch, [f.firm_id for f in firms]).fingerprint
+    return writer.commit(state, failures_key, batch_count, fingerprint) if commit else None
 
 
 def write_manifest_for(storage: Storage, quarter: str, batches: dict[str, list[Firm]]) -> None:
@@ -74,6 +83,6 @@ def sample_batches() -> dict[str, list[Firm]]:
         "001": [
             Firm("4", "Delta", {0: ["guidance raised"] * 4}),
             Firm("5", "Epsilon", {0: ["supply chain"] * 3, 1: ["inventory"] * 2}),
-            Firm("6", "Zeta", error_class="InsufficientText"),
+            Firm("6", "Zeta", error_class="ValueError"),
         ],
     }

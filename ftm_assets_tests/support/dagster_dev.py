@@ -1,8 +1,10 @@
 """A real ``dagster dev`` (webserver + daemon) on a free loopback port, driven through its GraphQL API.
 
-Shared by the end-to-end backfill test and the UI screenshot test: ``backfilled_instance`` starts one
-instance per test session (temporary DAGSTER_HOME and storage root, a small demo corpus), runs the
-scenario once, and stops every process it started (the process group of ``dagster dev``) at the end.
+``running_dagster_dev`` starts one in a folder of the caller's (a test's tmp_path: DAGSTER_HOME, storage
+root, log) and stops its whole process group when the ``with`` block ends, also when it ends with an error;
+should pytest itself be killed, the kernel sends ``dagster dev`` SIGTERM (``PR_SET_PDEATHSIG``), so no
+server outlives the session. Only ``test_dagster_dev.py`` starts one (module-scoped), and ``make screenshots``
+(``support/ui.py``).
 
 The scenario is what an operator does: backfill two quarters of every asset with at most two batch jobs in
 flight; one batch has a storage problem (a folder where its checkpoint file must go), so the backfill ends
@@ -12,6 +14,8 @@ failed partitions and what depends on them.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -22,11 +26,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DAGSTER = Path(sys.executable).parent / "dagster"
@@ -117,10 +120,19 @@ def dev_env(home: Path, storage_root: Path) -> dict[str, str]:
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
         NUMBA_CACHE_DIR=str(REPO / ".cache" / "numba"),
-        PYTHONPATH=str(REPO),
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the process that started it (pytest) dies, even by SIGKILL.
+
+    ``dagster dev`` stops its webserver, daemon and code server on SIGTERM, so nothing is left running.
+    """
+    PR_SET_PDEATHSIG = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def start_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT, startup_timeout_s: float = 120.0) -> DevServer:
@@ -140,6 +152,7 @@ def start_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT, startup_timeo
         proc = subprocess.Popen(
             [str(DAGSTER), "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
     server = DevServer(f"http://127.0.0.1:{port}", home, storage_root, log_path, proc)
     try:
@@ -148,6 +161,16 @@ def start_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT, startup_timeo
         server.stop()
         raise
     return server
+
+
+@contextlib.contextmanager
+def running_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT) -> Iterator[DevServer]:
+    """``dagster dev`` under ``workdir`` for the ``with`` block; stopped at its end however it ends."""
+    server = start_dagster_dev(workdir, pool_limit)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _wait_until_loaded(server: DevServer, timeout_s: float) -> None:
@@ -270,39 +293,3 @@ def run_scenario(server: DevServer) -> Scenario:
     retry = wait_for_backfill(server, retry_id, timeout_s=RETRY_TIMEOUT_S)
     seconds["retry"] = time.monotonic() - t0
     return Scenario(server, assets, first, retry, seconds)
-
-
-_shared: dict[str, Any] = {"users": 0, "scenario": None, "error": None}
-
-
-@pytest.fixture(scope="session")
-def backfilled_instance(tmp_path_factory: pytest.TempPathFactory):
-    """One ``dagster dev`` and one scenario per session, however many test modules import this fixture.
-
-    A scenario that failed is not tried again by the next module: its error is reported there too.
-    """
-    if _shared["error"] is not None:
-        pytest.fail(f"The dagster dev scenario failed earlier in this session: {_shared['error']}")
-    if _shared["scenario"] is None:
-        t0 = time.monotonic()
-        try:
-            server = start_dagster_dev(tmp_path_factory.mktemp("dagster_dev"))
-        except BaseException as exc:
-            _shared["error"] = exc
-            raise
-        try:
-            scenario = run_scenario(server)
-        except BaseException as exc:
-            _shared["error"] = exc
-            print(server.log_tail(80), file=sys.stderr)
-            server.stop()
-            raise
-        scenario.seconds["startup"] = time.monotonic() - t0 - sum(scenario.seconds.values())
-        print(f"dagster dev scenario: {scenario.seconds}", file=sys.stderr)
-        _shared["scenario"] = scenario
-    _shared["users"] += 1
-    yield _shared["scenario"]
-    _shared["users"] -= 1
-    if _shared["users"] == 0:
-        _shared["scenario"].server.stop()
-        _shared["scenario"] = None

@@ -14,7 +14,9 @@ import time
 import boto3
 from dagster_pipes import PipesEnvVarParamsLoader
 
-from ftm_assets.worker.pipes_io import attempt_key_prefix, batch_attempt, open_pipes
+from ftm_assets.pipes_keys import attempt_key_prefix
+from ftm_assets.worker.env import WorkerEnv
+from ftm_assets.worker.pipes_io import open_pipes
 from ftm_assets_tests.support.local_batch_executor import INTERRUPT_MARKER
 
 ASSETS = ("firm_topics", "firm_topic_failures")
@@ -42,11 +44,11 @@ def wait_until_flushed(attempt: int) -> None:
 
 def main() -> int:
     scenario = os.environ.get("FAKE_WORKER_SCENARIO", "success")
-    attempt = batch_attempt()
+    attempt = WorkerEnv.read().batch_attempt
     if scenario == "silent":
         print("ran without opening Pipes")
         return 0
-    with open_pipes(message_interval_s=0) as pipes:
+    with open_pipes(attempt=attempt, message_interval_s=0) as pipes:
         pipes.log.info(f"fake worker: scenario {scenario}, attempt {attempt}")
         if scenario == "interrupt_always" or (scenario == "interrupt_first" and attempt == 1):
             pipes.report_asset_materialization(asset_key=ASSETS[0], metadata={"attempt": attempt})

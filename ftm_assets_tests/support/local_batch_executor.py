@@ -36,6 +36,9 @@ from botocore.exceptions import ClientError
 HOST_TERMINATED = "Host EC2 (instance i-0123456789abcdef0) terminated."
 INTERRUPT_MARKER = "READY-FOR-INTERRUPTION"
 LOG_GROUP = "/aws/batch/job"
+# The "container"'s working directory: the checkout, so that ``python -m ftm_assets_tests...`` commands
+# import this tree's test helpers (ftm_assets itself comes from the installed package).
+WORKDIR = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -103,6 +106,7 @@ class LocalBatchExecutor:
             self.supervisors.append(
                 subprocess.Popen(
                     [sys.executable, "-m", __name__, str(job_dir)],
+                    cwd=WORKDIR,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,  # outlives the orchestrator, like a job on AWS
@@ -220,7 +224,7 @@ class _Supervisor:
             return "failed"
         env = {**os.environ, **self.spec["environment"],
                "AWS_BATCH_JOB_ID": self.spec["job_id"], "AWS_BATCH_JOB_ATTEMPT": str(attempt)}
-        proc = subprocess.Popen(self.spec["command"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(self.spec["command"], env=env, cwd=WORKDIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.save(status="RUNNING", startedAt=started, container={"logStreamName": stream}, workerPid=proc.pid)
         lines: list[str] = []
         marker = threading.Event()

@@ -59,7 +59,7 @@ def run_quarter(defs: dg.Definitions, settings: Settings, quarter: str, instance
 
 
 def check_evaluations(instance: dg.DagsterInstance) -> list:
-    """Every asset-check evaluation recorded on ``instance``, oldest first."""
+    """Every asset-check evaluation recorded on ``instance``, oldest first (tests give each its own instance)."""
     records = instance.get_event_records(
         dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), ascending=True
     )

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from ftm_assets.testing.pg_server import PgServer, start_pg_server
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    """A running PostgreSQL cluster on 127.0.0.1 (password auth), stopped and deleted after the session."""
-    server = start_pg_server()
-    try:
-        yield server
-    finally:
-        server.stop()
+def pg_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> PgServer:
+    """A running PostgreSQL cluster on 127.0.0.1 (password auth) under pytest's temp folder; a finalizer
+    stops and deletes it whatever the tests did, and its watchdog does if pytest itself is killed."""
+    server = start_pg_server(tmp_path_factory.mktemp("postgres"))
+    request.addfinalizer(server.stop)
+    return server

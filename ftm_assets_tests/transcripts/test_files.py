@@ -1,10 +1,11 @@
-"""The files source: JSONL, gzipped JSONL and Parquet read back by quarter, and errors that say what to fix."""
+"""The files source: CSV, JSONL and Parquet (our column names or Capital IQ's) read back by quarter, ids normalised, errors that say what to fix."""
 
 from __future__ import annotations
 
 import datetime as dt
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +15,7 @@ import pytest
 from ftm_assets.quarters import QuarterKeyError
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA
 from ftm_assets.transcripts.demo import demo_transcripts
-from ftm_assets.transcripts.files import read_transcript_files
+from ftm_assets.transcripts.files import quarters_in_folder, read_transcript_files
 
 
 def component(firm_id, order, *, date="2023-02-14", text="Revenue grew strongly.", **extra) -> dict:
@@ -133,3 +134,103 @@ def test_unknown_quarter_key(tmp_path):
     write_jsonl(tmp_path / "calls.jsonl", [component("1", 0)])
     with pytest.raises(QuarterKeyError):
         read_transcript_files(tmp_path, "2023 Q1")
+
+
+# --- CSV, Capital IQ's column names, identifiers whatever their inferred type, the quarters a folder holds ---
+
+CIQ_CSV = (
+    "COMPANYID,companyname,keydevid,transcriptid,mostimportantdateutc,componentorder,"
+    "transcriptcomponenttypename,speakertypename,componenttext,gvkey,lpermno,headline\n"
+    '24937.0,Apple Inc.,1001,503,2023-02-02,2,Answer,Executives,"Services grew,\nagain.",1690.0,14593.0,x\n'
+    "24937.0,Apple Inc.,1001,503,2023-02-02,1,Presenter Speech,Executives,,1690.0,14593.0,x\n"
+    "32307,NVIDIA Corporation,4001,801,2023-05-24 21:00:00,1,Presenter Speech,Executives,Data center.,,,y\n"
+)
+
+
+def test_csv_and_csv_gz_with_capital_iq_names_are_recognised(tmp_path):
+    (tmp_path / "ciq.csv").write_text(CIQ_CSV)
+    with gzip.open(tmp_path / "more.csv.gz", "wt") as handle:
+        handle.write("firm_id,earnings_call_date,component_order,text,gvkey,permno\n")
+        handle.write("012141,2023-01-26,0,Azure grew.,012141,10107\n")
+
+    rows = read_transcript_files(tmp_path, "2023Q1").to_pylist()
+
+    assert [(r["firm_id"], r["component_order"], r["text"]) for r in rows] == [
+        ("012141", 0, "Azure grew."),  # our own id text is kept as it is, leading zero included
+        ("24937", 1, ""),  # an empty CSV field in the text column is an empty component, not a null
+        ("24937", 2, "Services grew,\nagain."),
+    ]
+    apple = rows[1]
+    assert (apple["firm_name"], apple["call_id"], apple["transcript_id"]) == ("Apple Inc.", 1001, 503)
+    assert (apple["gvkey"], apple["permno"], apple["earnings_call_date"]) == ("001690", 14593, dt.date(2023, 2, 2))
+    assert (apple["component_type"], apple["speaker_type"]) == ("Presenter Speech", "Executives")
+    nvidia = read_transcript_files(tmp_path, "2023Q2").to_pylist()
+    assert [(r["firm_id"], r["gvkey"], r["permno"]) for r in nvidia] == [("32307", None, None)]
+
+
+@pytest.mark.parametrize("gvkey", [1690, 1690.0, "1690", "1690.0", "001690"])
+def test_gvkey_is_padded_and_permno_integer_whatever_the_inferred_type(tmp_path, gvkey):
+    permno = 14593.0 if isinstance(gvkey, float) else "14593"
+    write_jsonl(tmp_path / "calls.jsonl", [component(24937.0, 0, gvkey=gvkey, permno=permno)])
+    row = read_transcript_files(tmp_path, "2023Q1").to_pylist()[0]
+    assert (row["firm_id"], row["gvkey"], row["permno"]) == ("24937", "001690", 14593)
+
+
+def test_pandas_parquet_with_float_ids_and_nan(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({
+        "companyid": [24937, 18749], "mostimportantdateutc": pd.to_datetime(["2023-02-02", "2023-02-02"]),
+        "componentorder": [0, 0], "componenttext": ["Apple.", "Amazon."],
+        "gvkey": [1690, None], "permno": [14593, None],  # a NaN turns both columns into float64
+    })
+    frame.to_parquet(tmp_path / "export.parquet")
+    rows = read_transcript_files(tmp_path, "2023Q1").to_pylist()
+    assert [(r["firm_id"], r["gvkey"], r["permno"]) for r in rows] == [("18749", None, None), ("24937", "001690", 14593)]
+
+
+def test_csv_missing_column_names_both_spellings(tmp_path):
+    (tmp_path / "bad.csv").write_text("companyid,componenttext\n1,Hello there.\n")
+    with pytest.raises(ValueError, match=r"bad\.csv: missing required column\(s\) \['earnings_call_date', .*mostimportantdateutc"):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_csv_bad_value_names_the_line(tmp_path):
+    (tmp_path / "bad.csv").write_text(
+        "companyid,mostimportantdateutc,componentorder,componenttext\n1,2023-02-02,0,a\n1,2023-02-02,first,b\n"
+    )
+    with pytest.raises(ValueError, match=r"bad\.csv, line 3: bad 'component_order' value 'first'"):
+        read_transcript_files(tmp_path, "2023Q1")
+
+
+def test_quarters_in_folder_lists_each_quarter_held_and_caches_per_file(tmp_path):
+    data = tmp_path / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "ciq.csv").write_text(CIQ_CSV)  # 2023Q1 and 2023Q2
+    write_jsonl(data / "sub" / "late.jsonl", [component("1", 0, date="2024-11-02"), component("2", 0, quarter="2019Q4", date=None)])
+    cache = tmp_path / "cache" / "quarters.json"
+
+    assert quarters_in_folder(data, cache) == ["2019Q4", "2023Q1", "2023Q2", "2024Q4"]
+    cached = json.loads(cache.read_text())
+    assert {Path(p).name for p in cached} == {"ciq.csv", "late.jsonl"}
+
+    # A changed file is read again; an unchanged one comes from the cache (shown by poisoning its entry).
+    entry = cached[str(data / "ciq.csv")]
+    cache.write_text(json.dumps({**cached, str(data / "ciq.csv"): {**entry, "quarters": ["2001Q1"]}}))
+    write_jsonl(data / "sub" / "late.jsonl", [component("1", 0, date="2025-01-02")])
+    assert quarters_in_folder(data, cache) == ["2001Q1", "2025Q1"]
+    assert quarters_in_folder(data) == ["2023Q1", "2023Q2", "2025Q1"]
+
+
+def test_with_the_cache_files_of_other_quarters_are_not_read(tmp_path):
+    data, cache = tmp_path / "data", tmp_path / "quarters.json"
+    write_jsonl(data / "2023q1.jsonl", [component("1", 0, date="2023-02-02")])
+    write_jsonl(data / "2023q2.jsonl", [component("2", 0, date="2023-05-02")])
+    assert quarters_in_folder(data, cache) == ["2023Q1", "2023Q2"]
+    # Corrupt the other quarter's file without changing its size or mtime: only a skipped file can stay unread.
+    stat = (data / "2023q2.jsonl").stat()
+    (data / "2023q2.jsonl").write_bytes(b"{" * stat.st_size)
+    os.utime(data / "2023q2.jsonl", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert [r["firm_id"] for r in read_transcript_files(data, "2023Q1", cache).to_pylist()] == ["1"]
+    with pytest.raises(ValueError, match=r"2023q2\.jsonl, line 1: not valid JSON"):
+        read_transcript_files(data, "2023Q1")  # without the cache every file is read
+    assert read_transcript_files(data, "2019Q1", cache).num_rows == 0

@@ -1,4 +1,5 @@
-"""ftm_assets.transcripts.wrds against a real PostgreSQL through the real ``wrds`` package: rules, streaming, errors."""
+"""ftm_assets.transcripts.wrds against a real PostgreSQL through the real ``wrds`` package: rules and the
+tie-breaks that decide them, the universe filters, streaming, errors."""
 
 from __future__ import annotations
 
@@ -197,3 +198,94 @@ def test_query_refused_by_the_server_is_an_access_error(pg_server, settings):
     with pytest.raises(w.WrdsAccessError, match=r"refused a table .*2023Q1.*permission denied for schema crsp") as info:
         _fetch(refused)
     assert info.value.__context__ is None
+
+
+# --- Tie-breaks that decide (2023Q2): each expected value differs from what the next rule alone would pick. ---
+
+def _calls(table: pa.Table) -> list[tuple]:
+    rows = table.select(["firm_id", "call_id", "transcript_id", "gvkey", "permno"]).to_pylist()
+    return sorted({tuple(r.values()) for r in rows})
+
+
+TIE_BREAKS = [
+    ("24937", 1003, 507, "001690", 14593),  # Apple's call dated 2023-04-01 (left out of 2023Q1) belongs here
+    ("900001", 5001, 1101, "100001", None),  # null startdate is open-ended; J and NU links give no permno
+    ("900002", 5002, 1102, "100002", 40009),  # same-date Finals: later time beats higher id; P/LU beats C/LC
+    ("900003", 5003, 1104, "100003", 40105),  # LC before LU, then the smallest permno among the LCs
+    ("900004", 5004, 1105, "100042", 42001),  # two P-linked gvkeys: the later startdate wins
+    ("900005", 5005, 1106, "100051", 51001),  # same startdate: the smaller gvkey wins
+    ("900006", 5006, 1107, "100062", 62001),  # a dated startdate beats a null one
+]
+
+
+def test_each_tie_break_decides_its_case(settings):
+    assert _calls(_fetch(settings, t.TIE_BREAK_QUARTER)) == TIE_BREAKS
+
+
+# --- Universe (rule 8): CRSP-linked calls, a file of company ids, countries; applied in SQL. ---
+
+def _firms_calls(settings, universe: w.Universe) -> set[tuple[str, int]]:
+    """(firm, call) pairs over both fixture quarters; a quarter with no call in the universe adds none."""
+    kept = set()
+    for quarter in (t.RULES_QUARTER, t.TIE_BREAK_QUARTER):
+        try:
+            table = _fetch(settings, quarter, universe=universe)
+        except w.NoCallsError:
+            continue
+        kept |= {(r["firm_id"], r["call_id"]) for r in table.select(["firm_id", "call_id"]).to_pylist()}
+    return kept
+
+
+def test_universe_crsp_linked_keeps_calls_with_a_permno(settings):
+    kept = _firms_calls(settings, w.Universe.parse("crsp-linked"))
+    assert ("18749", 2001) in kept and ("18749", 2002) not in kept  # Amazon's second call has no permno
+    assert not {f for f, _ in kept} & {"32307", "900001"}
+    assert len(kept) == 3 + 6  # Q1: Amazon 2001, Microsoft, Apple; Q2: Apple and five tie-break firms
+
+
+def test_universe_file_of_company_ids(settings, tmp_path):
+    ids = tmp_path / "firms.csv"
+    ids.write_text("companyid\n24937  # Apple\n32307.0, 900005\n\n")
+    universe = w.Universe.parse(str(ids))
+    assert universe.company_ids == (24937, 32307, 900005)
+    assert {f for f, _ in _firms_calls(settings, universe)} == {"24937", "32307", "900005"}
+
+
+@pytest.mark.parametrize(
+    "country, firms",
+    [
+        ("us", {"24937", "18749", "21835", "32307", "900001", "900003", "900004"}),
+        ("USA", {"24937", "18749", "21835", "32307", "900001", "900003", "900004"}),
+        ("Germany, JP", {"900005", "900006"}),  # 900002 has no ciqcompany row: never in a country filter
+    ],
+)
+def test_universe_country_by_iso_code_or_name(settings, country, firms):
+    assert {f for f, _ in _firms_calls(settings, w.Universe.parse(None, country))} == firms
+
+
+def test_universe_filters_combine_and_an_empty_result_says_why(settings):
+    both = w.Universe.parse("crsp-linked", "DE")
+    assert _firms_calls(settings, both) == {("900006", 5006)}
+    with pytest.raises(w.NoCallsError, match=r"lists 5 earnings call\(s\) for 2023Q1 .*none of them in the universe .*headquartered in DE"):
+        _fetch(settings, t.RULES_QUARTER, universe=both)
+
+
+def test_country_filter_needs_the_company_tables(pg_server, settings):
+    t.create_capital_iq_database(pg_server, "wrds_no_geo", t.rule_case_rows())
+    pg_server.execute("DROP TABLE ciq.ciqcountrygeo", dbname="wrds_no_geo")
+    no_geo = replace(settings, dbname="wrds_no_geo")
+    assert _fetch(no_geo).num_rows == len(EXPECTED)  # no country filter: the table is not needed
+    with pytest.raises(w.WrdsAccessError, match=r"cannot see ciq\.ciqcountrygeo: .*country filter"):
+        _fetch(no_geo, universe=w.Universe.parse(None, "US"))
+
+
+def test_bad_universe_values_say_what_to_set(tmp_path):
+    with pytest.raises(w.WrdsUniverseError, match=r"FTM_WRDS_UNIVERSE=crsp: not 'all' or 'crsp-linked'"):
+        w.Universe.parse("crsp")
+    (tmp_path / "ids.txt").write_text("24937\nAAPL\n")
+    with pytest.raises(w.WrdsUniverseError, match=r"ids\.txt, line 2: 'AAPL' is not a Capital IQ company id"):
+        w.Universe.parse(str(tmp_path / "ids.txt"))
+    (tmp_path / "empty.txt").write_text("# nothing yet\n")
+    with pytest.raises(w.WrdsUniverseError, match="lists no company ids"):
+        w.Universe.parse(str(tmp_path / "empty.txt"))
+    assert w.Universe.parse(" ALL ") == w.Universe()

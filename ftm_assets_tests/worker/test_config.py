@@ -1,28 +1,43 @@
-"""The worker's configuration from Pipes extras: defaults, overrides and errors that name the problem."""
+"""The Pipes contract: WorkerSettings builds a WorkerConfig, to_extras/from_extras round-trip it, errors name the field."""
+
+import json
 
 import pytest
 
 from ftm_assets import constants as C
 from ftm_assets.quarters import QuarterKeyError
 from ftm_assets.resources.worker_settings import WorkerSettings
-from ftm_assets.worker.config import WorkerConfig, WorkerConfigError
+from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig, WorkerConfigError
 
 BASE = {"quarter": "2023Q1", "batch": "000", "storage_root": "/tmp/x", "run_id": "r1"}
 
 
-def test_defaults():
+def test_defaults_come_from_constants():
     cfg = WorkerConfig.from_extras(BASE)
     assert cfg.policy.max_failure_rate == C.MAX_FAILURE_RATE
-    assert cfg.policy.allow_failures is True
+    assert cfg.policy.allow_failures is C.ALLOW_FAILURES
     assert cfg.checkpoint_every == C.CHECKPOINT_EVERY
     assert cfg.topics.random_seed == C.RANDOM_SEED
+    assert cfg.embedding == EmbeddingSettings()  # nothing said: the worker's environment, then constants
 
 
-def test_dagster_side_settings_round_trip():
-    extras = WorkerSettings(max_failure_rate=0.2, allow_failures=False, min_sentences=7).extras(**BASE)
-    cfg = WorkerConfig.from_extras(extras)
-    assert cfg.policy.max_failure_rate == 0.2 and cfg.policy.allow_failures is False
-    assert cfg.topics.min_sentences == 7
+def test_dagster_side_settings_round_trip_through_json_extras():
+    sent = WorkerSettings(max_failure_rate=0.2, allow_failures=False, min_sentences=7, device="cpu").worker_config(**BASE)
+    extras = json.loads(json.dumps(sent.to_extras()))  # what Pipes carries
+    received = WorkerConfig.from_extras(extras)
+    assert received == sent
+    assert received.policy.max_failure_rate == 0.2 and received.policy.allow_failures is False
+    assert received.topics.min_sentences == 7 and received.embedding.device == "cpu"
+
+
+def test_dagster_side_defaults_are_the_workers():
+    assert WorkerSettings().worker_config(**BASE) == WorkerConfig(**BASE)
+
+
+def test_extras_win_over_the_container_which_wins_over_defaults():
+    container = EmbeddingSettings(model="/opt/ftm/model", device="cuda", pipeline_depth=2)
+    cfg = WorkerConfig.from_extras({**BASE, "embedding": {"device": "cpu", "model": None}}, container=container)
+    assert cfg.embedding == EmbeddingSettings(model="/opt/ftm/model", device="cpu", pipeline_depth=2)
 
 
 @pytest.mark.parametrize(
@@ -30,10 +45,21 @@ def test_dagster_side_settings_round_trip():
     [
         ({"quarter": None}, WorkerConfigError, "quarter"),
         ({"quarter": "2023Q9"}, QuarterKeyError, "2023Q9"),
-        ({"policy": {"max_failure_rate": 2}}, WorkerConfigError, "max_failure_rate"),
+        ({"policy": {"max_failure_rate": 2}}, WorkerConfigError, r"max_failure_rate=2 is outside \[0.0, 1.0\]"),
+        ({"policy": {"allow_failures": "no"}}, WorkerConfigError, "allow_failures must be bool"),
+        ({"topics": {"min_sentences": 1.5}}, WorkerConfigError, "min_sentences must be int"),
+        ({"embedding": {"pipeline_depth": 9}}, WorkerConfigError, "pipeline_depth=9"),
         ({"policy": {"nope": 1}}, WorkerConfigError, "nope"),
+        ({"surprise": 1}, WorkerConfigError, "surprise.*out of step"),
     ],
 )
-def test_errors(change, error, match):
+def test_errors_name_the_setting(change, error, match):
     with pytest.raises(error, match=match):
         WorkerConfig.from_extras({**BASE, **change})
+
+
+def test_dagster_side_validates_the_same_bounds():
+    with pytest.raises(ValueError, match="max_failure_rate"):
+        WorkerSettings(max_failure_rate=1.5)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        WorkerSettings(checkpoint_every=0)

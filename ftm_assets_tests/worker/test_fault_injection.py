@@ -1,55 +1,34 @@
-"""Fault injection: the worker is SIGKILLed at random points of a batch and restarted, as after a Spot
-interruption; the final output must equal an uninterrupted run's, and the checkpoint must only advance.
-Runs once on a local storage root (ten kills) and once on S3 through moto's server (three kills)."""
+"""Fault injection with the real worker (model and all): killed with SIGKILL, as by a Spot interruption, at
+moments drawn after it reports it has started (during its model load, and between checkpoints while it
+models), plus one crash through the test hook right after a part is written; each restart resumes, the
+checkpoint only advances, and the end state equals one uninterrupted run with nothing left over. The kill
+moments are measured, not planned. Local root, then S3 through moto's server.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import pandas as pd
 import pytest
-from dagster_pipes import encode_param
 
-from ftm_assets.constants import PROJECT_ROOT
-from ftm_assets.readers import commit_records, read_failures, read_firm_topics, read_sentences
-from ftm_assets.transcripts.demo import demo_transcripts
-from ftm_assets.storage import open_storage
-from ftm_assets.storage import layout
+from ftm_assets.storage import layout, open_storage
+from ftm_assets.worker.crash import EXIT_CODE
 from ftm_assets_tests.support.aws import create_bucket, moto_server  # noqa: F401
-from ftm_assets_tests.support.staging import firm_rows, rows_table, stage_quarter
+from ftm_assets_tests.support.worker_process import (
+    Q,
+    WorkerProcess,
+    assert_nothing_left_over,
+    assert_same_outputs,
+    outputs,
+    stage,
+)
 
-Q = "2023Q3"
+N_FIRMS = 6  # demo firms, plus one empty transcript (a skipped row): seven checkpoints after the first
 pytestmark = pytest.mark.slow
-
-
-def _start_worker(tmp: Path, root: str, run_id: str) -> subprocess.Popen:
-    """The real worker under a Pipes bootstrap of our own (context and messages in files)."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    extras = {"quarter": Q, "batch": "000", "storage_root": root, "run_id": run_id, "checkpoint_every": 1}
-    context = {
-        "asset_keys": ["firm_topics", "firm_topic_failures"], "code_version_by_asset_key": None,
-        "provenance_by_asset_key": None, "partition_key": None, "partition_key_range": None,
-        "partition_time_window": None, "run_id": run_id, "job_name": None, "retry_number": 0, "extras": extras,
-    }
-    context_path = tmp / f"context-{time.monotonic_ns()}.json"
-    context_path.write_text(json.dumps(context))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "HF_HUB_OFFLINE": "1",
-        "NUMBA_CACHE_DIR": str(PROJECT_ROOT / ".cache" / "numba"),
-        "DAGSTER_PIPES_CONTEXT": encode_param({"path": str(context_path)}),
-        "DAGSTER_PIPES_MESSAGES": encode_param({"path": str(tmp / f"messages-{time.monotonic_ns()}.jsonl")}),
-    }
-    return subprocess.Popen([sys.executable, "-m", "ftm_assets.worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def _checkpoint(store) -> dict | None:
@@ -57,80 +36,111 @@ def _checkpoint(store) -> dict | None:
     return json.loads(store.read_text(key)) if store.exists(key) else None
 
 
-def _outputs(root: str) -> dict[str, pd.DataFrame]:
-    topics = read_firm_topics(root, Q).drop(columns=["processing_timestamp"])
-    failures = read_failures(root, Q).drop(columns=["processing_timestamp"])
-    out = {"topics": topics, "sentences": read_sentences(root, Q), "failures": failures}
-    return {k: v.astype(str).sort_values(list(v.columns)).reset_index(drop=True) for k, v in out.items()}
-
-
-def _stage(root: str) -> None:
-    table = demo_transcripts(Q, n_firms=11).to_pylist() + firm_rows(Q, "zz-empty", [""])
-    stage_quarter(open_storage(root), Q, rows_table(table))
-
-
-def _kill_and_resume(tmp: Path, root: str, kills: int, seed: int) -> list[tuple[int, float]]:
-    """Kill the worker ``kills`` times at random points, each restart resuming; then let it finish."""
-    rng = random.Random(seed)
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    """One uninterrupted run for the module: its outputs and how long it took per firm (from its checkpoints)."""
+    tmp = tmp_path_factory.mktemp("reference")
+    root = str(tmp / "root")
+    stage(root, N_FIRMS)
     store = open_storage(root)
-    points, last_seq, last_done = [], 0, []
-    while len(points) < kills:
-        proc = _start_worker(tmp / "pipes", root, run_id="interrupted-run")
-        seq_now = (_checkpoint(store) or {}).get("checkpoint_seq", 0)
-        target = seq_now + rng.choice([0, 1, 1, 2])  # kill during start-up, or after the next checkpoints
-        delay = rng.uniform(0.0, 1.5)
-        deadline = time.monotonic() + 300
-        while proc.poll() is None and time.monotonic() < deadline:
-            cp = _checkpoint(store)
-            if target == seq_now or (cp and cp["checkpoint_seq"] >= target):
+    worker = WorkerProcess(tmp / "pipes", root, "reference-run")
+    worker.wait_started()
+    seen: dict[int, float] = {}  # firms checkpointed -> when first seen
+    while worker.proc.poll() is None:
+        seen.setdefault(len((_checkpoint(store) or {}).get("firms_done", [])), time.monotonic())
+        time.sleep(0.05)
+    assert worker.finish() == 0, worker.stderr()[-3000:]
+    firms = sorted(n for n in seen if n > 0)
+    per_firm_s = (seen[firms[-1]] - seen[firms[0]]) / max(firms[-1] - firms[0], 1)
+    return {"outputs": outputs(root), "per_firm_s": per_firm_s}
+
+
+class Interrupter:
+    """Starts the worker again and again on one root, kills it at a drawn moment, checks the checkpoint."""
+
+    def __init__(self, tmp: Path, root: str, seed: int):
+        self.tmp, self.root, self.store = tmp, root, open_storage(root)
+        self.rng = random.Random(seed)
+        self.kills: list[dict] = []  # what really happened: checkpoint reached, seconds after "started"
+        self.last_seq, self.last_done = 0, []
+
+    def start(self, crash_at: str | None = None) -> WorkerProcess:
+        return WorkerProcess(self.tmp / "pipes", self.root, "interrupted-run", crash_at=crash_at)
+
+    def crash_through_hook(self, window: str) -> None:
+        worker = self.start(crash_at=window)
+        assert worker.finish() == EXIT_CODE, worker.stderr()[-3000:]
+        self.after_kill(window, None)
+
+    def kill_after_start(self, within_s: float) -> None:
+        """Kill during start-up work that follows the "started" report (lease, inputs, model load)."""
+        worker = self.start()
+        started = worker.wait_started()
+        time.sleep(self.rng.uniform(0.0, within_s))
+        self.kill(worker, started, "after start")
+
+    def kill_after_firms(self, n_done: int, within_s: float) -> None:
+        """Kill once ``n_done`` firms are checkpointed, at a drawn moment within the next firm's modelling."""
+        worker = self.start()
+        started = worker.wait_started()
+        deadline = time.monotonic() + 600
+        while worker.proc.poll() is None and time.monotonic() < deadline:
+            if len((_checkpoint(self.store) or {}).get("firms_done", [])) >= n_done:
                 break
             time.sleep(0.05)
-        time.sleep(delay if target != seq_now else rng.uniform(1.0, 6.0))
-        if proc.poll() is not None:  # finished before we could kill it: the batch is done
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        cp = _checkpoint(store)
+        time.sleep(self.rng.uniform(0.0, within_s))
+        self.kill(worker, started, f"after {n_done} firms")
+        assert _checkpoint(self.store) is not None, "the kill landed after the commit: draw a shorter delay"
+
+    def kill(self, worker: WorkerProcess, started: float, label: str) -> None:
+        assert worker.proc.poll() is None, f"the worker ended before the kill ({label}): {worker.stderr()[-2000:]}"
+        worker.proc.send_signal(signal.SIGKILL)
+        killed_at = time.monotonic()
+        worker.proc.wait()
+        self.after_kill(label, round(killed_at - started, 2))
+
+    def after_kill(self, label: str, seconds_after_start: float | None) -> None:
+        cp = _checkpoint(self.store)
         if cp is not None:
-            assert cp["checkpoint_seq"] >= last_seq, "checkpoint went backwards"
-            assert cp["firms_done"][: len(last_done)] == last_done, "a committed firm was lost or reordered"
-            last_seq, last_done = cp["checkpoint_seq"], cp["firms_done"]
-        points.append((last_seq, round(delay, 2)))
-    proc = _start_worker(tmp / "pipes", root, run_id="interrupted-run")
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err.decode()[-3000:]
-    return points
+            assert cp["checkpoint_seq"] >= self.last_seq, "checkpoint went backwards"
+            assert cp["firms_done"][: len(self.last_done)] == self.last_done, "a checkpointed firm was lost"
+            self.last_seq, self.last_done = cp["checkpoint_seq"], cp["firms_done"]
+        self.kills.append({"when": label, "s_after_start": seconds_after_start, "firms_done": len(self.last_done)})
+
+    def finish(self) -> None:
+        worker = self.start()
+        assert worker.finish() == 0, worker.stderr()[-3000:]
 
 
-def _assert_same_as_uninterrupted(tmp: Path, interrupted_root: str, reference_root: str) -> None:
-    _stage(reference_root)
-    proc = _start_worker(tmp / "ref-pipes", reference_root, run_id="reference-run")
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err.decode()[-3000:]
-    got, want = _outputs(interrupted_root), _outputs(reference_root)
-    per_firm = {k: v.groupby("firm_id").size().to_dict() for k, v in (("got", got["topics"]), ("want", want["topics"]))}
-    assert per_firm["got"] == per_firm["want"], per_firm
-    for name in want:
-        pd.testing.assert_frame_equal(got[name], want[name], check_dtype=False, obj=name)
-    assert not got["topics"].duplicated(["firm_id", "topic_id"]).any()
-    store = open_storage(interrupted_root)
-    (record,) = commit_records(interrupted_root, Q)
-    assert store.list(layout.firm_topics_prefix(Q)) == sorted(record["firm_topics_parts"])  # nothing stale
-    assert not store.exists(layout.checkpoint(Q, "000"))
+def _assert_equals_reference(root: str, reference: dict) -> None:
+    assert_same_outputs(outputs(root), reference["outputs"])
+    assert_nothing_left_over(open_storage(root))
 
 
-def test_sigkill_at_ten_points_local(tmp_path):
-    root = str(tmp_path / "interrupted")
-    _stage(root)
-    points = _kill_and_resume(tmp_path, root, kills=10, seed=7)
-    assert len(points) >= 10 and len(set(points)) >= 10, points
-    _assert_same_as_uninterrupted(tmp_path, root, str(tmp_path / "reference"))
+def test_kills_and_a_crash_on_a_local_root(tmp_path, reference):
+    root = str(tmp_path / "root")
+    stage(root, N_FIRMS)
+    run = Interrupter(tmp_path, root, seed=7)
+    per_firm = reference["per_firm_s"]
+    run.crash_through_hook("after-part:2")  # a part written that no checkpoint names yet
+    run.kill_after_start(within_s=3.0)
+    run.kill_after_firms(3, within_s=per_firm / 2)
+    run.kill_after_firms(5, within_s=per_firm / 2)
+    run.finish()
+    print("kills:", run.kills)
+    measured = [k["s_after_start"] for k in run.kills if k["s_after_start"] is not None]
+    assert len(measured) == 3 and len(set(measured)) == 3
+    assert run.kills[-1]["firms_done"] >= 5  # the last kill landed while modelling, past five firms
+    _assert_equals_reference(root, reference)
 
 
-def test_sigkill_on_s3(tmp_path, moto_server):  # noqa: F811
-    bucket = create_bucket(moto_server)
-    root = f"s3://{bucket}/interrupted"
-    _stage(root)
-    points = _kill_and_resume(tmp_path, root, kills=3, seed=11)
-    assert len(points) >= 3, points
-    _assert_same_as_uninterrupted(tmp_path, root, f"s3://{bucket}/reference")
+def test_kills_on_s3(tmp_path, moto_server, reference):  # noqa: F811
+    root = f"s3://{create_bucket(moto_server)}/interrupted"
+    stage(root, N_FIRMS)
+    run = Interrupter(tmp_path, root, seed=11)
+    run.kill_after_start(within_s=3.0)
+    run.kill_after_firms(3, within_s=reference["per_firm_s"] / 2)
+    run.finish()
+    print("kills:", run.kills)
+    assert run.kills[-1]["firms_done"] >= 3
+    _assert_equals_reference(root, reference)

@@ -8,7 +8,6 @@ import sys
 
 import pytest
 
-from ftm_assets.constants import PROJECT_ROOT
 from ftm_assets.worker import __main__ as worker_main
 
 
@@ -33,7 +32,6 @@ def test_main_freezes_the_collector_before_the_process_ends(monkeypatch, outcome
 
 def test_worker_started_by_hand_says_how_to_run_it():
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAGSTER_PIPES")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
     done = subprocess.run([sys.executable, "-m", "ftm_assets.worker"], env=env, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
     assert done.returncode == worker_main.EXIT_NOT_UNDER_DAGSTER

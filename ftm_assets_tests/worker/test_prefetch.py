@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from ftm_assets.worker.prefetch import prefetch
+from ftm_assets.worker.prefetch import THREAD_NAME, prefetch
 
 
 def _prefetch_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "ftm-prefetch" and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME) and t.is_alive()]
 
 
 def _square_or_fail(x: int) -> int:

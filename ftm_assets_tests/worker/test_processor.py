@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.processor import FirmProcessor, FirmResult
@@ -15,7 +15,8 @@ LOG = logging.getLogger("test_processor")
 
 
 def _cfg() -> WorkerConfig:
-    return WorkerConfig(quarter=QUARTER, batch="000", storage_root="/unused", run_id="r1", device="cpu")
+    return WorkerConfig(quarter=QUARTER, batch="000", storage_root="/unused", run_id="r1",
+                        embedding=EmbeddingSettings(device="cpu"))
 
 
 def _firms() -> list[FirmInput]:
@@ -67,9 +68,11 @@ def test_overlapped_run_matches_sequential_and_keeps_order(processor):
 def test_consumer_stopping_early_leaves_no_thread(processor):
     import threading
 
+    from ftm_assets.worker.prefetch import THREAD_NAME
+
     processor.pipeline_depth = 1
     gen = processor.results(_firms(), QUARTER)
     firm, result = next(gen)
     assert firm.firm_id == "E1" and isinstance(result, EmptyTranscript)
     gen.close()
-    assert not [t for t in threading.enumerate() if t.name == "ftm-prefetch" and t.is_alive()]
+    assert not [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME) and t.is_alive()]

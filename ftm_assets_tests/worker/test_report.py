@@ -1,5 +1,7 @@
 """Materialization metadata and check results the worker reports, recomputed from committed files."""
 
+import re
+
 from ftm_assets import constants as C
 from ftm_assets.storage import LocalStorage
 from ftm_assets.worker.config import FailurePolicy, WorkerConfig
@@ -17,6 +19,11 @@ from ftm_assets_tests.support.committed_batches import Firm, sample_batches, wri
 def _commit(tmp_path, firms):
     store = LocalStorage(tmp_path)
     return store, write_batch(store, "2024Q4", "000", firms)
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of a markdown table row, stripped of the padding that aligns the columns."""
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
 
 
 def test_summary_counts_come_from_the_files(tmp_path):
@@ -40,10 +47,10 @@ def test_largest_topics_table_shows_the_biggest_firms_first_and_escapes_pipes():
         {"firm_id": "2", "firm_name": "Big | Co", "topic_id": 1, "representation": "z", "n_sentences": 9},
         {"firm_id": "2", "firm_name": "Big | Co", "topic_id": -1, "representation": "out", "n_sentences": 50},
     ]
-    table = largest_topics_markdown(rows, n_firms=1, n_topics=2).splitlines()
-    assert table[0] == "| firm | topic | sentences | representation |"
-    assert table[2] == "| Big \\| Co (2) | 1 | 9 | z |"
-    assert table[3] == "| Big \\| Co (2) | 0 | 4 | x_y |"
+    table = [_cells(line) for line in largest_topics_markdown(rows, n_firms=1, n_topics=2).splitlines()]
+    assert table[0] == ["firm", "topic", "sentences", "representation"]
+    assert table[2] == ["Big \\| Co (2)", "1", "9", "z"]
+    assert table[3] == ["Big \\| Co (2)", "0", "4", "x_y"]
     assert len(table) == 4  # one firm, two topics, no outlier row, not the smaller firm
 
 
@@ -55,13 +62,13 @@ def test_largest_topics_table_is_empty_without_topics():
 def test_firm_topics_metadata_has_counts_stages_and_the_table(tmp_path):
     store, commit = _commit(tmp_path, sample_batches()["000"])
     summary = summarize_commit(store, commit, ["1", "2", "3"])
-    timing = WorkerTiming(process_started_at=99.0, main_started_at=100.0, reported_at=106.0)  # 6 s of worker
+    timing = WorkerTiming(process_started_at=100.0, reported_at=106.0)  # 6 s of worker
     meta = firm_topics_metadata(summary, commit, store, {"embed": 1.234, "fit": 2.0}, timing)
     assert (meta["firms"], meta["topics"], meta["sentences"], meta["firms_failed"]) == (3, 5, 27, 0)
-    assert meta["seconds_embed"] == 1.23 and meta["seconds_fit"] == 2.0
+    assert meta["embed_s"] == 1.23 and meta["fit_s"] == 2.0
     assert meta["firms_per_s"] == 0.5
     assert meta["largest_topics"]["type"] == "md"
-    assert meta["largest_topics"]["raw_value"].splitlines()[2].startswith("| Beta \\| Inc (2) | 0 | 9 |")
+    assert _cells(meta["largest_topics"]["raw_value"].splitlines()[2])[:3] == ["Beta \\| Inc (2)", "0", "9"]
     assert meta["path"]["raw_value"].endswith("intermediate/firm-topics/quarter=2024Q4")
     assert meta["embedding_model"] == "test-model"
 
@@ -70,26 +77,30 @@ def test_firm_topics_metadata_times_the_whole_worker_process(tmp_path):
     """Wall time from the process's start (imports, model load included), so Dagster's share is the rest."""
     store, commit = _commit(tmp_path, sample_batches()["000"])
     summary = summarize_commit(store, commit, ["1", "2", "3"])
-    timing = WorkerTiming(process_started_at=1000.0, main_started_at=1000.5, batch_started_at=1001.25,
+    timing = WorkerTiming(process_started_at=1000.0, batch_started_at=1001.25,
                           reported_at=1010.0)  # fmt: skip
     meta = firm_topics_metadata(summary, commit, store, {"total": 8.0}, timing)
     assert meta["worker_started_at"] == {"raw_value": 1000.0, "type": "timestamp"}
     assert meta["worker_wall_s"] == 10.0 and meta["worker_startup_s"] == 1.25
-    assert meta["worker_seconds"] == 9.5  # from the main function, as before
-    assert meta["firms_per_s"] == round(3 / 9.5, 3)
+    assert meta["total_s"] == 8.0
+    assert meta["firms_per_s"] == round(3 / 10.0, 3)  # over the whole process, as worker_wall_s
+    assert not [k for k in meta if "seconds" in k]  # one naming scheme: seconds end in _s
 
 
 def test_worker_timing_leaves_out_milestones_not_reached():
-    meta = WorkerTiming(process_started_at=5.0, main_started_at=6.0).metadata()
+    meta = WorkerTiming(process_started_at=5.0).metadata()
     assert set(meta) == {"worker_started_at"}
 
 
 def test_failures_metadata_and_checks(tmp_path):
-    store, commit = _commit(tmp_path, sample_batches()["001"])
-    summary = summarize_commit(store, commit, ["4", "5", "6"])
+    """A failed firm counts towards the failure rate; a skipped one (too little text) is reported apart."""
+    store, commit = _commit(tmp_path, sample_batches()["001"] + [Firm("7", "Theta", error_class="ValueError")])
+    summary = summarize_commit(store, commit, ["4", "5", "6", "7"])
+    assert (summary["firms_failed"], summary["firms_skipped"]) == (1, 1)
     meta = failures_metadata(summary, commit, store)
-    assert meta["failures"] == 1 and abs(meta["failure_rate"] - 1 / 3) < 1e-9
-    assert meta["path"]["raw_value"].endswith("failures/quarter=2024Q4/batch_000.parquet")
+    assert meta["failures"] == 1 and meta["failure_rate"] == 0.25
+    assert meta["skipped"] == 1 and meta["skip_rate"] == 0.25
+    assert meta["path"]["raw_value"].endswith("failures/quarter=2024Q4/batch_000_tok.parquet")
 
     cfg = WorkerConfig("2024Q4", "000", str(tmp_path), "r", policy=FailurePolicy(max_failure_rate=0.5))
     checks = {c["check_name"]: c for c in check_results(cfg, summary)}
@@ -99,6 +110,18 @@ def test_failures_metadata_and_checks(tmp_path):
     strict = WorkerConfig("2024Q4", "000", str(tmp_path), "r", policy=FailurePolicy(max_failure_rate=0.05))
     failed = {c["check_name"]: c for c in check_results(strict, summary)}[C.CHECK_FAILURE_RATE]
     assert failed["passed"] is False and "1 of 3 firms failed" in failed["metadata"]["verdict"]
+    assert failed["metadata"]["firms_skipped"] == 1
+
+
+def test_skipped_firms_alone_never_fail_the_rate_check(tmp_path):
+    """A batch of stub transcripts (all skipped) passes the failure-rate check: the data, not a fault."""
+    firms = [Firm(str(i), f"Stub {i}", error_class="InsufficientText") for i in range(4)]
+    store, commit = _commit(tmp_path, firms + [Firm("9", "Real", {0: ["margins grew"] * 5})])
+    summary = summarize_commit(store, commit, [f.firm_id for f in firms] + ["9"])
+    check = {c["check_name"]: c for c in check_results(WorkerConfig("2024Q4", "000", "x", "r"), summary)}
+    assert check[C.CHECK_FAILURE_RATE]["passed"] is True
+    assert check[C.CHECK_FAILURE_RATE]["metadata"]["failure_rate"] == 0.0
+    assert check[C.CHECK_ALL_FIRMS]["passed"] is True
 
 
 def test_all_firms_check_names_a_firm_missing_from_the_output(tmp_path):

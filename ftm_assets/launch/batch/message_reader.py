@@ -1,6 +1,6 @@
 """Reads the worker's Pipes messages from S3, attempt by attempt, and reports only the final attempt's results.
 
-The worker writes chunks to ``<key_prefix>/attempt-N/<index>.json`` (``ftm_assets.worker.pipes_io``).
+The worker writes chunks to ``<key_prefix>/attempt-N/<index>.json`` (the rule is ``ftm_assets.pipes_keys``).
 Logs stream to Dagster while the job runs, tagged with their attempt. Results (materializations, check
 results, custom messages, ``closed``) are held back until the client knows which attempt was the last
 one, then delivered for that attempt alone: a Spot-killed attempt's half report never reaches Dagster.
@@ -19,13 +19,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from dagster import PipesMessageHandler, PipesMessageReader
-from dagster._core.pipes.client import PipesParams
+from dagster_pipes import PIPES_PROTOCOL_VERSION_FIELD, PipesParams
 
-from ftm_assets.worker.pipes_io import attempt_key_prefix, parse_attempt_segment
+from ftm_assets.pipes_keys import attempt_key_prefix, parse_attempt_segment
 
 # Delivered as they arrive; everything else waits for the final attempt.
 LIVE_METHODS = frozenset({"opened", "log", "log_external_stream"})
-PIPES_PROTOCOL_FIELD = "__dagster_pipes_version"
 
 
 class PipesS3AttemptMessageReader(PipesMessageReader):
@@ -144,7 +143,7 @@ class PipesS3AttemptMessageReader(PipesMessageReader):
                 message = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if not isinstance(message, dict) or PIPES_PROTOCOL_FIELD not in message:
+            if not isinstance(message, dict) or PIPES_PROTOCOL_VERSION_FIELD not in message:
                 continue
             method = message.get("method")
             if method in LIVE_METHODS:

@@ -11,7 +11,8 @@ reference no worse than the reference's own seed-to-seed agreement minus 0.05:
   fp32: 0.61). ``FTM_EMBED_PRECISION=int8`` still gives it, ~1.65x, for a user who prefers speed.
   Without onnxruntime installed: torch, fp32.
 ``FTM_EMBED_BACKEND`` (auto, torch, onnx) and ``FTM_EMBED_PRECISION`` (auto, fp32, bf16, fp16, int8)
-override; ``FTM_EMBED_PRECISION=fp32`` gives torch's own fp32 embeddings, the reference, anywhere.
+override (read by ``worker.env``, handed down in ``WorkerConfig.embedding``); ``FTM_EMBED_PRECISION=fp32``
+gives torch's own fp32 embeddings, the reference, anywhere.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ftm_assets.worker.env import apply_process_defaults
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 BACKENDS = ("auto", "torch", "onnx")
+DEVICES = ("auto", "cpu", "cuda")
 NATIVE_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
@@ -53,6 +57,8 @@ def resolve_model_path(configured: str | None) -> str:
 def resolve_device(requested: str) -> str:
     import torch
 
+    if requested not in DEVICES:
+        raise ValueError(f"FTM_DEVICE={requested!r} is not one of {', '.join(DEVICES)}.")
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
@@ -131,9 +137,11 @@ def choose_backend(
 class Embedder:
     """Wraps a SentenceTransformer; normalised fp32 embeddings, so cosine distance is a dot product."""
 
-    def __init__(self, model_path: str, device: str, batch_size: int, precision: str = "fp32", backend: str = "torch"):
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    def __init__(
+        self, model_path: str, device: str, batch_size: int, precision: str = "fp32", backend: str = "torch",
+        onnx_cache_dir: str | None = None,
+    ):  # fmt: skip
+        apply_process_defaults()  # offline: the model is a local folder, never a download
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -156,7 +164,8 @@ class Embedder:
             from ftm_assets.worker.model.onnx_embed import OnnxEncoder
 
             self.onnx = OnnxEncoder(
-                self.model, model_path, batch_size, threads=torch.get_num_threads(), precision=precision
+                self.model, model_path, batch_size, threads=torch.get_num_threads(), precision=precision,
+                cache_dir=onnx_cache_dir,
             )
         elif backend != "torch":
             raise ValueError(f"Unknown embedding backend {backend!r}; expected torch or onnx.")

@@ -10,7 +10,7 @@ mean 0.993; keeping the whole projection in fp32 is ~1.45x at 0.994, quantizing 
 ~1.7x at 0.990. On 24 real calls over three UMAP seeds their topics agree with the fp32 reference at ARI
 0.54, 0.56 and 0.52, against 0.61 for fp32 ONNX and a line of 0.59 (seed floor 0.64 minus 0.05): int8 is
 therefore opt-in (``FTM_EMBED_PRECISION=int8``), and this recipe is the fastest of the three.
-Both models are built once per machine into ``FTM_ONNX_CACHE_DIR`` (default ``~/.cache/ftm/onnx``),
+Both models are built once per machine into ``FTM_ONNX_CACHE_DIR`` (default ``constants.ONNX_CACHE_DIR``),
 keyed by the model folder, the library versions and the int8 recipe, and reused by every later job.
 Needs ``onnxruntime`` to run and ``onnx`` to export; without them the worker stays on torch
 (``available()`` says so).
@@ -28,6 +28,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import numpy as np
+
+from ftm_assets.constants import ONNX_CACHE_DIR
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OPSET = 17
@@ -52,8 +54,9 @@ def available() -> bool:
     return True
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("FTM_ONNX_CACHE_DIR") or Path.home() / ".cache" / "ftm" / "onnx")
+def cache_dir(configured: str | os.PathLike[str] | None = None) -> Path:
+    """``configured`` (``FTM_ONNX_CACHE_DIR``, through ``WorkerConfig.embedding``) or the default."""
+    return Path(configured or ONNX_CACHE_DIR).expanduser()
 
 
 def supports(st_model) -> bool:
@@ -76,7 +79,7 @@ def export(st_model, model_path: str, folder: Path | None = None) -> Path:
     """The model's ONNX file, exported on first use (atomically: a crashed export leaves nothing)."""
     import torch
 
-    folder = folder or cache_dir()
+    folder = cache_dir(folder)
     target = folder / f"{Path(model_path).name or 'model'}-{_model_key(model_path)}.onnx"
     if target.exists():
         return target
@@ -191,8 +194,9 @@ class OnnxEncoder:
     """Tokenise with the model's own tokenizer, run the exported graph, mean-pool, normalise."""
 
     def __init__(
-        self, st_model, model_path: str, batch_size: int, threads: int | None = None, precision: str = "fp32"
-    ):
+        self, st_model, model_path: str, batch_size: int, threads: int | None = None, precision: str = "fp32",
+        cache_dir: str | os.PathLike[str] | None = None,
+    ):  # fmt: skip
         import onnxruntime as ort
 
         if not supports(st_model):
@@ -201,7 +205,7 @@ class OnnxEncoder:
             raise ValueError(f"ONNX precision {precision!r} is not one of {', '.join(ONNX_PRECISIONS)}.")
         self.tokenizer = st_model.tokenizer
         self.max_length = st_model.max_seq_length
-        self.path = export(st_model, model_path)
+        self.path = export(st_model, model_path, folder=cache_dir)
         if precision == "int8":
             self.path = quantize(self.path, self.feeds)
         self.precision = precision

@@ -11,7 +11,6 @@ import pytest
 from ftm_assets_tests.support.aws import MotoServer, create_batch_stack, create_bucket, moto_server  # noqa: F401
 from ftm_assets_tests.support.local_batch_executor import JobFaults, LocalBatchExecutor
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
 FAKE_WORKER = "ftm_assets_tests.support.fake_worker"
 _stacks: dict[str, dict[str, str]] = {}
 
@@ -24,7 +23,7 @@ def batch_env(moto_server: MotoServer) -> dict[str, str]:  # noqa: F811
     stack = create_batch_stack(
         moto_server,
         command=[sys.executable, "-m", FAKE_WORKER],
-        environment={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"},
+        environment={"PYTHONUNBUFFERED": "1"},
         retry_attempts=2,
     )
     _stacks[moto_server.endpoint_url] = {

@@ -22,10 +22,9 @@ def start_orchestrator(tmp_path: Path, batch_env: dict[str, str], scenario: str,
         json.dumps({"state_dir": str(tmp_path / "batch"), "bucket": batch_env["bucket"], "stack": batch_env,
                     "scenario": scenario, "run_id": run_id, **extra})
     )
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.Popen(
         [sys.executable, "-m", "ftm_assets_tests.support.scenario_assets", str(config)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
 
 

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from ftm_assets.worker.model import onnx_embed
-from ftm_assets.worker.model.embed import Embedder, choose_backend, cpu_has_native_bf16, resolve_model_path, resolve_precision
+from ftm_assets.worker.model.embed import (
+    Embedder, choose_backend, cpu_has_native_bf16, resolve_device, resolve_model_path, resolve_precision,
+)
 
 
 def test_auto_precision_follows_the_hardware():
@@ -22,6 +24,12 @@ def test_bad_precisions_say_what_is_allowed():
         resolve_precision("int8", "cpu")  # torch's own int8 is too lossy: int8 means ONNX Runtime
     with pytest.raises(ValueError, match="needs a CUDA device"):
         resolve_precision("fp16", "cpu")
+
+
+def test_unknown_device_names_the_variable():
+    with pytest.raises(ValueError, match="FTM_DEVICE='gpu' is not one of auto, cpu, cuda"):
+        resolve_device("gpu")
+    assert resolve_device("cpu") == "cpu"
 
 
 def test_native_bf16_detected_from_cpu_flags(tmp_path):
@@ -87,13 +95,12 @@ def test_impossible_backend_requests_say_why():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not onnx_embed.available(), reason="onnxruntime/onnx not installed (`make install` installs them)")
-def test_onnx_matches_torch_fp32_and_exports_once(tmp_path, monkeypatch):
-    monkeypatch.setenv("FTM_ONNX_CACHE_DIR", str(tmp_path))
+def test_onnx_matches_torch_fp32_and_exports_once(tmp_path):
     sentences = [f"Segment {i} revenue grew {i} percent on strong demand for our cloud services." for i in range(70)]
     sentences += ["Short one here.", "We expect margins to expand next year as costs fall."]
     path = resolve_model_path(None)
     ref = Embedder(path, "cpu", batch_size=32, precision="fp32").encode(sentences)
-    fast = Embedder(path, "cpu", batch_size=32, precision="fp32", backend="onnx")
+    fast = Embedder(path, "cpu", batch_size=32, precision="fp32", backend="onnx", onnx_cache_dir=tmp_path)
     loaded_with = Embedder(path, "cpu", batch_size=32).model[0].auto_model.config._attn_implementation
     out = fast.encode(sentences)
     assert out.shape == ref.shape and out.dtype == np.float32
@@ -107,23 +114,22 @@ def test_onnx_matches_torch_fp32_and_exports_once(tmp_path, monkeypatch):
     assert ops.count("Softmax") == 6 and "IsNaN" not in ops and ops.count("Where") < 6  # mask set-up only
     assert fast.model[0].auto_model.config._attn_implementation == loaded_with  # torch's own model untouched
     mtime = exported[0].stat().st_mtime_ns
-    Embedder(path, "cpu", batch_size=32, precision="fp32", backend="onnx")  # a second job reuses the export
+    Embedder(path, "cpu", batch_size=32, precision="fp32", backend="onnx", onnx_cache_dir=tmp_path)  # reused
     assert exported[0].stat().st_mtime_ns == mtime and len(list(tmp_path.glob("*.onnx"))) == 1
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not onnx_embed.available(), reason="onnxruntime/onnx not installed (`make install` installs them)")
-def test_onnx_int8_is_quantized_and_close_to_fp32_on_real_sentences(tmp_path, monkeypatch):
+def test_onnx_int8_is_quantized_and_close_to_fp32_on_real_sentences(tmp_path):
     """int8 weights: cosine mean >= 0.99 against torch fp32 on real call sentences, built once per machine."""
     from benchmarks.corpora import real_firms, demo_firms
     from ftm_assets.worker.segment import segment
 
-    monkeypatch.setenv("FTM_ONNX_CACHE_DIR", str(tmp_path))
     firms = real_firms(limit=2) or demo_firms(3)
     sentences = [s.text for f in firms for s in segment(f.components, min_words=4)][:400]
     path = resolve_model_path(None)
     ref = Embedder(path, "cpu", batch_size=32, precision="fp32").encode(sentences)
-    int8 = Embedder(path, "cpu", batch_size=32, precision="int8", backend="onnx")
+    int8 = Embedder(path, "cpu", batch_size=32, precision="int8", backend="onnx", onnx_cache_dir=tmp_path)
     out = int8.encode(sentences)
     cosine = (ref * out).sum(axis=1)
     assert out.shape == ref.shape and out.dtype == np.float32
@@ -136,7 +142,7 @@ def test_onnx_int8_is_quantized_and_close_to_fp32_on_real_sentences(tmp_path, mo
     # The 47 MB word-embedding table stays fp32; all 36 weight matrices (but 8 channels each FFN) shrink four-fold.
     assert quantized[0].stat().st_size < 0.8 * fp32_file.stat().st_size
     mtime = quantized[0].stat().st_mtime_ns
-    Embedder(path, "cpu", batch_size=32, precision="int8", backend="onnx")  # the next job reuses it
+    Embedder(path, "cpu", batch_size=32, precision="int8", backend="onnx", onnx_cache_dir=tmp_path)  # reused
     assert quantized[0].stat().st_mtime_ns == mtime and not list(tmp_path.glob("*.tmp"))
 
 

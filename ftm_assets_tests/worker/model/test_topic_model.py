@@ -78,11 +78,12 @@ def test_default_topics_on_real_calls_agree_across_seeds_and_lost_components():
 
     from benchmarks.corpora import real_firms
     from benchmarks.quality import drop_components
-    from ftm_assets.worker.config import WorkerConfig
+    from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
     from ftm_assets.worker.processor import FirmProcessor, PreparedFirm
     from ftm_assets.worker.segment import segment
 
-    cfg = WorkerConfig(quarter="2024Q4", batch="000", storage_root="/unused", run_id="t", device="cpu")
+    cfg = WorkerConfig(quarter="2024Q4", batch="000", storage_root="/unused", run_id="t",
+                       embedding=EmbeddingSettings(device="cpu"))  # fmt: skip
     processor = FirmProcessor(cfg, logging.getLogger("test"))
     seed_ari, drop_ari, shares = [], [], []
     for firm in real_firms(limit=REAL_CALLS):

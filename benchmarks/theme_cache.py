@@ -1,0 +1,68 @@
+"""Firm topics of the three theme quarters on real calls, fitted ONCE by the worker's own code and cached.
+
+The theme benchmark (``bench_themes``) and clustering work read this cache instead of re-running the
+worker: per quarter variant, the firm_topics rows (with centroids) and the sentence rows exactly as
+``FirmProcessor`` makes them. The copy quarter is the first one again (same input, same machine: same topics).
+Run: ``python -m benchmarks.theme_cache --out /tmp/ftm-theme-cache [--limit N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform  # noqa: E402
+from ftm_assets.worker.config import WorkerConfig  # noqa: E402
+from ftm_assets.worker.inputs import iter_firms  # noqa: E402
+from ftm_assets.worker.processor import FirmProcessor  # noqa: E402
+from ftm_assets_tests.support.earnings22 import read_calls  # noqa: E402
+from ftm_assets_tests.themes.quarters import QUARTERS, quarter_rows  # noqa: E402
+
+
+def fit_quarter(processor: FirmProcessor, calls: list[dict], quarter: str, variant: str) -> dict:
+    rows = quarter_rows(calls, quarter, variant)
+    table = conform(pa.Table.from_pylist(rows), RAW_TRANSCRIPTS_SCHEMA, keep_extra=True)
+    ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))
+    components = {(r["firm_id"], r["call_id"], r["component_order"]): r["component_type"] for r in rows}
+    topics, sentences, failed = [], [], []
+    for firm, result in processor.results(iter_firms(table, ids), quarter):
+        if isinstance(result, Exception):
+            failed.append((firm.firm_id, repr(result)))
+            continue
+        topics.extend(result.topic_rows)
+        for s in result.sentence_rows:
+            s["component_type"] = components.get((s["firm_id"], s["call_id"], s["component_order"]))
+        sentences.extend(result.sentence_rows)
+    return {"topics": topics, "sentences": sentences, "failed": failed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("/tmp/ftm-theme-cache"))
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)
+    calls = read_calls(args.limit)
+    processor = FirmProcessor(WorkerConfig(quarter=QUARTERS[0], batch="000", storage_root="unused", run_id="cache"),
+                              logging.getLogger("theme_cache"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    for quarter, variant in zip(QUARTERS[:2], ("as_is", "dropped")):
+        t0 = time.perf_counter()
+        data = fit_quarter(processor, calls, quarter, variant)
+        with open(args.out / f"{quarter}.pkl", "wb") as fh:
+            pickle.dump(data, fh)
+        print(f"{quarter} ({variant}): {len(data['topics'])} topic rows, {len(data['sentences'])} sentences, "
+              f"{len(data['failed'])} failed, {time.perf_counter() - t0:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""``quarter_themes`` and ``theme_exposure``: themes shared across firms, with ids stable across quarters.
+
+Both are partitioned by quarter; ``quarter_themes`` depends on *every* batch of its quarter's firm topics
+(``MultiToSingleDimensionPartitionMapping``, as ``quarter_topic_summary``) and fails naming the batches that
+have not committed. The work is ``ftm_assets.themes.store.resolve``: the quarters before are replayed in
+calendar order from their stored outcomes, so ids never depend on the order a backfill runs quarters in.
+The exposure panel is computed with the themes (one stored outcome per quarter, so a replayed earlier
+quarter stays consistent); ``theme_exposure`` checks that outcome is current, then publishes and checks it.
+"""
+
+
+import base64
+import json
+import time
+
+import dagster as dg
+import pandas as pd
+
+from ftm_assets.partitions import QUARTER_DIM
+from ftm_assets.quarters import Quarter
+from ftm_assets.resources.storage import StorageRoot
+from ftm_assets.resources.theme_settings import ThemeSettings
+from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEMES_SCHEMA
+from ftm_assets.storage import Storage, layout
+from ftm_assets.themes import plots, quality
+from ftm_assets.themes.chain import chain_fingerprint
+from ftm_assets.themes.store import IncompleteQuarter, input_fingerprint, load_outcome, read_table, resolve
+
+CHECK_FIRMS_EXPOSED = "firms_with_theme_exposure"
+CHECK_IDS_ACCOUNTED = "last_quarter_ids_matched_or_ended"
+CHECK_SHARES = "shares_sum_at_most_one"
+
+
+def _png_markdown(alt: str, png: bytes) -> dg.MetadataValue:
+    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
+
+
+def top_themes_markdown(themes: pd.DataFrame, sentences_total: int, top: int = 15) -> str:
+    lines = ["| theme | label | firms | topics | share of sentences | since |", "|---|---|---:|---:|---:|---|"]
+    for r in themes.sort_values(["n_sentences", "theme_id"], ascending=[False, True]).head(top).itertuples():
+        share = r.n_sentences / sentences_total if sentences_total else 0.0
+        lines.append(f"| {r.theme_id} | {r.label} | {r.n_firms} | {r.n_topics} | {share:.1%} | {r.first_quarter} |")
+    return "\n".join(lines)
+
+
+def frame_markdown(df: pd.DataFrame) -> str:
+    """A small DataFrame as a markdown table (no extra dependency)."""
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def prevalence(store: Storage, quarters: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Quarter x theme share of all modelled sentences, over the quarters with stored themes."""
+    rows, labels = {}, {}
+    for q in quarters:
+        stored = load_outcome(store, q)
+        if stored is None or not stored.sentences_total:
+            continue
+        themes = read_table(store, q, "themes.parquet", THEMES_SCHEMA)
+        rows[q] = dict(zip(themes["theme_id"], themes["n_sentences"] / stored.sentences_total))
+        labels.update(dict(zip(themes["theme_id"], themes["label"])))
+    return pd.DataFrame.from_dict(rows, orient="index").fillna(0.0).sort_index(key=lambda i: i.map(
+        lambda q: Quarter.parse(q).index)), labels
+
+
+def _quarters_around(context: dg.AssetExecutionContext, quarter: str) -> tuple[list[str], list[str]]:
+    keys = context.assets_def.partitions_def.get_partition_keys()
+    me = Quarter.parse(quarter)
+    return [k for k in keys if Quarter.parse(k) < me], [k for k in keys if Quarter.parse(k) > me]
+
+
+def build_quarter_themes(quarter_partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    all_batches = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name=QUARTER_DIM)
+
+    @dg.asset(
+        name="quarter_themes",
+        partitions_def=quarter_partitions,
+        deps=[dg.AssetDep("firm_topics", partition_mapping=all_batches)],
+        group_name="themes",
+        kinds={"parquet"},
+        description="Themes shared by firms this quarter (clusters of firm topics spanning FTM_THEME_MIN_FIRMS "
+        "firms), with ids kept across quarters, keywords and representative sentences.",
+        check_specs=[
+            dg.AssetCheckSpec(CHECK_FIRMS_EXPOSED, asset="quarter_themes",
+                              description="Share of modelled firms with any theme exposure (warns below 50%)."),
+            dg.AssetCheckSpec(CHECK_IDS_ACCOUNTED, asset="quarter_themes",
+                              description="Every theme id of the quarter before is matched or recorded as ended."),
+        ],
+    )
+    def quarter_themes(context: dg.AssetExecutionContext, storage: StorageRoot,
+                       theme_settings: ThemeSettings) -> dg.MaterializeResult:
+        quarter, store, t0 = context.partition_key, storage.store, time.perf_counter()
+        earlier, later = _quarters_around(context, quarter)
+        try:
+            outcome, registry = resolve(store, quarter, earlier, theme_settings.params(), context.log.info, later)
+        except IncompleteQuarter as exc:
+            raise dg.Failure(str(exc)) from exc
+        themes, exposure = outcome.themes.themes, outcome.exposure
+        seconds = round(time.perf_counter() - t0, 2)
+
+        metadata: dict = {
+            "themes": len(themes),
+            "births": sum(e["event"] == "birth" for e in outcome.themes.events),
+            "splits": sum(e["event"] == "split" for e in outcome.themes.events),
+            "deaths": sum(e["event"] == "death" for e in outcome.themes.events),
+            "revivals": sum(e["event"] == "revival" for e in outcome.themes.events),
+            "firms": len(outcome.firms),
+            "themed_sentence_share": round(float(themes["n_sentences"].sum()) / outcome.sentences_total, 4)
+            if len(themes) and outcome.sentences_total else 0.0,
+            "largest_theme_share_of_themed": round(quality.largest_theme_share(themes), 4) if len(themes) else 0.0,
+            "top_themes": dg.MetadataValue.md(top_themes_markdown(themes, outcome.sentences_total))
+            if len(themes) else "no themes",
+            "registry": dg.MetadataValue.path(store.uri(layout.theme_registry())),
+            "path": dg.MetadataValue.path(store.uri(layout.themes_table(quarter, "themes.parquet"))),
+            "seconds": seconds,
+        }
+        if len(themes):
+            heat = plots.heatmap_png(exposure, themes, quarter)
+            store.write_bytes(layout.themes_table(quarter, "heatmap.png"), heat)
+            metadata["heatmap"] = _png_markdown("firm x theme exposure", heat)
+        prev, labels = prevalence(store, [*earlier, quarter, *later])
+        if len(prev.columns):
+            png = plots.prevalence_png(prev, labels)
+            store.write_bytes(f"{layout.THEMES_PREFIX}prevalence.png", png)
+            metadata["prevalence"] = _png_markdown("prevalence of the top themes over quarters", png)
+
+        exposed = quality.coverage(exposure, outcome.firms) > 0 if outcome.firms else pd.Series(dtype=bool)
+        share_exposed = float(exposed.mean()) if len(exposed) else 0.0
+        previous = set(registry.living)
+        ended = {e["theme_id"] for e in outcome.themes.events if e["event"] == "death"}
+        unaccounted = sorted(previous - set(outcome.themes.present) - ended)
+        checks = [
+            dg.AssetCheckResult(
+                check_name=CHECK_FIRMS_EXPOSED,
+                passed=share_exposed >= theme_settings.min_exposed_firm_share,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"share": round(share_exposed, 4), "threshold": theme_settings.min_exposed_firm_share,
+                          "verdict": f"{exposed.sum()} of {len(exposed)} modelled firms have a theme."},
+            ),
+            dg.AssetCheckResult(
+                check_name=CHECK_IDS_ACCOUNTED,
+                passed=not unaccounted,
+                metadata={"previous_quarter_ids": len(previous), "ended": len(ended),
+                          "unaccounted": dg.MetadataValue.json(unaccounted)},
+            ),
+        ]
+        return dg.MaterializeResult(metadata=metadata, check_results=checks)
+
+    return quarter_themes
+
+
+def build_theme_exposure(quarter_partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="theme_exposure",
+        partitions_def=quarter_partitions,
+        deps=[dg.AssetDep("quarter_themes")],
+        group_name="themes",
+        kinds={"parquet"},
+        description="The panel: one row per (firm_id, quarter, theme_id) with gvkey, permno, call date, "
+        "sentences and share of the firm's sentences (also within presentation and Q&A).",
+        check_specs=[dg.AssetCheckSpec(CHECK_SHARES, asset="theme_exposure",
+                                       description="Each firm's shares sum to at most 1.")],
+    )
+    def theme_exposure(context: dg.AssetExecutionContext, storage: StorageRoot,
+                       theme_settings: ThemeSettings) -> dg.MaterializeResult:
+        quarter, store = context.partition_key, storage.store
+        stored = load_outcome(store, quarter)
+        if stored is None:
+            raise dg.Failure(f"No themes for {quarter}: materialize quarter_themes for {quarter} first.")
+        registry = json.loads(store.read_text(layout.theme_registry())) \
+            if store.exists(layout.theme_registry()) else {}
+        previous = registry.get("fingerprints", {})
+        chain_before = [q for q in registry.get("quarters", []) if Quarter.parse(q) < Quarter.parse(quarter)]
+        expected = chain_fingerprint(theme_settings.params(), previous[chain_before[-1]] if chain_before else "empty",
+                                     input_fingerprint(store, quarter))
+        if stored.fingerprint != expected:
+            raise dg.Failure(f"The themes of {quarter} are stale (its firm topics, an earlier quarter or the theme "
+                             f"settings changed since): re-materialize quarter_themes for {quarter} first.")
+        panel = read_table(store, quarter, "exposure.parquet", THEME_EXPOSURE_SCHEMA)
+        sums = panel.groupby("firm_id")["share"].sum() if len(panel) else pd.Series(dtype=float)
+        head = panel.head(8).drop(columns=["earnings_call_date"]).round(4)
+        return dg.MaterializeResult(
+            metadata={
+                "rows": len(panel),
+                "firms": int(panel["firm_id"].nunique()) if len(panel) else 0,
+                "themes": int(panel["theme_id"].nunique()) if len(panel) else 0,
+                "median_summed_share": round(float(sums.median()), 4) if len(sums) else 0.0,
+                "with_gvkey": round(float(panel["gvkey"].notna().mean()), 4) if len(panel) else 0.0,
+                "with_permno": round(float(panel["permno"].notna().mean()), 4) if len(panel) else 0.0,
+                "first_rows": dg.MetadataValue.md(frame_markdown(head)) if len(panel) else "empty",
+                "path": dg.MetadataValue.path(store.uri(layout.themes_table(quarter, "exposure.parquet"))),
+            },
+            check_results=[dg.AssetCheckResult(
+                check_name=CHECK_SHARES, passed=bool((sums <= 1 + 1e-9).all()),
+                metadata={"max_summed_share": round(float(sums.max()), 6) if len(sums) else 0.0})],
+        )
+
+    return theme_exposure

@@ -1,0 +1,39 @@
+"""``python -m ftm_assets.export panel --quarters 2023Q1:2024Q4 --out panel.parquet|.csv|.dta [--root data]``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ftm_assets import constants as C
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ftm_assets.export", description="Export ftm outputs.")
+    sub = parser.add_subparsers(dest="what", required=True)
+    panel = sub.add_parser("panel", help="the firm x quarter x theme exposure panel")
+    panel.add_argument("--quarters", required=True, help="2024Q4, 2023Q1:2024Q4 or 2023Q1,2023Q3")
+    panel.add_argument("--out", required=True, type=Path, help="a .parquet, .csv or .dta file")
+    panel.add_argument("--root", default=os.environ.get("FTM_STORAGE_ROOT")
+                       or str(C.PROJECT_ROOT / C.DEFAULT_LOCAL_STORAGE_DIRNAME),
+                       help="storage root (default: FTM_STORAGE_ROOT, else ./data)")
+    panel.add_argument("--skip-missing", action="store_true", help="skip quarters without themes instead of failing")
+    args = parser.parse_args(argv)
+
+    from ftm_assets.export.panel import export_panel
+    from ftm_assets.themes.readers import ThemesNotMaterialized
+
+    try:
+        frame = export_panel(args.root, args.quarters, args.out, strict=not args.skip_missing)
+    except (ThemesNotMaterialized, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Wrote {len(frame):,} rows ({frame['firm_id'].nunique() if len(frame) else 0:,} firms, "
+          f"{frame['quarter'].nunique() if len(frame) else 0} quarters) to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

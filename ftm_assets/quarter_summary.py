@@ -1,0 +1,211 @@
+"""What happened to each firm and each batch of a quarter, read from committed output (no Dagster here).
+
+The manifest says which firms a quarter has and which batch each is in; every batch's commit record, its
+topics and failures say what became of them. Inputs that only some deployments write are read when present
+and left out when not: the failures' ``outcome`` column (``failed`` | ``skipped``; without it every failure
+counts as failed), the launchers' cost records (``costs/quarter=<q>/batch_<b>.json``) and a per-topic
+``stability`` column on firm_topics.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from ftm_assets.storage.commit import CommitRecord
+from ftm_assets.readers import commit_records, read_failures, read_firm_topics_table
+from ftm_assets.schema import SUMMARY_SCHEMA
+from ftm_assets.storage import Storage, layout
+
+FAILED, SKIPPED = "failed", "skipped"
+COST_FIELDS = ("gpu_hours", "cpu_seconds", "cost_usd")
+
+
+class ManifestMissing(LookupError):
+    """The quarter has no firm manifest, so there is nothing to summarize yet."""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one or more batch jobs cost; a field is None where no record gave it."""
+
+    gpu_hours: float | None = None
+    cpu_seconds: float | None = None
+    cost_usd: float | None = None
+
+    def __add__(self, other: Cost) -> Cost:
+        def add(a: float | None, b: float | None) -> float | None:
+            return b if a is None else a if b is None else a + b
+
+        return Cost(*(add(getattr(self, f), getattr(other, f)) for f in COST_FIELDS))
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    batch: str
+    firms: int
+    failed: int
+    committed: bool
+    seconds: float
+    skipped: int = 0
+    cost: Cost | None = None  # None: no cost record for this batch
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed / self.firms if self.firms else 0.0
+
+    @property
+    def skip_rate(self) -> float:
+        return self.skipped / self.firms if self.firms else 0.0
+
+
+@dataclass(frozen=True)
+class QuarterSummary:
+    firms: pa.Table  # SUMMARY_SCHEMA
+    batches: list[BatchRow]
+    stage_seconds: dict[str, float]
+
+    @property
+    def n_firms(self) -> int:
+        return sum(b.firms for b in self.batches)
+
+    @property
+    def failed(self) -> int:
+        return sum(b.failed for b in self.batches)
+
+    @property
+    def skipped(self) -> int:
+        return sum(b.skipped for b in self.batches)
+
+    @property
+    def failure_rate(self) -> float:
+        """Failed firms (skipped ones not counted) over the manifest's firms: what the quarter's check limits."""
+        return self.failed / self.n_firms if self.n_firms else 0.0
+
+    @property
+    def skip_rate(self) -> float:
+        return self.skipped / self.n_firms if self.n_firms else 0.0
+
+    @property
+    def cost(self) -> Cost | None:
+        """The quarter's cost over every batch with a cost record; None when no batch has one."""
+        costs = [b.cost for b in self.batches if b.cost is not None]
+        return sum(costs[1:], costs[0]) if costs else None
+
+    @property
+    def costed_firms(self) -> int:
+        """Firms of the batches that have a cost record: the denominator of a cost per firm."""
+        return sum(b.firms for b in self.batches if b.cost is not None)
+
+
+def record_facts(record: CommitRecord) -> tuple[str, dict[str, float]]:
+    """(batch, seconds per stage) of a commit record."""
+    return record.batch, dict(record.seconds)
+
+
+def read_manifest(store: Storage, quarter: str) -> dict[str, list[str]]:
+    key = layout.manifest(quarter)
+    if not store.exists(key):
+        raise ManifestMissing(
+            f"No firm manifest for {quarter} at {store.uri(key)}: materialize firm_manifest and the "
+            f"firm_topics batches of {quarter} first."
+        )
+    rows = [json.loads(line) for line in store.read_text(key).splitlines() if line.strip()]
+    return {row["batch"]: list(row["firm_ids"]) for row in rows}
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def read_costs(store: Storage, quarter: str) -> dict[str, Cost]:
+    """Cost per batch from the launchers' records under ``costs/quarter=<q>/`` (empty when there are none)."""
+    costs: dict[str, Cost] = {}
+    for key in store.list(layout.costs_prefix(quarter)):
+        if not key.endswith(".json"):
+            continue
+        try:
+            record = json.loads(store.read_text(key))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"Cost record {store.uri(key)} is not valid JSON: {exc}") from exc
+        batch = str(record.get("batch") or key.rsplit("batch_", 1)[-1].removesuffix(".json"))
+        costs[batch] = Cost(*(_number(record.get(f)) for f in COST_FIELDS))
+    return costs
+
+
+def _per_firm_topics(topics: pa.Table) -> dict[str, dict[str, Any]]:
+    """Topics, sentences, outlier sentences and median topic stability (None without the column) per firm."""
+    has_stability = "stability" in topics.column_names
+    columns = ["firm_id", "firm_name", "topic_id", "n_sentences"] + (["stability"] if has_stability else [])
+    per_firm: dict[str, dict[str, Any]] = {}
+    for row in topics.select(columns).to_pylist():
+        firm = per_firm.setdefault(
+            row["firm_id"], {"name": row["firm_name"], "topics": 0, "sent": 0, "out": 0, "stability": []}
+        )
+        firm["sent"] += row["n_sentences"]
+        if row["topic_id"] >= 0:
+            firm["topics"] += 1
+            if row.get("stability") is not None:
+                firm["stability"].append(float(row["stability"]))
+        else:
+            firm["out"] += row["n_sentences"]
+    for firm in per_firm.values():
+        firm["stability"] = statistics.median(firm["stability"]) if firm["stability"] else None
+    return per_firm
+
+
+def _status(committed: bool, outcome: str | None, topics: int) -> str:
+    if not committed:
+        return "missing"
+    if outcome is not None:
+        return outcome
+    return "ok" if topics else "no_topics"
+
+
+def summarize_quarter(store: Storage, quarter: str) -> QuarterSummary:
+    """Join the manifest with every committed batch: what happened to each firm, and to each batch."""
+    manifest = read_manifest(store, quarter)
+    records = dict(record_facts(rec) for rec in commit_records(store, quarter))
+    per_firm = _per_firm_topics(read_firm_topics_table(store, quarter))
+    failures = {r["firm_id"]: r for r in read_failures(store, quarter).to_dict("records")}
+    outcomes = {f: (r.get("outcome") or FAILED) for f, r in failures.items()}
+    costs = read_costs(store, quarter)
+
+    rows, batches, stages = [], [], Counter()
+    for batch, firm_ids in sorted(manifest.items()):
+        committed = batch in records
+        for firm_id in firm_ids:
+            firm, failure = per_firm.get(firm_id), failures.get(firm_id)
+            rows.append(
+                {
+                    "quarter": quarter,
+                    "batch": batch,
+                    "firm_id": firm_id,
+                    "firm_name": (firm or {}).get("name") or (failure or {}).get("firm_name"),
+                    "status": _status(committed, outcomes.get(firm_id), firm["topics"] if firm else 0),
+                    "topics": firm["topics"] if firm else 0,
+                    "sentences": firm["sent"] if firm else 0,
+                    "outlier_sentences": firm["out"] if firm else 0,
+                    "error_class": failure["error_class"] if failure else None,
+                    "stability": firm["stability"] if firm else None,
+                }
+            )
+        seconds = records.get(batch, {})
+        stages.update(seconds)
+        batches.append(
+            BatchRow(
+                batch=batch,
+                firms=len(firm_ids),
+                failed=sum(1 for f in firm_ids if outcomes.get(f) == FAILED),
+                skipped=sum(1 for f in firm_ids if outcomes.get(f) == SKIPPED),
+                committed=committed,
+                seconds=float(seconds.get("total", 0.0)),
+                cost=costs.get(batch),
+            )
+        )
+    return QuarterSummary(pa.Table.from_pylist(rows, schema=SUMMARY_SCHEMA), batches, dict(stages))

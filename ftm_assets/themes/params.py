@@ -1,0 +1,34 @@
+"""The theme step's settings: one frozen dataclass, filled from FTM_THEME_* by ``ThemeSettings``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class ThemeParams:
+    min_firms: int = 3  # FTM_THEME_MIN_FIRMS: a theme spans at least this many firms
+    max_firm_share: float = 0.4  # FTM_THEME_MAX_FIRM_SHARE: no firm holds more of a theme's topics
+    # Cosine similarity a topic needs to its theme's centroid (known themes and new ones alike).
+    assign_similarity: float = 0.5  # FTM_THEME_ASSIGN_SIMILARITY
+    # Average-linkage cut (cosine distance) that forms new themes among topics no known theme takes.
+    linkage_distance: float = 0.65  # FTM_THEME_LINKAGE_DISTANCE
+    # A new cluster holding more than this share of the quarter's topic sentences is cut again, tighter by
+    # split_step each time, down to min_linkage_distance.
+    max_theme_share: float = 0.10
+    split_step: float = 0.05
+    min_linkage_distance: float = 0.3
+    # A new theme whose anchor is this close (cosine) to a living theme's is recorded as split from it: its
+    # topics each stayed under assign_similarity, but together they sit next to that theme.
+    split_similarity: float = 0.45
+    # Above this many topics to cluster, k-means micro-clusters come first (no n x n matrix).
+    exact_max: int = 8000
+    micro_cluster_size: int = 20  # topics per micro-cluster above exact_max
+    random_seed: int = 42
+    top_keywords: int = 10
+    representative_sentences: int = 5
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Tests of the run command, ftm_assets.run."""

@@ -1,0 +1,1 @@
+"""Tests of the test-support package ftm_assets.testing."""

@@ -1,0 +1,95 @@
+"""Test helper: firm topics with known themes, committed with the worker's own writer (centroids included).
+
+Each firm talks about a few of ``n_themes`` planted themes: a topic's centroid is its theme's direction plus
+noise, its sentences use the theme's words, so clustering, keywords and exposure have a known answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from ftm_assets.storage import Storage
+from ftm_assets.storage.manifest import BatchEntry, write_manifest
+from ftm_assets.worker.outputs import BatchState, BatchWriter
+
+STAMP = dt.datetime(2024, 12, 31, tzinfo=dt.timezone.utc)
+DIM = 48
+WORDS = ["cloud", "pricing", "inventory", "hiring", "tariffs", "margins", "dividend", "capex", "china", "energy",
+         "subscribers", "freight", "wafer", "deposits", "claims", "drilling", "advertising", "pharmacy", "steel", "travel"]
+
+
+def theme_directions(n_themes: int, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n_themes, DIM))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def firm_topics(firm: int, themes: list[int], directions: np.ndarray, seed: int, noise: float = 0.25,
+                sentences: int = 6, outliers: int = 3) -> list[dict]:
+    """Topic dicts (topic_id, centroid, texts) of one firm: one topic per listed theme, plus outliers."""
+    rng = np.random.default_rng(seed * 1000 + firm)
+    out = [{"topic_id": -1, "centroid": None, "texts": [f"Thanks for the question number {i}." for i in range(outliers)]}]
+    for t, theme in enumerate(themes):
+        c = directions[theme] + rng.normal(scale=noise / np.sqrt(DIM), size=DIM)
+        word = WORDS[theme % len(WORDS)]
+        texts = [f"Our {word} business saw {word} growth and {word} demand in region {i}." for i in range(sentences)]
+        if t % 2:
+            texts = texts[:-1]
+        out.append({"topic_id": t, "centroid": (c / np.linalg.norm(c)).astype(np.float32).tolist(), "texts": texts})
+    return out
+
+
+def commit_quarter(store: Storage, quarter: str, firms: dict[str, list[dict]], batches: int = 2,
+                   run_id: str = "run", commit: set[str] | None = None) -> None:
+    """Write the manifest and every batch (``commit``: only those batches get a commit record)."""
+    ids = sorted(firms)
+    split = {f"{b:03d}": ids[b::batches] for b in range(batches)}
+    write_manifest(store, quarter, [BatchEntry(quarter, b, f) for b, f in split.items()])
+    for batch, firm_ids in split.items():
+        state = BatchState(run_id=f"{run_id}-{batch}", quarter=quarter, batch=batch, firms_total=len(firm_ids))
+        writer = BatchWriter(store, quarter, batch, f"{run_id}-{batch}", file_metadata={"ftm.embedding_model": "test-model"})
+        topic_rows, sentence_rows = [], []
+        for firm_id in firm_ids:
+            next_id, n = 0, int(firm_id.split("-")[-1])
+            for topic in firms[firm_id]:
+                ids_ = list(range(next_id, next_id + len(topic["texts"])))
+                next_id += len(ids_)
+                topic_rows.append({
+                    "firm_id": firm_id, "firm_name": f"Firm {firm_id}", "quarter": quarter, "permno": 10_000 + n,
+                    "gvkey": f"{n:06d}", "earnings_call_date": dt.date(2024, 11, 1), "topic_id": topic["topic_id"],
+                    "representation": "x", "keywords": ["x"], "n_sentences": len(ids_), "sentence_ids": ids_,
+                    "processing_timestamp": STAMP, "centroid": topic["centroid"]})
+                sentence_rows += [{"quarter": quarter, "firm_id": firm_id, "sentence_id": i, "call_id": 1,
+                                   "component_order": i % 4, "speaker_type": "Executives", "text": text}
+                                  for i, text in zip(ids_, topic["texts"])]
+        writer.write_part(state, topic_rows, sentence_rows)
+        failures_key = writer.write_failures(state)
+        state.seconds = {"total": 1.0}
+        if commit is None or batch in commit:
+            fingerprint = BatchEntry(quarter, batch, firm_ids).fingerprint
+            writer.commit(state, failures_key, batches, fingerprint)
+
+
+def planted_quarter(n_firms: int = 12, n_themes: int = 6, seed: int = 1, per_firm: int = 4,
+                    skip_theme: int | None = None, extra_theme: int | None = None,
+                    offshoot_of: int | None = None) -> dict[str, list[dict]]:
+    """``n_firms`` firms, each on ``per_firm`` of the planted themes (rotating), seeded noise.
+
+    ``extra_theme``: half the firms also talk about that (otherwise unused) planted theme; with
+    ``offshoot_of`` its direction is moved to cosine 0.48 of that theme, as a theme splitting off would be.
+    """
+    directions = theme_directions(n_themes + 2)
+    if extra_theme is not None and offshoot_of is not None:
+        parent = directions[offshoot_of]
+        own = directions[extra_theme] - (directions[extra_theme] @ parent) * parent
+        directions[extra_theme] = 0.48 * parent + np.sqrt(1 - 0.48**2) * own / np.linalg.norm(own)
+    firms = {}
+    for f in range(n_firms):
+        themes = [(f + k) % n_themes for k in range(per_firm)]
+        themes = [t for t in themes if t != skip_theme]
+        if extra_theme is not None and f % 2 == 0:
+            themes.append(extra_theme)
+        firms[f"F-{f:03d}"] = firm_topics(f, themes, directions, seed)
+    return firms

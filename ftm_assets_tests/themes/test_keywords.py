@@ -1,0 +1,19 @@
+"""c-TF-IDF keywords: the theme's own words lead, procedural and stop words never appear."""
+
+from ftm_assets.themes.keywords import PROCEDURAL_WORDS, c_tf_idf_keywords
+
+
+def test_theme_words_lead_and_call_boilerplate_is_removed():
+    docs = [
+        "Thank you operator. Good morning everyone. Cloud revenue grew and cloud margins expanded. Thanks for the question.",
+        "Thanks. Next question please. Freight volumes fell and freight rates declined. I think that is right.",
+        "Great question. Forward looking statements apply. Tariffs on steel imports raised steel costs.",
+    ]
+    keywords = c_tf_idf_keywords(docs, top_n=5)
+    assert keywords[0][0] == "cloud" and keywords[1][0] == "freight" and keywords[2][0] == "steel"
+    for kws in keywords:
+        assert not {w for kw in kws for w in kw.split()} & PROCEDURAL_WORDS
+
+
+def test_only_boilerplate_gives_no_keywords():
+    assert c_tf_idf_keywords(["Thank you. Good morning everyone.", "Thanks, operator."], top_n=3) == [[], []]
