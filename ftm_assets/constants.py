@@ -32,7 +32,8 @@ TOP_N_KEYWORDS = 10
 TOPIC_METHOD = "ward"
 CONTEXT_WINDOW = 4  # sentences either side, within the speaker's component, averaged into each sentence
 CONTEXT_DECAY = 0.8  # weight of a neighbour d sentences away: 0.8**d
-SENTENCES_PER_TOPIC = 20  # a 300-sentence call gets 15 topics...
+SENTENCES_PER_TOPIC = 12  # a 300-sentence call gets ~25 topics (20 and 15: fewer, broader topics whose
+# themes across firms lump together; see RESULTS.md)
 MAX_TOPICS = 40  # ...and no call more than this
 STABILITY_MEMBERS = 20  # seeded 80% resamples behind each topic's stability score
 STABILITY_SUBSAMPLE = 0.8
