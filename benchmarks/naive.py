@@ -1,7 +1,9 @@
 """The naive baseline the worker is measured against: per firm, encode in fp32, then fit, as the seed did.
 
-The same segmentation and the same BERTopic parameters as the worker, run as plain BERTopic (the seed's
-pipeline, ``fit_topics(lean=False)``), so the scheduling, the embedder and the lean fit are what differ. It also refits with another UMAP seed, to measure the reference's own noise.
+The same segmentation and the same topic method and parameters as the worker (``fit_topics(lean=False)``: for
+the UMAP method, plain BERTopic as the seed ran it), so the scheduling, the embedder and the lean fit are what
+differ. It also refits with other seeds, to measure the reference's own noise, and with the seed's UMAP
+method, to report the old floor beside the new.
 """
 
 from __future__ import annotations
@@ -53,19 +55,29 @@ class NaiveBaseline:
     def run(self, firms: list[FirmInput], into: NaiveRun) -> None:
         for firm in firms:
             t0 = time.perf_counter()
-            texts = [s.text for s in segment(firm.components, min_words=self.params.min_sentence_words)]
+            sentences = segment(firm.components, min_words=self.params.min_sentence_words)
+            texts = [s.text for s in sentences]
             if len(texts) < self.params.min_sentences:
                 continue
             t_e = time.perf_counter()
             emb = self.encode(texts)
             into.embed_seconds += time.perf_counter() - t_e
-            topics = fit_topics(texts, emb, self.params, use_gpu=False, lean=False)
+            topics = fit_topics(texts, emb, self.params, use_gpu=False, lean=False, groups=_groups(sentences))
             into.seconds += time.perf_counter() - t0
             into.embeddings[firm.firm_id] = emb
             into.assignments[firm.firm_id] = assignments(topics, len(texts))
 
-    def refit_with_seed(self, firm: FirmInput, emb: np.ndarray, seed: int, *, lean: bool = False) -> np.ndarray:
-        """The topic fit of ``emb`` with another UMAP seed: the reference's (plain BERTopic), or the worker's."""
-        texts = [s.text for s in segment(firm.components, min_words=self.params.min_sentence_words)]
-        params = dataclasses.replace(self.params, random_seed=seed)
-        return assignments(fit_topics(texts, emb, params, use_gpu=False, lean=lean), len(texts))
+    def refit_with_seed(
+        self, firm: FirmInput, emb: np.ndarray, seed: int, *, lean: bool = False, method: str | None = None
+    ) -> np.ndarray:
+        """The topic fit of ``emb`` with another seed (and optionally another method): the reference's or ours."""
+        sentences = segment(firm.components, min_words=self.params.min_sentence_words)
+        texts = [s.text for s in sentences]
+        params = dataclasses.replace(self.params, random_seed=seed, topic_method=method or self.params.topic_method)
+        topics = fit_topics(texts, emb, params, use_gpu=False, lean=lean, groups=_groups(sentences))
+        return assignments(topics, len(texts))
+
+
+def _groups(sentences) -> list[tuple]:
+    """Each sentence's component, as the worker's processor passes it to ``fit_topics``."""
+    return [(s.call_id, s.component_order) for s in sentences]

@@ -23,6 +23,8 @@ import numpy as np
 
 from benchmarks.corpora import EARNINGS22, bench_config, demo_firms, real_firms
 from benchmarks.naive import NaiveBaseline, NaiveRun, assignments
+from benchmarks.quality import HEADLINE as QUALITY_HEADLINE
+from benchmarks.quality import quality_keys, quality_targets, render_quality
 from ftm_assets.worker.processor import FirmProcessor, library_versions
 
 ROOT = Path(__file__).resolve().parents[1]  # `python -m benchmarks.run` from the checkout (make bench)
@@ -30,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]  # `python -m benchmarks.run` from th
 QUARTER = "2024Q4"
 HERE = Path(__file__).resolve().parent
 JIT_SECONDS = 10.0  # UMAP/HDBSCAN's numba compile on a cold cache, measured on 2 cores
-FLOOR_SEEDS = (43, 44)  # refits beside the reference's own UMAP seed (42): quality and floor average all three
+FLOOR_SEEDS = (43, 44)  # refits beside the reference's own seed (42): quality and floor average all three
 
 
 def compare(label: str, firms, naive: NaiveBaseline, processor: FirmProcessor, chunk: int) -> dict:
@@ -90,6 +92,9 @@ def compare(label: str, firms, naive: NaiveBaseline, processor: FirmProcessor, c
             ours_at[f, seed] = naive.refit_with_seed(by_id[f], ours[f], seed, lean=True)
     per_firm = [np.mean([adjusted_rand_score(ref_at[f, s], ours_at[f, s]) for s in seeds]) for f in done]
     floor = [adjusted_rand_score(ref_at[f, a], ref_at[f, b]) for f in done for a, b in combinations(seeds, 2)]
+    # The old method's floor (the seed's UMAP + HDBSCAN on the same reference embeddings), for comparison.
+    umap_at = {(f, s): naive.refit_with_seed(by_id[f], ref.embeddings[f], s, method="umap") for f in done for s in seeds}
+    floor_umap = [adjusted_rand_score(umap_at[f, a], umap_at[f, b]) for f in done for a, b in combinations(seeds, 2)]
     return {
         "corpus": label,
         "firms": len(done),
@@ -104,6 +109,8 @@ def compare(label: str, firms, naive: NaiveBaseline, processor: FirmProcessor, c
         "cosine_min_vs_fp32": float(cos.min()),
         "ari_vs_reference": float(np.mean(per_firm)),
         "ari_seed_floor": float(np.mean(floor)),
+        "ari_seed_floor_umap": float(np.mean(floor_umap)),
+        "topic_method": naive.params.topic_method,
         "ari_per_firm_sd": float(np.std(per_firm)),
         "ari_seeds": list(seeds),
     }
@@ -180,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=4, help="firms per interleaved naive/worker chunk")
     parser.add_argument("--rss-firms", default="100,1000", help="batch sizes whose peak RSS is compared")
     parser.add_argument("--dagster-firms", type=int, default=4)
-    parser.add_argument("--skip", default="", help="comma list of: rss, dagster, first-firm")
+    parser.add_argument("--skip", default="", help="comma list of: rss, dagster, first-firm, quality")
+    parser.add_argument("--quality-cache", default="", help="embedding cache for the quality probe (.npz)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     logging.basicConfig(level=logging.WARNING)
@@ -230,6 +238,14 @@ def main(argv: list[str] | None = None) -> int:
         dag = probe("benchmarks.dagster_overhead", "--firms", str(args.dagster_firms))
         out["dagster"] = dag
         out["dagster_overhead_s"] = dag["dagster_overhead_s"]
+    if "quality" not in skip:  # issue 16's figures on all 125 real calls, both methods (benchmarks/quality.py)
+        extra = ["--embed-cache", args.quality_cache] if args.quality_cache else []
+        out.update(quality_keys(probe("benchmarks.quality", "--no-write", *extra)), quality_date=out["date"])
+    elif (HERE / "latest.json").exists():  # skipped: keep the last quality run's figures, dated
+        previous = json.loads((HERE / "latest.json").read_text())
+        if "quality" in previous:
+            out.update({k: previous[k] for k in previous if k.startswith("quality") or k in QUALITY_HEADLINE})
+            out["notes"].append(f"topic quality skipped; its figures are from {previous.get('quality_date', 'an earlier run')}")
     out["targets"] = targets(out)
     out["bench_seconds"] = time.perf_counter() - started
     (HERE / "latest.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
@@ -254,6 +270,7 @@ def targets(out: dict) -> dict[str, bool | None]:
         "dagster_overhead_le_2s": None if dagster is None else dagster <= 2.0,
         # A fresh process's first firm well under the ~10 s numba JIT: the compiled kernels came from the cache.
         "jit_paid_once": None if first is None else first["second_process"]["first_firm_s"] < JIT_SECONDS / 2,
+        **quality_targets(out),
     }
 
 
@@ -268,8 +285,8 @@ def render(out: dict) -> str:
         + ", ".join(f"{k} {v}" for k, v in sorted(out["versions"].items())),
         "",
         "| corpus | firms | sentences | naive firms/s | worker firms/s | speedup | embed sent/s (ours / bare fp32) "
-        "| embed speedup | cosine mean (min) | ARI vs ref | ARI seed floor |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| embed speedup | cosine mean (min) | ARI vs ref | ARI seed floor | old floor (UMAP) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in out["comparisons"]:
         lines.append(
@@ -277,7 +294,7 @@ def render(out: dict) -> str:
             f"{r['worker_firms_per_s']:.3f} | **{r['speedup_vs_naive']:.2f}x** | {r['embed_sentences_per_s']:.0f} / "
             f"{r['bare_fp32_sentences_per_s']:.0f} | {r['embed_speedup_vs_fp32']:.2f}x | "
             f"{r['cosine_mean_vs_fp32']:.4f} ({r['cosine_min_vs_fp32']:.4f}) | {r['ari_vs_reference']:.3f} | "
-            f"{r['ari_seed_floor']:.3f} |"
+            f"{r['ari_seed_floor']:.3f} | {r.get('ari_seed_floor_umap', float('nan')):.3f} |"
         )
     if out.get("embedders"):
         lines.append("\nOther embedders on the same sentences (alternating with a bare fp32 encode): " + "; ".join(
@@ -304,6 +321,8 @@ def render(out: dict) -> str:
             f"**{d['dagster_overhead_s']:.1f} s** = launch to worker start {d['launch_to_worker_start_s']:.1f} s + "
             f"worker report to recorded {d['worker_end_to_recorded_s']:.1f} s. Stage seconds of that batch: {stages}."
         )
+    if "quality" in out:
+        lines.append(render_quality(out["quality"]))
     met = ", ".join(f"{k}: {'yes' if v else 'NO' if v is not None else 'not measured'}"
                     for k, v in out.get("targets", {}).items())  # fmt: skip
     lines.append(f"\nTargets met: {met}.")

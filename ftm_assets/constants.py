@@ -27,6 +27,17 @@ HDBSCAN_MIN_SAMPLES = 2
 # Above 500 sentences the minimum topic size grows as n / 100 (a 10,000-sentence call: topics of 100+)
 SENTENCES_PER_MIN_TOPIC_SIZE = 100
 TOP_N_KEYWORDS = 10
+# Topic method: "ward" (default; Ward clustering of context-smoothed embeddings, stable under a reseed or a
+# few lost components, see worker/model/ward.py) or "umap" (one UMAP + HDBSCAN fit, the seed's method).
+TOPIC_METHOD = "ward"
+CONTEXT_WINDOW = 4  # sentences either side, within the speaker's component, averaged into each sentence
+CONTEXT_DECAY = 0.8  # weight of a neighbour d sentences away: 0.8**d
+SENTENCES_PER_TOPIC = 12  # a 300-sentence call gets ~25 topics (20 and 15: fewer, broader topics whose
+# themes across firms lump together; see RESULTS.md)
+MAX_TOPICS = 40  # ...and no call more than this
+STABILITY_MEMBERS = 20  # seeded 80% resamples behind each topic's stability score
+STABILITY_SUBSAMPLE = 0.8
+WARD_MAX_SENTENCES = 4000  # longer calls: Ward on every k-th sentence, the rest to the nearest topic
 EMBEDDING_BATCH_SIZE = 64
 
 # The worker's embedder (the container's FTM_* variables set them; see worker/env.py and worker/model/embed.py)

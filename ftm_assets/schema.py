@@ -44,6 +44,8 @@ FIRM_TOPICS_SCHEMA = pa.schema(
         pa.field("processing_timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
         # L2-normalised mean of the topic's sentence embeddings (null for -1): themes cluster these, never re-embed
         pa.field("centroid", pa.list_(pa.float32())),
+        # In [0, 1]: how reliably the topic recurs across seeded resamples (mean best-match Jaccard; ward.py)
+        pa.field("stability", pa.float32()),
     ]
 )
 

@@ -3,11 +3,17 @@
 #   make bench BENCH_ARGS="--real-firms 4 --demo-firms 4 --rss-firms 20,200 --skip dagster"
 BENCH_ARGS ?=
 
-.PHONY: bench
+.PHONY: bench bench-quality
 
 bench: install
 	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# Issue 16's topic quality only (~15 min on 2 shared cores, most of it embedding the 125 calls once):
+#   make bench-quality BENCH_ARGS="--embed-cache /tmp/e22.npz"   (a second run reuses the embeddings)
+bench-quality: install
+	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
+	$(PY) -m benchmarks.quality $(BENCH_ARGS)
 
 # Themes (issue 15): quality on the real calls' cached firm topics (fitted once by `theme_cache`, ~20 min on
 # 2 cores) and clustering time/memory at 10,000 and 100,000 synthetic topics. Appends to RESULTS.md.

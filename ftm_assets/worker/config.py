@@ -69,6 +69,12 @@ class TopicParams(_Checked):
     hdbscan_min_samples: int = bounded(C.HDBSCAN_MIN_SAMPLES, 1)
     top_n_keywords: int = bounded(C.TOP_N_KEYWORDS, 1)
     embedding_batch_size: int = bounded(C.EMBEDDING_BATCH_SIZE, 1)
+    topic_method: str = C.TOPIC_METHOD  # "ward" (default) or "umap"
+    context_window: int = bounded(C.CONTEXT_WINDOW, 0)
+    context_decay: float = bounded(C.CONTEXT_DECAY, 0.0, 1.0)
+    sentences_per_topic: int = bounded(C.SENTENCES_PER_TOPIC, 2)
+    max_topics: int = bounded(C.MAX_TOPICS, 1)
+    stability_members: int = bounded(C.STABILITY_MEMBERS, 0)
 
 
 @dataclass(frozen=True)

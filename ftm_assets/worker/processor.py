@@ -44,6 +44,13 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def topic_backend(method: str, use_gpu: bool) -> str:
+    """What fits the topics: scipy's Ward on CPU (the default, also on GPU machines), or UMAP + HDBSCAN."""
+    if method == "ward":
+        return "scipy-ward"
+    return "cuml" if use_gpu else "umap-learn+hdbscan"
+
+
 @dataclass
 class FirmResult:
     topic_rows: list[dict]
@@ -86,7 +93,7 @@ class FirmProcessor:
         import_umap_with_jit_cache()  # before BERTopic imports umap: compiled kernels land in NUMBA_CACHE_DIR
         log.info(
             f"Loading embedding model {self.model_path} on {self.device} ({self.backend}, {self.precision}); "
-            f"topic model on {'GPU (cuML)' if self.use_gpu else 'CPU (umap-learn + hdbscan)'}; "
+            f"topic model: {topic_backend(cfg.topics.topic_method, self.use_gpu)}; "
             f"{self.pipeline_depth} firm(s) embedded ahead of the fit."
         )
         self.embedder = Embedder(
@@ -102,7 +109,7 @@ class FirmProcessor:
             "ftm.embedding_precision": self.precision,
             "ftm.embedding_backend": self.backend,
             "ftm.device": self.device,
-            "ftm.topic_backend": "cuml" if self.use_gpu else "umap-learn+hdbscan",
+            "ftm.topic_backend": topic_backend(self.cfg.topics.topic_method, self.use_gpu),
             "ftm.random_seed": str(self.cfg.topics.random_seed),
             "ftm.params": json.dumps(self.cfg.topics.__dict__, sort_keys=True),
             "ftm.pipeline_depth": str(self.pipeline_depth),
@@ -139,8 +146,12 @@ class FirmProcessor:
         sentences = prepared.sentences
         texts = [s.text for s in sentences]
         topics = self._timed(
-            "fit", lambda: fit_topics(texts, prepared.embeddings, self.cfg.topics, use_gpu=self.use_gpu)
-        )
+            "fit",
+            lambda: fit_topics(
+                texts, prepared.embeddings, self.cfg.topics, use_gpu=self.use_gpu,
+                groups=[(s.call_id, s.component_order) for s in sentences],
+            ),
+        )  # fmt: skip
         stamp = now_utc()
         centroids = topic_centroids(prepared.embeddings, topics)
         topic_rows = [
@@ -158,6 +169,7 @@ class FirmProcessor:
                 "sentence_ids": t.sentence_ids,
                 "centroid": centroids.get(t.topic_id),
                 "processing_timestamp": stamp,
+                "stability": t.stability,
             }
             for t in topics
         ]

@@ -23,7 +23,7 @@ from ftm_assets.worker.failures import FAILED, SKIPPED
 
 TOP_FIRMS = 3  # firms shown in the largest-topics table (those with the most modelled sentences)
 TOP_TOPICS = 3  # topics shown per firm
-_TOPIC_COLUMNS = ["firm_id", "firm_name", "topic_id", "representation", "n_sentences"]
+_TOPIC_COLUMNS = ["firm_id", "firm_name", "topic_id", "representation", "n_sentences", "stability"]
 
 
 @dataclass
@@ -103,7 +103,9 @@ def summarize_commit(storage: Storage, commit: CommitRecord, manifest_firms: lis
         error_classes[row["error_class"]] = error_classes.get(row["error_class"], 0) + 1
     accounted = set(topic_firms) | set(failed_firms)
     topics_per_firm = sorted(sum(1 for i in ids if i >= 0) for ids in topic_ids_by_firm.values())
+    stability = firm_stability(topic_rows)
     return {
+        "firm_stability": stability,
         "firms_in_manifest": len(manifest_firms),
         "firms_with_rows": len(topic_firms),
         "firms_failed": sum(1 for r in failure_rows if r["outcome"] != SKIPPED),
@@ -121,6 +123,19 @@ def summarize_commit(storage: Storage, commit: CommitRecord, manifest_firms: lis
         "duplicate_failures": len(failed_firms) - len(set(failed_firms)),
         "error_classes": error_classes,
     }
+
+
+def firm_stability(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Per firm with topics: its topics' stability, weighted by their sentences (outliers left out)."""
+    weight: dict[str, float] = {}
+    total: dict[str, float] = {}
+    for row in rows:
+        if row["topic_id"] < 0 or row.get("stability") is None:
+            continue
+        n = float(row["n_sentences"] or 0)
+        weight[row["firm_id"]] = weight.get(row["firm_id"], 0.0) + n
+        total[row["firm_id"]] = total.get(row["firm_id"], 0.0) + n * float(row["stability"])
+    return {f: round(total[f] / weight[f], 4) for f in sorted(weight) if weight[f] > 0}
 
 
 def failure_rate(summary: dict[str, Any]) -> tuple[float, int]:
@@ -164,6 +179,10 @@ def firm_topics_metadata(
         **{f"{stage}_s": round(value, 2) for stage, value in sorted(seconds.items())},
         **timing.metadata(),
     }
+    if summary.get("firm_stability"):
+        values = sorted(summary["firm_stability"].values())
+        metadata["firm_stability_median"] = values[len(values) // 2]
+        metadata["firm_stability"] = {"raw_value": summary["firm_stability"], "type": "json"}
     if summary["largest_topics_md"]:
         metadata["largest_topics"] = {"raw_value": summary["largest_topics_md"], "type": "md"}
     return metadata

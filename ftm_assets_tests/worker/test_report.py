@@ -133,3 +133,16 @@ def test_all_firms_check_names_a_firm_missing_from_the_output(tmp_path):
     all_firms = check[C.CHECK_ALL_FIRMS]
     assert all_firms["passed"] is False
     assert all_firms["metadata"]["problems"]["raw_value"]["missing_firms"] == ["7"]
+
+
+def test_firm_stability_weights_topics_by_sentences_and_leaves_out_outliers():
+    from ftm_assets.worker.report import firm_stability
+
+    rows = [
+        {"firm_id": "a", "topic_id": -1, "n_sentences": 50, "stability": 0.0},
+        {"firm_id": "a", "topic_id": 0, "n_sentences": 30, "stability": 0.9},
+        {"firm_id": "a", "topic_id": 1, "n_sentences": 10, "stability": 0.5},
+        {"firm_id": "b", "topic_id": -1, "n_sentences": 20, "stability": 0.0},  # only outliers: no figure
+        {"firm_id": "c", "topic_id": 0, "n_sentences": 20, "stability": None},  # written before the column
+    ]
+    assert firm_stability(rows) == {"a": 0.8}
