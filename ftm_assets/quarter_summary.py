@@ -10,7 +10,6 @@ counts as failed), the launchers' cost records (``costs/quarter=<q>/batch_<b>.js
 from __future__ import annotations
 
 import json
-import statistics
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from ftm_assets.storage.commit import CommitRecord
+from ftm_assets.worker.report import firm_stability
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics_table
 from ftm_assets.schema import SUMMARY_SCHEMA
 from ftm_assets.storage import Storage, layout
@@ -139,23 +139,25 @@ def read_costs(store: Storage, quarter: str) -> dict[str, Cost]:
 
 
 def _per_firm_topics(topics: pa.Table) -> dict[str, dict[str, Any]]:
-    """Topics, sentences, outlier sentences and median topic stability (None without the column) per firm."""
+    """Topics, sentences, outlier sentences and stability per firm (None without the column).
+
+    A firm's stability is the worker's own measure (``worker.report.firm_stability``): its topics' stability
+    weighted by their sentences, outliers left out, so the summary and the batch metadata agree.
+    """
     has_stability = "stability" in topics.column_names
     columns = ["firm_id", "firm_name", "topic_id", "n_sentences"] + (["stability"] if has_stability else [])
+    rows = topics.select(columns).to_pylist()
     per_firm: dict[str, dict[str, Any]] = {}
-    for row in topics.select(columns).to_pylist():
-        firm = per_firm.setdefault(
-            row["firm_id"], {"name": row["firm_name"], "topics": 0, "sent": 0, "out": 0, "stability": []}
-        )
+    for row in rows:
+        firm = per_firm.setdefault(row["firm_id"], {"name": row["firm_name"], "topics": 0, "sent": 0, "out": 0})
         firm["sent"] += row["n_sentences"]
         if row["topic_id"] >= 0:
             firm["topics"] += 1
-            if row.get("stability") is not None:
-                firm["stability"].append(float(row["stability"]))
         else:
             firm["out"] += row["n_sentences"]
-    for firm in per_firm.values():
-        firm["stability"] = statistics.median(firm["stability"]) if firm["stability"] else None
+    stability = firm_stability(rows)
+    for firm_id, firm in per_firm.items():
+        firm["stability"] = stability.get(firm_id)
     return per_firm
 
 

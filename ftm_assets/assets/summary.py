@@ -101,7 +101,7 @@ def _cost_metadata(summary: QuarterSummary) -> dict[str, Any]:
 
 def _stability_metadata(summary: QuarterSummary) -> dict[str, Any]:
     values = [v for v in summary.firms.column("stability").to_pylist() if v is not None]
-    return {"stability_median": round(statistics.median(values), 4)} if values else {}
+    return {"firm_stability_median": round(statistics.median(values), 4)} if values else {}
 
 
 def _metadata(summary: QuarterSummary, store_uri: str, picture_png: bytes) -> dict[str, Any]:

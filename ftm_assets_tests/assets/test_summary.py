@@ -41,9 +41,11 @@ def _store(tmp_path, commit_second: bool = True) -> LocalStorage:
     return store
 
 
-def _add_column(store: LocalStorage, key: str, name: str, values: pa.Array) -> None:
-    """Rewrite a committed Parquet file with one more column, as a newer writer would lay it out."""
+def _set_column(store: LocalStorage, key: str, name: str, values: pa.Array) -> None:
+    """Rewrite a committed Parquet file with ``name`` set to ``values`` (added if the writer had no such column)."""
     table = pq.read_table(io.BytesIO(store.read_bytes(key)))
+    if name in table.column_names:
+        table = table.drop_columns([name])
     sink = io.BytesIO()
     pq.write_table(table.append_column(name, values), sink)
     store.write_bytes(key, sink.getvalue())
@@ -115,7 +117,7 @@ def test_summary_has_one_row_per_manifest_firm(tmp_path):
     assert rows["2"]["topics"] == 3 and rows["2"]["sentences"] == 15
     assert rows["1"]["outlier_sentences"] == 2
     assert rows["6"]["error_class"] == "ValueError" and rows["6"]["firm_name"] == "Zeta"
-    assert all(r["stability"] is None for r in rows.values())  # firm_topics has no stability column here
+    assert all(r["stability"] is None for r in rows.values())  # no topic of the fixture has a stability
     assert [(b.batch, b.firms, b.failed, b.skipped, b.committed) for b in summary.batches] == [
         ("000", 3, 0, 0, True), ("001", 3, 1, 0, True)
     ]
@@ -141,18 +143,18 @@ def test_skipped_firms_are_shown_but_not_counted_as_failures(tmp_path):
     assert (summary.failure_rate, summary.skip_rate) == (1 / 6, 1 / 6)
 
 
-def test_per_firm_stability_is_the_median_of_its_topics(tmp_path):
+def test_per_firm_stability_is_its_topics_stability_weighted_by_sentences(tmp_path):
     store = _store(tmp_path)
     by_row = {("1", 0): 0.9, ("1", 1): 0.5, ("1", -1): 0.0, ("2", 0): 0.8, ("2", 1): 0.2, ("2", 2): 0.6,
               ("5", 0): 0.4, ("5", 1): None}
     for batch in ("000", "001"):
         key = _topics_part(store, batch)
         rows = pq.read_table(io.BytesIO(store.read_bytes(key)), columns=["firm_id", "topic_id"]).to_pylist()
-        _add_column(store, key, "stability", pa.array([by_row.get((r["firm_id"], r["topic_id"])) for r in rows],
+        _set_column(store, key, "stability", pa.array([by_row.get((r["firm_id"], r["topic_id"])) for r in rows],
                                                       pa.float64()))
     firms = {r["firm_id"]: r["stability"] for r in summarize_quarter(store, Q).firms.to_pylist()}
-    assert firms["1"] == pytest.approx(0.7)  # median of 0.9 and 0.5; the outlier row does not count
-    assert firms["2"] == pytest.approx(0.6)
+    assert firms["1"] == pytest.approx((5 * 0.9 + 3 * 0.5) / 8, abs=1e-4)  # 5 and 3 sentences; the outlier row does not count
+    assert firms["2"] == pytest.approx((9 * 0.8 + 4 * 0.2 + 2 * 0.6) / 15, abs=1e-4)  # rounded to 4 places
     assert firms["5"] == pytest.approx(0.4)  # a topic without a value is left out
     assert firms["3"] is None and firms["4"] is None and firms["6"] is None  # only outliers / none / failed
 
@@ -234,7 +236,7 @@ def test_materializing_writes_parquet_chart_metadata_and_checks(tmp_path):
     meta = result.asset_materializations_for_node("quarter_topic_summary")[0].metadata
     assert (meta["firms"].value, meta["firms_failed"].value, meta["topics"].value) == (6, 1, 8)
     assert (meta["failure_rate"].value, meta["skip_rate"].value) == (round(1 / 6, 4), 0.0)
-    assert "gpu_hours" not in meta and "stability_median" not in meta  # nothing fed them
+    assert "gpu_hours" not in meta and "firm_stability_median" not in meta  # nothing fed them
     picture = meta["picture"].value
     prefix = "![topics per firm and failure rate per batch](data:image/png;base64,"
     assert picture.startswith(prefix)
