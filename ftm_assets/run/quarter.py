@@ -1,5 +1,5 @@
 """One quarter through Dagster: upstream assets, every batch partition (one at a time or several as child
-processes), then the quarter summary; what failed is collected, not raised (unless asked)."""
+processes), then the quarter summary and the themes panel; what failed is collected, not raised (unless asked)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 UPSTREAM = [dg.AssetKey("raw_transcripts"), dg.AssetKey("firm_manifest")]
 BATCH_ASSETS = [dg.AssetKey("firm_topics"), dg.AssetKey("firm_topic_failures")]
 SUMMARY = [dg.AssetKey("quarter_topic_summary")]
+# The panel: themes shared across firms (ids carried over from earlier quarters) and each firm's exposure.
+THEMES = [dg.AssetKey("quarter_themes"), dg.AssetKey("theme_exposure")]
 
 # Library progress bars (transformers' "Loading weights", tqdm) once per batch would bury our own lines.
 QUIET_LIBRARIES = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "TRANSFORMERS_VERBOSITY": "error"}
@@ -119,6 +121,12 @@ def run_quarter(
         _batches_in_children(quarter, batches, jobs, outcome, progress)
     result = execute("quarter_topic_summary", quarter, SUMMARY)
     outcome.failed_checks += [f"{check} (quarter)" for check in _failed_checks(result)]
+    if outcome.failed:  # themes need every batch of the quarter: they would only fail naming the same ones
+        return outcome
+    result = execute("quarter_themes + theme_exposure", quarter, THEMES)
+    outcome.failed_checks += [f"{check} (themes)" for check in _failed_checks(result)]
+    if not result.success:
+        progress(f"  {quarter}: themes FAILED: {outcome.failed['quarter_themes + theme_exposure']}")
     return outcome
 
 

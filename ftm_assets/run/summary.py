@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ftm_assets.readers import commit_records, read_failures, read_firm_topics
+from ftm_assets.readers import commit_records, read_failures, read_firm_topics, read_theme_exposure, read_themes
+from ftm_assets.themes.readers import ThemesNotMaterialized
 
 
 def describe_source(settings) -> str:
@@ -43,7 +44,23 @@ def summarize(root: str, quarter: str, seconds: dict[str, float], *, title: str 
         "  seconds per step " + ", ".join(f"{k}: {v:.1f}" for k, v in seconds.items()),
         "  worker stages    " + ", ".join(f"{k}: {v:.1f} s" for k, v in sorted(stages.items())),
     ]
+    lines += _themes_lines(root, quarter)
     if len(failures):
         lines.append("  failed or skipped firms:")
         lines += [f"    {r.firm_id} {r.outcome} {r.error_class}: {r.message}" for r in failures.itertuples()]
     return "\n".join(lines)
+
+
+def _themes_lines(root: str, quarter: str) -> list[str]:
+    """The panel's line: how many themes, firms and rows (none when the themes were not materialized)."""
+    try:
+        themes, exposure = read_themes(root, quarter), read_theme_exposure(root, quarter)
+    except ThemesNotMaterialized:
+        return ["  themes           not materialized (quarter_themes, theme_exposure)"]
+    exposed = exposure.groupby("firm_id")["share"].sum()
+    return [
+        f"  themes           {len(themes)} shared across firms; {exposure.firm_id.nunique()} firms exposed "
+        f"(median share of a firm's sentences on themes {exposed.median() if len(exposed) else 0:.2f})",
+        f"  panel            {root}/themes/quarter={quarter}/exposure.parquet ({len(exposure)} firm x theme rows; "
+        "python -m ftm_assets.export panel)",
+    ]

@@ -144,7 +144,7 @@ def resolve(store: Storage, quarter: str, earlier: list[str], params: ThemeParam
             f"them (or re-execute the backfill from failure), then quarter_themes for {quarter}.")
     registry = Registry()
     for p in sorted(earlier, key=Quarter.parse):
-        if not store.exists(layout.manifest(p)) and not commit_records(store, p):
+        if not store.exists(layout.manifest(p)) and not quarter_commits(store, p).current:
             continue  # never materialized: not part of the chain
         gaps = missing_batches(store, p)
         if gaps:
@@ -163,7 +163,7 @@ def resolve(store: Storage, quarter: str, earlier: list[str], params: ThemeParam
     tail = Registry(**{k: (v.copy() if hasattr(v, "copy") else v) for k, v in registry.__dict__.items()})
     for p in sorted(later, key=Quarter.parse):
         stored = load_outcome(store, p)
-        if not commit_records(store, p) or stored is None:
+        if stored is None or not quarter_commits(store, p).current:
             continue
         if stored.fingerprint != chain_fingerprint(params, tail.fingerprint, input_fingerprint(store, p)):
             break

@@ -12,13 +12,12 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 import pytest
 
 from ftm_assets import run as run_cmd
 from ftm_assets.constants import PROJECT_ROOT
 from ftm_assets.quarters import Quarter
-from ftm_assets.readers import read_failures, read_firm_topics
+from ftm_assets.readers import read_failures, read_firm_topics, read_theme_exposure
 from ftm_assets_tests.support.earnings22 import call_rows, firm_ids, read_calls, requires_earnings22
 
 CIQ_HEADER = [
@@ -78,12 +77,11 @@ def test_capital_iq_csv_runs_two_quarters_end_to_end(tmp_path):
         **os.environ,
         "DAGSTER_HOME": str(home), "FTM_STORAGE_ROOT": str(root), "FTM_TRANSCRIPT_SOURCE": "files",
         "FTM_TRANSCRIPTS_DIR": str(tmp_path / "transcripts"), "FTM_BATCH_COUNT": "2",
-        # Stubs still count as failed firms in the failure-rate check (until too-little-text outcomes are
-        # reported as skipped): with 2 stubs among 4 firms a quarter, a batch can be all stubs, so the
-        # policy allows any rate here. The circuit breaker's rate applies only after 100 firms anyway.
-        "MAX_FAILURE_RATE": "1.0",
+        # The default failure policy: stub transcripts are skipped, so they fail no batch and no check.
+        "FTM_THEME_MIN_FIRMS": "2",  # a few calls a quarter: a theme may span two of them
     }  # fmt: skip
-    for name in ("FTM_FIRST_QUARTER", "FTM_LAST_QUARTER", "FTM_MAX_BATCH_JOBS_IN_FLIGHT", *run_cmd.QUIET_LIBRARIES):
+    for name in ("FTM_FIRST_QUARTER", "FTM_LAST_QUARTER", "FTM_MAX_BATCH_JOBS_IN_FLIGHT", "MAX_FAILURE_RATE",
+                 "ALLOW_FAILURES", *run_cmd.QUIET_LIBRARIES):
         env.pop(name, None)
     proc = subprocess.run(
         [sys.executable, "-m", "ftm_assets.run", "--quarters", "2021Q1:2021Q2", "--jobs", "2"],
@@ -98,9 +96,9 @@ def test_capital_iq_csv_runs_two_quarters_end_to_end(tmp_path):
     assert "2 of 2 quarters ran without a failed step" in out
     assert "Loading weights" not in out and "it/s]" not in out  # our progress only, no library bars
 
-    # The researcher's table: both quarters in one DataFrame.
-    topics = pd.concat([read_firm_topics(str(root), q) for q in QUARTERS], ignore_index=True)
-    failures = pd.concat([read_failures(str(root), q) for q in QUARTERS], ignore_index=True)
+    # The researcher's table: both quarters in one DataFrame, read as a range.
+    topics = read_firm_topics(str(root), "2021Q1:2021Q2", strict=True)
+    failures = read_failures(str(root), "2021Q1:2021Q2", strict=True)
     assert sorted(topics.quarter.unique()) == QUARTERS
     for quarter in QUARTERS:
         real = [f for f in firms[quarter] if not f.startswith("STUB-")]
@@ -108,14 +106,17 @@ def test_capital_iq_csv_runs_two_quarters_end_to_end(tmp_path):
         assert sorted(got.index) == sorted(real) and (got >= 2).all()
         stubs = failures[failures.quarter == quarter]
         assert sorted(stubs.firm_id) == [f"STUB-EMPTY-{quarter}", f"STUB-SHORT-{quarter}"]
-        assert set(stubs.error_class) <= {"EmptyTranscript", "InsufficientText"}
+        assert set(stubs.error_class) <= {"EmptyTranscript", "InsufficientText"} and set(stubs.outcome) == {"skipped"}
     assert topics.gvkey.str.fullmatch(r"\d{6}").all() and topics.permno.dtype == "int64"
+    panel = read_theme_exposure(str(root), "2021Q1:2021Q2")  # and the themes panel, keyed by gvkey/permno
+    assert sorted(panel.quarter.unique()) == QUARTERS and panel.gvkey.notna().all()
+    assert (panel.groupby(["quarter", "firm_id"]).share.sum() <= 1 + 1e-9).all()
 
     # Recorded on the instance in DAGSTER_HOME, so `make dev` shows the runs and partitions.
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
         partitions = {r.tags.get("dagster/partition") for r in runs}
-        assert len(runs) == 2 * (1 + 2 + 1) and all(r.is_success for r in runs)
+        assert len(runs) == 2 * (1 + 2 + 1 + 1) and all(r.is_success for r in runs)  # upstream, batches, summary, themes
         batch_partition = str(dg.MultiPartitionKey({"quarter": "2021Q2", "batch": "001"}))
         assert {"2021Q1", "2021Q2", batch_partition} <= partitions
 
