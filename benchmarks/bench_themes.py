@@ -24,13 +24,12 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from ftm_assets.themes.chain import replay_in_memory  # noqa: E402
-from ftm_assets.themes.cluster import cluster_topics, normalise  # noqa: E402
-from ftm_assets.themes.params import ThemeParams  # noqa: E402
-from ftm_assets.themes import quality  # noqa: E402
-from ftm_assets_tests.themes.quarters import QUARTERS  # noqa: E402
+from ftm_assets.themes.chain import replay_in_memory
+from ftm_assets.themes.cluster import cluster_topics, normalise
+from ftm_assets.themes.params import ThemeParams
+from ftm_assets.themes import quality
+from ftm_assets.testing.theme_quarters import QUARTERS
 
 HERE = Path(__file__).resolve().parent
 

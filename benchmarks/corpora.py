@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from pathlib import Path
 
 from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.env import WorkerEnv
 from ftm_assets.worker.inputs import FirmInput, iter_firms
+from ftm_assets.testing.earnings22 import EARNINGS22  # beside the checkout, or FTM_EARNINGS22
 from ftm_assets.worker.segment import Component
 
-EARNINGS22 = Path(
-    os.environ.get("FTM_EARNINGS22")
-    or Path(__file__).resolve().parents[2] / "shared" / "data" / "earnings22" / "calls.jsonl.gz"
-)  # beside the checkout, or FTM_EARNINGS22 (as in ftm_assets_tests/support/earnings22.py)
 DEMO_QUARTER = "2024Q4"
 
 

@@ -33,15 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from benchmarks.corpora import DEMO_QUARTER, bench_config, demo_firms, real_firms  # noqa: E402
-from ftm_assets.worker.config import TopicParams  # noqa: E402
-from ftm_assets.worker.inputs import FirmInput  # noqa: E402
-from ftm_assets.worker.model import boilerplate  # noqa: E402
-from ftm_assets.worker.model.topic_model import Topic, fit_topics  # noqa: E402
-from ftm_assets.worker.segment import segment  # noqa: E402
+from benchmarks.corpora import DEMO_QUARTER, bench_config, demo_firms, real_firms
+from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker.inputs import FirmInput
+from ftm_assets.worker.model import boilerplate
+from ftm_assets.worker.model.topic_model import Topic, fit_topics
+from ftm_assets.worker.segment import segment
 
 DROP_SHARE = 0.15
 OTHER_SEED = 7

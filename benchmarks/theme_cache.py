@@ -11,21 +11,18 @@ from __future__ import annotations
 import argparse
 import logging
 import pickle
-import sys
 import time
 from pathlib import Path
 
 import pyarrow as pa
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform  # noqa: E402
-from ftm_assets.worker.config import WorkerConfig  # noqa: E402
-from ftm_assets.worker.inputs import iter_firms  # noqa: E402
-from ftm_assets.worker.processor import FirmProcessor  # noqa: E402
-from ftm_assets_tests.support.earnings22 import read_calls  # noqa: E402
-from ftm_assets_tests.themes.quarters import QUARTERS, quarter_rows  # noqa: E402
+from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform
+from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker.inputs import iter_firms
+from ftm_assets.worker.processor import FirmProcessor
+from ftm_assets.testing.earnings22 import read_calls
+from ftm_assets.testing.theme_quarters import QUARTERS, quarter_rows
 
 
 def fit_quarter(processor: FirmProcessor, calls: list[dict], quarter: str, variant: str) -> dict:

@@ -18,7 +18,8 @@ from ftm_assets import run as run_cmd
 from ftm_assets.constants import PROJECT_ROOT
 from ftm_assets.quarters import Quarter
 from ftm_assets.readers import read_failures, read_firm_topics, read_theme_exposure
-from ftm_assets_tests.support.earnings22 import call_rows, firm_ids, read_calls, requires_earnings22
+from ftm_assets.testing.earnings22 import call_rows, firm_ids, read_calls
+from ftm_assets_tests.support.earnings22 import requires_earnings22
 
 CIQ_HEADER = [
     "companyid", "companyname", "keydevid", "transcriptid", "mostimportantdateutc", "componentorder",
