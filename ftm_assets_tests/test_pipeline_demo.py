@@ -42,7 +42,7 @@ def test_every_batch_committed_with_the_contract_schema(demo_quarter):
             assert key.startswith(f"intermediate/firm-topics/quarter={QUARTER}/batch_{record.batch}_")
             parquet = pq.ParquetFile(io.BytesIO(store.read_bytes(key)))
             schema = parquet.schema_arrow
-            assert schema.names == FIRM_TOPICS_SCHEMA.names and len(schema.names) == 13
+            assert schema.names == FIRM_TOPICS_SCHEMA.names and len(schema.names) == 14  # + centroid, stability
             assert schema.remove_metadata().equals(FIRM_TOPICS_SCHEMA.remove_metadata())
             meta = {k.decode(): v.decode() for k, v in schema.metadata.items() if k.startswith(b"ftm.")}
             assert "all-MiniLM-L6-v2" in meta["ftm.embedding_model"].replace("_", "-") or "minilm" in meta[
