@@ -171,14 +171,19 @@ def launcher(settings: Settings) -> dg.ConfigurableResource:
     )
 
 
-def worker_settings(settings: Settings) -> WorkerSettings:
-    given = {name: settings.raw[var] for var, name in WORKER_SETTINGS_VARS.items() if settings.raw.get(var)}
+def _from_variables(cls: type, variables: Mapping[str, str], settings: Settings):
+    """``cls`` (a pydantic resource) from the variables that are set; a bad value names its variable."""
+    given = {name: settings.raw[var] for var, name in variables.items() if settings.raw.get(var)}
     try:
-        return WorkerSettings(**given)
+        return cls(**given)
     except pydantic.ValidationError as exc:
-        variable = {name: var for var, name in WORKER_SETTINGS_VARS.items()}
+        variable = {name: var for var, name in variables.items()}
         problems = [f"{variable[e['loc'][0]]}={e['input']!r}: {e['msg']}" for e in exc.errors()]
         raise ConfigError("; ".join(problems) + ".") from exc
+
+
+def worker_settings(settings: Settings) -> WorkerSettings:
+    return _from_variables(WorkerSettings, WORKER_SETTINGS_VARS, settings)
 
 
 THEME_SETTINGS_VARS = {
@@ -190,13 +195,7 @@ THEME_SETTINGS_VARS = {
 
 
 def theme_settings(settings: Settings) -> ThemeSettings:
-    given = {name: settings.raw[var] for var, name in THEME_SETTINGS_VARS.items() if settings.raw.get(var)}
-    try:
-        return ThemeSettings(**given)
-    except pydantic.ValidationError as exc:
-        variable = {name: var for var, name in THEME_SETTINGS_VARS.items()}
-        problems = [f"{variable[e['loc'][0]]}={e['input']!r}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError("; ".join(problems) + ".") from exc
+    return _from_variables(ThemeSettings, THEME_SETTINGS_VARS, settings)
 
 
 def resources(settings: Settings) -> dict[str, Any]:
