@@ -165,3 +165,23 @@ def test_the_quarter_summary_shows_its_picture(backfilled_instance: Scenario, pa
     picture.wait_for(timeout=60_000)
     page.screenshot(path=str(tmp_path / "quarter-summary.png"))
     assert picture.evaluate("img => img.naturalWidth") == round(WIDTH_IN * DPI)  # the PNG decoded and drew
+
+
+def test_quarter_themes_shows_its_heatmap(backfilled_instance: Scenario, page, tmp_path):
+    """The firm x theme heatmap is a picture in quarter_themes' metadata that the UI draws (not only a file)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    url = f"{backfilled_instance.server.url}/assets/quarter_themes?view=partitions&partition={QUARTERS[-1]}"
+    open_page(page, url, "[Show Markdown]")
+    entries = page.get_by_text("[Show Markdown]")
+    heatmap = page.locator('img[alt="firm x theme exposure"]')
+    for i in range(entries.count()):  # top_themes, heatmap, prevalence: open each until the heatmap shows
+        entries.nth(i).click(timeout=60_000)
+        try:
+            heatmap.first.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    page.screenshot(path=str(tmp_path / "theme-heatmap.png"))
+    assert heatmap.count() == 1, "quarter_themes shows no heatmap picture"
+    assert heatmap.first.evaluate("img => img.naturalWidth") > 0  # the PNG decoded and drew
