@@ -36,6 +36,7 @@ WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
     "FTM_EMBED_BACKEND": ("optional", "auto (default), torch or onnx (CPU only)."),
     "FTM_EMBED_PRECISION": ("optional", "auto (default), fp32, bf16, fp16 (CUDA) or int8 (ONNX Runtime)."),
     "FTM_PIPELINE_DEPTH": ("optional", "Firms embedded ahead of the fit (default 1; 0 turns the overlap off)."),
+    "FTM_FIT_WORKERS": ("optional", "Topic-fit processes (default: the cores the embedder leaves free, >= 1; 0 = in-process)."),
     "FTM_ONNX_CACHE_DIR": ("optional", "Where the exported fp32/int8 ONNX models are cached (once per machine)."),
     "MKL_DYNAMIC": ("worker", "Defaults to FALSE: fixed thread counts keep resumed firms bit-identical."),
     "OMP_DYNAMIC": ("worker", "Defaults to FALSE, as MKL_DYNAMIC."),
@@ -82,6 +83,7 @@ class WorkerEnv:
                 pipeline_depth=read_int(env, "FTM_PIPELINE_DEPTH", 0, C.MAX_PIPELINE_DEPTH,
                                         "0 = no overlap, 1 = one firm ahead"),  # fmt: skip
                 onnx_cache_dir=_text(env, "FTM_ONNX_CACHE_DIR"),
+                fit_workers=read_int(env, "FTM_FIT_WORKERS", 0, C.MAX_FIT_WORKERS, "0 = fit in the worker's process"),
             ),
             batch_attempt=read_int(env, BATCH_ATTEMPT_ENV, 1, None, "Batch attempts start at 1") or 1,
         )

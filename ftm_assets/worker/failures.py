@@ -57,6 +57,7 @@ _CRITICAL_NAMES = {
     "PartialCredentialsError",
     "ExpiredTokenException",
     "OperationalError",  # database authentication/connection
+    "FitProcessDied",  # a fit process killed (out of memory) or crashed on a firm (fit_pool.py)
 }
 
 
@@ -79,7 +80,7 @@ def outcome_of(exc: BaseException) -> str:
     return getattr(exc, "outcome", FAILED)
 
 
-_FIRM_BOUND_NAMES = {"MemoryError", "OutOfMemoryError"}  # host and CUDA out of memory: the firm's size
+_FIRM_BOUND_NAMES = {"MemoryError", "OutOfMemoryError", "FitProcessDied"}  # out of memory (host, CUDA, fit process)
 
 
 def is_firm_bound(exc: BaseException) -> bool:

@@ -2,10 +2,11 @@
 
 ``FirmProcessor.results(firms)`` yields ``(firm, FirmResult | Exception)`` in input order; the batch loop
 only consumes it. How the work is scheduled stays here: segmenting and embedding the next firm run in a
-background thread while this firm's topic model fits (``prefetch``), which roughly hides the fit
-behind the embedding on a multi-core CPU. ``cfg.embedding.pipeline_depth`` (``FTM_PIPELINE_DEPTH``, default
-1; 0 = one firm at a time) sets how many firms are prepared ahead; each holds only its sentences and their
-embeddings (~0.5 MB).
+background thread while topic models fit in a pool of processes (``fit_pool``, ``FTM_FIT_WORKERS``:
+by default the cores the embedder leaves free, at least 1; 0 fits in this process, the serial reference),
+results back in input order. ``cfg.embedding.pipeline_depth`` (``FTM_PIPELINE_DEPTH``, default 1; 0 = one
+firm at a time) sets how many firms are prepared ahead; each holds only its sentences and their embeddings
+(~0.5 MB), and the pool holds at most two firms per process.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata as importlib_metadata
 
 import numpy as np
@@ -25,12 +26,13 @@ from ftm_assets import constants as C
 from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.model.embed import Embedder, choose_backend, resolve_device, resolve_model_path
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
+from ftm_assets.worker.fit import FitRows, fit_firm, topic_centroids  # noqa: F401  (topic_centroids: re-exported)
+from ftm_assets.worker.fit_pool import FitPool, default_fit_workers
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.model.jit_cache import import_umap_with_jit_cache
-from ftm_assets.worker.outputs import now_utc
 from ftm_assets.worker.prefetch import prefetch
 from ftm_assets.worker.segment import Sentence, segment
-from ftm_assets.worker.model.topic_model import fit_topics, gpu_backend_available
+from ftm_assets.worker.model.topic_model import gpu_backend_available
 
 
 def library_versions() -> dict[str, str]:
@@ -66,18 +68,6 @@ class PreparedFirm:
     embeddings: np.ndarray
 
 
-def topic_centroids(embeddings: np.ndarray, topics) -> dict[int, list[float]]:
-    """Each topic's L2-normalised mean sentence embedding (none for -1), so themes never re-embed."""
-    out: dict[int, list[float]] = {}
-    for t in topics:
-        if t.topic_id < 0 or not t.sentence_ids:
-            continue
-        mean = embeddings[np.asarray(t.sentence_ids)].astype(np.float64).mean(axis=0)
-        norm = np.linalg.norm(mean)
-        out[t.topic_id] = (mean / norm if norm > 0 else mean).astype(np.float32).tolist()
-    return out
-
-
 class FirmProcessor:
     """Loads the models once per job, then turns firms' components into topic and sentence rows."""
 
@@ -89,12 +79,15 @@ class FirmProcessor:
         self.model_path = resolve_model_path(settings.model)
         self.backend, self.precision = choose_backend(settings.backend, settings.precision, self.device)
         self.pipeline_depth = C.PIPELINE_DEPTH if settings.pipeline_depth is None else settings.pipeline_depth
+        self.fit_workers = default_fit_workers(self.device) if settings.fit_workers is None else settings.fit_workers
+        self._pool = FitPool(self.fit_workers) if self.fit_workers > 0 else None  # spawned now: imports overlap the load
         self.use_gpu = self.device == "cuda" and gpu_backend_available()
         import_umap_with_jit_cache()  # before BERTopic imports umap: compiled kernels land in NUMBA_CACHE_DIR
         log.info(
             f"Loading embedding model {self.model_path} on {self.device} ({self.backend}, {self.precision}); "
             f"topic model: {topic_backend(cfg.topics.topic_method, self.use_gpu)}; "
-            f"{self.pipeline_depth} firm(s) embedded ahead of the fit."
+            f"{self.pipeline_depth} firm(s) embedded ahead of the fit; "
+            f"{f'{self.fit_workers} fit process(es)' if self.fit_workers else 'fits in this process'}."
         )
         self.embedder = Embedder(
             self.model_path, self.device, cfg.topics.embedding_batch_size, self.precision, self.backend,
@@ -113,6 +106,7 @@ class FirmProcessor:
             "ftm.random_seed": str(self.cfg.topics.random_seed),
             "ftm.params": json.dumps(self.cfg.topics.__dict__, sort_keys=True),
             "ftm.pipeline_depth": str(self.pipeline_depth),
+            "ftm.fit_workers": str(self.fit_workers),
             "ftm.versions": json.dumps(library_versions(), sort_keys=True),
         }
 
@@ -142,63 +136,58 @@ class FirmProcessor:
         return PreparedFirm(sentences, embeddings)
 
     def finish(self, firm: FirmInput, quarter: str, prepared: PreparedFirm) -> FirmResult:
-        """Fit the firm's topic model and build its output rows."""
-        sentences = prepared.sentences
-        texts = [s.text for s in sentences]
-        topics = self._timed(
-            "fit",
-            lambda: fit_topics(
-                texts, prepared.embeddings, self.cfg.topics, use_gpu=self.use_gpu,
-                groups=[(s.call_id, s.component_order) for s in sentences],
-            ),
-        )  # fmt: skip
-        stamp = now_utc()
-        centroids = topic_centroids(prepared.embeddings, topics)
-        topic_rows = [
-            {
-                "firm_id": firm.firm_id,
-                "firm_name": firm.firm_name,
-                "quarter": quarter,
-                "permno": firm.permno,
-                "gvkey": firm.gvkey,
-                "earnings_call_date": firm.earnings_call_date,
-                "topic_id": t.topic_id,
-                "representation": t.representation,
-                "keywords": t.keywords,
-                "n_sentences": len(t.sentence_ids),
-                "sentence_ids": t.sentence_ids,
-                "centroid": centroids.get(t.topic_id),
-                "processing_timestamp": stamp,
-                "stability": t.stability,
-            }
-            for t in topics
-        ]
-        sentence_rows = [
-            {
-                "quarter": quarter,
-                "firm_id": firm.firm_id,
-                "sentence_id": s.sentence_id,
-                "call_id": s.call_id,
-                "component_order": s.component_order,
-                "speaker_type": s.speaker_type,
-                "text": s.text,
-            }
-            for s in sentences
-        ]
-        return FirmResult(topic_rows, sentence_rows, len(sentences))
+        """Fit the firm's topic model and build its output rows, in this process."""
+        rows = fit_firm(*self._fit_args(firm, quarter, prepared))
+        return self._result(prepared, rows)
+
+    def _fit_args(self, firm: FirmInput, quarter: str, prepared: PreparedFirm) -> tuple:
+        """``fit_firm``'s arguments: picklable, and without the firm's raw components (not needed to fit)."""
+        return (replace(firm, components=[]), quarter, prepared.sentences, prepared.embeddings, self.cfg.topics,
+                self.use_gpu)
+
+    def _result(self, prepared: PreparedFirm, rows: FitRows) -> FirmResult:
+        with self._timings_lock:
+            self.timings["fit"] = self.timings.get("fit", 0.0) + rows.fit_seconds
+        return FirmResult(rows.topic_rows, rows.sentence_rows, len(prepared.sentences))
 
     def results(self, firms: Iterable[FirmInput], quarter: str) -> Iterator[tuple[FirmInput, FirmResult | Exception]]:
         """Each firm with its result, or with the exception that stopped it (the caller classifies it)."""
         ahead = prefetch(firms, lambda firm: self.prepare(firm, quarter), depth=self.pipeline_depth)
+        pool = self._take_pool()
         try:
-            for firm, prepared in ahead:
-                if isinstance(prepared, Exception):
-                    yield firm, prepared
-                    continue
-                try:
-                    result: FirmResult | Exception = self.finish(firm, quarter, prepared)
-                except Exception as exc:
-                    result = exc
-                yield firm, result
+            if pool is None:  # fit_workers=0: the serial reference, in this process
+                for firm, prepared in ahead:
+                    yield firm, prepared if isinstance(prepared, Exception) else self._finish_or_error(firm, quarter, prepared)
+                return
+            fits = pool.in_order(
+                ((firm, prepared), prepared if isinstance(prepared, Exception) else self._fit_args(firm, quarter, prepared))
+                for firm, prepared in ahead
+            )  # fmt: skip
+            for (firm, prepared), out in fits:
+                if isinstance(out, Exception):
+                    yield firm, out
+                else:
+                    yield firm, self._result(prepared, out)
         finally:
             ahead.close()  # stops the background thread when the consumer stops early or raises
+            if pool is not None:
+                pool.close(cancel=True)  # no fit process outlives the generator
+
+    def _finish_or_error(self, firm: FirmInput, quarter: str, prepared: PreparedFirm) -> FirmResult | Exception:
+        try:
+            return self.finish(firm, quarter, prepared)
+        except Exception as exc:
+            return exc
+
+    def _take_pool(self) -> FitPool | None:
+        """The pool started with the processor (its imports overlapped the model load), or a fresh one."""
+        pool, self._pool = self._pool, None
+        if pool is None and self.fit_workers > 0:
+            pool = FitPool(self.fit_workers)
+        return pool
+
+    def close(self) -> None:
+        """End the fit processes started with the processor if ``results`` never ran (they also end at exit)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
