@@ -27,6 +27,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -177,10 +178,7 @@ class FitPool:
             return  # already recovered (by another ticket of the same slot)
         wait_futures([t.future for t in slot.tickets])  # a broken executor fails all its pending fits at once
         broken = [t for t in slot.tickets if isinstance(t.future.exception(), BrokenProcessPool)]
-        exitcode = None
-        if slot.process is not None:
-            slot.process.join(JOIN_TIMEOUT_S)
-            exitcode = slot.process.exitcode
+        exitcode = _exitcode(slot.process)
         slot.executor.shutdown(wait=True)
         fresh = self._new_slot()
         self._slots[self._slots.index(slot)] = fresh
@@ -200,24 +198,39 @@ class FitPool:
             fresh.tickets.append(t)
 
     def close(self, cancel: bool = True) -> None:
-        """End every fit process; with ``cancel``, fits still running are killed rather than awaited."""
+        """End every fit process; with ``cancel``, fits still running (or warming up) are killed, not awaited."""
         if self._closed:
             return
         self._closed = True
         for slot in self._slots:
             slot.executor.shutdown(wait=False, cancel_futures=True)
-            if cancel and slot.process is not None and slot.process.is_alive() and slot.tickets:
-                slot.process.terminate()
         for slot in self._slots:
-            slot.executor.shutdown(wait=True)
-            if slot.process is not None:
-                slot.process.join(JOIN_TIMEOUT_S)
+            process = slot.process
+            if process is None:
+                continue
+            if cancel:
+                process.terminate()
+            process.join(JOIN_TIMEOUT_S)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
     def __enter__(self) -> FitPool:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _exitcode(process) -> int | None:
+    """The dead process's exit code; the executor's own thread may be reaping it at the same moment."""
+    if process is None:
+        return None
+    deadline = time.monotonic() + JOIN_TIMEOUT_S
+    process.join(JOIN_TIMEOUT_S)
+    while process.exitcode is None and time.monotonic() < deadline:  # lost the waitpid race: the other
+        time.sleep(0.01)  # thread sets the same Popen's return code in a moment
+    return process.exitcode
 
 
 def _init_process() -> None:

@@ -1,0 +1,140 @@
+"""The fit pool: the default size, output bit for bit that of in-process fits (0 vs 1 vs 2 processes, real
+Earnings-22 calls and demo firms, read back from the committed Parquet), a fit process that dies becoming a
+critical error of its firm (a failure row on the next attempt), and no fit process outliving ``results``."""
+
+import datetime as dt
+import logging
+import multiprocessing as mp
+
+import numpy as np
+import pytest
+
+from ftm_assets.readers import read_failures, read_firm_topics_table, read_sentences
+from ftm_assets.storage import LocalStorage, layout
+from ftm_assets.worker.batch import run_batch
+from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
+from ftm_assets.worker.failures import EmptyTranscript, is_critical, is_firm_bound
+from ftm_assets.worker.fit_pool import CRASH_ENV, FitProcessDied, default_fit_workers
+from ftm_assets.worker.inputs import FirmInput
+from ftm_assets.worker.processor import FirmProcessor
+from ftm_assets.worker.segment import Component
+from ftm_assets_tests.support.earnings22 import requires_earnings22
+from ftm_assets_tests.support.staging import rows_table, stage_quarter
+
+Q = "2024Q1"
+LOG = logging.getLogger("test-fit-pool")
+
+
+def test_default_is_the_cores_the_embedder_leaves_free():
+    assert default_fit_workers("cuda", {}, cores=16) == 15
+    assert default_fit_workers("cuda", {}, cores=1) == 1
+    assert default_fit_workers("cpu", {}, cores=2) == 1  # the CPU embedder takes every core: still one
+    assert default_fit_workers("cpu", {"OMP_NUM_THREADS": "4"}, cores=16) == 12
+
+
+@pytest.fixture(scope="module")
+def processor():
+    """One real processor (model loaded once) whose embeddings are computed once per firm for all runs."""
+    cfg = WorkerConfig(quarter=Q, batch="000", storage_root="/unused", run_id="x",
+                       embedding=EmbeddingSettings(device="cpu", fit_workers=0))
+    proc = FirmProcessor(cfg, LOG)
+    prepare, cache = proc.prepare, {}
+
+    def prepare_once(firm, quarter):
+        if firm.firm_id not in cache:
+            cache[firm.firm_id] = prepare(firm, quarter)
+        return cache[firm.firm_id]
+
+    proc.prepare = prepare_once
+    return proc
+
+
+def _raw_rows(firms) -> list[dict]:
+    day = dt.date(2024, 2, 12)
+    return [
+        {"quarter": Q, "firm_id": f.firm_id, "firm_name": f.firm_name, "call_id": 1, "earnings_call_date": day,
+         "component_order": c.component_order, "speaker_type": c.speaker_type, "text": c.text}
+        for f in firms for c in f.components
+    ]
+
+
+@pytest.fixture(scope="module")
+def firms():
+    """The two shortest of the first eight real calls, and two demo firms."""
+    from benchmarks.corpora import demo_firms, real_firms
+
+    real = sorted(real_firms(8), key=lambda f: sum(len(c.text) for c in f.components))[:2]
+    return real + demo_firms(2, Q)
+
+
+def _run(root, processor, firms, workers: int, checkpoint_every: int = 2, stage: bool = True):
+    store = LocalStorage(root)
+    if stage:  # a new raw file changes the inputs' fingerprint: a retry must not re-stage
+        stage_quarter(store, Q, rows_table(_raw_rows(firms)))
+    processor.fit_workers = workers
+    cfg = WorkerConfig.from_extras({"quarter": Q, "batch": "000", "storage_root": str(root), "run_id": "run-1",
+                                    "checkpoint_every": checkpoint_every})
+    return store, run_batch(cfg, store, LOG, lambda cfg, log: processor)
+
+
+@pytest.mark.slow
+@requires_earnings22
+def test_pool_output_is_bit_for_bit_the_in_process_output(tmp_path, processor, firms):
+    outputs = {}
+    for workers in (0, 1, 2):
+        store, outcome = _run(tmp_path / str(workers), processor, firms, workers)
+        assert outcome.error is None and not mp.active_children()
+        topics = read_firm_topics_table(store, Q).drop_columns(["processing_timestamp"])
+        outputs[workers] = (topics, read_sentences(store, Q), outcome.state.counts, outcome.commit.firm_topics_parts)
+    ref_topics, ref_sentences, ref_counts, ref_parts = outputs[0]
+    assert ref_counts["firms_with_topics"] == len(firms) and len(ref_parts) == 2  # 4 firms, a part per 2
+    ref_centroids = [np.asarray(c, dtype=np.float32) for c in ref_topics.column("centroid").to_pylist() if c]
+    for workers in (1, 2):
+        topics, sentences, counts, parts = outputs[workers]
+        assert topics.to_pylist() == ref_topics.to_pylist()  # every row and value, floats compared exactly
+        centroids = [np.asarray(c, dtype=np.float32) for c in topics.column("centroid").to_pylist() if c]
+        assert all(np.array_equal(a, b) for a, b in zip(centroids, ref_centroids, strict=True))
+        assert sentences.equals(ref_sentences)
+        assert counts == ref_counts and len(parts) == len(ref_parts)
+
+
+@pytest.mark.slow
+def test_a_dead_fit_process_fails_its_firm_then_becomes_a_failure_row(tmp_path, processor, firms, monkeypatch):
+    demo = firms[-2:]
+    victim = demo[1].firm_id
+    monkeypatch.setenv(CRASH_ENV, f"{victim}:SIGKILL")  # inherited by the fit processes spawned from now on
+    store, outcome = _run(tmp_path, processor, demo, 1, checkpoint_every=1)
+    assert not mp.active_children()  # the job failed: its fit processes are gone
+    died = outcome.error
+    assert isinstance(died, FitProcessDied) and is_critical(died) and is_firm_bound(died)
+    assert died.firm_id == victim and died.exitcode == -9
+    assert victim in str(died) and "SIGKILL" in str(died)
+    assert outcome.state.firms_done == [demo[0].firm_id]  # the firm before it was checkpointed
+    assert store.exists(layout.poison(Q, "000"))
+
+    # The retry (in-process: the poison list is the batch loop's, whatever fits): a failure row, not refitted.
+    _, outcome = _run(tmp_path, processor, demo, 0, checkpoint_every=1, stage=False)
+    assert outcome.error is None
+    failures = read_failures(store, Q).set_index("firm_id")
+    assert failures.loc[victim, "error_class"] == "FitProcessDied" and failures.loc[victim, "outcome"] == "failed"
+    assert "SIGKILL" in failures.loc[victim, "message"]
+    assert set(read_firm_topics_table(store, Q).column("firm_id").to_pylist()) == {demo[0].firm_id}
+
+
+@pytest.mark.slow
+def test_the_pool_ends_with_results_however_it_ends(processor, firms):
+    """An empty firm first: it comes back at once, while the fit process still starts or fits the next."""
+    empty = FirmInput("E1", "Empty Co", None, None, None, [Component(1, 0, "Executives", "  ")])
+    batch = [empty, firms[-1]]
+    processor.fit_workers = 1
+    gen = processor.results(batch, Q)
+    firm, result = next(gen)
+    assert firm.firm_id == "E1" and isinstance(result, EmptyTranscript)
+    assert len(mp.active_children()) == 1  # the fit process
+    gen.close()  # the consumer stopped early
+    assert not mp.active_children()
+
+    with pytest.raises(RuntimeError, match="consumer broke"):
+        for _ in processor.results(batch, Q):
+            raise RuntimeError("consumer broke")
+    assert not mp.active_children()
