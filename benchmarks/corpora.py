@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
@@ -48,6 +49,12 @@ def demo_firms(n_firms: int, quarter: str = DEMO_QUARTER) -> list[FirmInput]:
 
 
 def bench_config() -> WorkerConfig:
-    """The worker's configuration for a benchmark: CPU, and this machine's FTM_* embedder settings."""
+    """The worker's configuration for a benchmark: CPU, and this machine's FTM_* embedder settings.
+
+    Fits run in the benchmark's own process (the serial reference) unless FTM_FIT_WORKERS says otherwise.
+    """
+    embedding = EmbeddingSettings(device="cpu").over(WorkerEnv.read().embedding)
+    if embedding.fit_workers is None:
+        embedding = replace(embedding, fit_workers=0)
     return WorkerConfig(quarter=DEMO_QUARTER, batch="000", storage_root="/unused", run_id="bench",
-                        embedding=EmbeddingSettings(device="cpu").over(WorkerEnv.read().embedding))  # fmt: skip
+                        embedding=embedding)  # fmt: skip

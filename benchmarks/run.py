@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks import fit_pool
 from benchmarks.corpora import EARNINGS22, bench_config, demo_firms, real_firms
 from benchmarks.naive import NaiveBaseline, NaiveRun, assignments
 from benchmarks.quality import HEADLINE as QUALITY_HEADLINE
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=4, help="firms per interleaved naive/worker chunk")
     parser.add_argument("--rss-firms", default="100,1000", help="batch sizes whose peak RSS is compared")
     parser.add_argument("--dagster-firms", type=int, default=4)
-    parser.add_argument("--skip", default="", help="comma list of: rss, dagster, first-firm, quality")
+    parser.add_argument("--skip", default="", help="comma list of: rss, dagster, first-firm, quality, fit-pool")
     parser.add_argument("--quality-cache", default="", help="embedding cache for the quality probe (.npz)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -228,12 +229,15 @@ def main(argv: list[str] | None = None) -> int:
         out["first_firm_s"] = warm_run["first_firm_s"]
     if "rss" not in skip:
         sizes = [int(x) for x in args.rss_firms.split(",")]
-        rss = {n: probe("benchmarks.probes", "rss", "--firms", str(n)) for n in sizes}
+        pool_on = {"FTM_FIT_WORKERS": os.environ.get("FTM_FIT_WORKERS") or "1"}  # memory flat with the fit pool on
+        rss = {n: probe("benchmarks.probes", "rss", "--firms", str(n), env=pool_on) for n in sizes}
         out["rss"] = rss
         out["rss_ratio"] = rss[sizes[-1]]["peak_rss_mb"] / rss[sizes[0]]["peak_rss_mb"]
         out["rss_ratio_sizes"] = [sizes[0], sizes[-1]]
         # The key; null unless the run measured exactly 100 and 1,000 firms (--rss-firms 100,1000).
         out["rss_ratio_1000_vs_100"] = out["rss_ratio"] if (sizes[0], sizes[-1]) == (100, 1000) else None
+    if "fit-pool" not in skip:
+        out["fit_pool"] = probe("benchmarks.fit_pool", "--firms", str(args.real_firms))  # fresh process: light spawn main
     if "dagster" not in skip:
         dag = probe("benchmarks.dagster_overhead", "--firms", str(args.dagster_firms))
         out["dagster"] = dag
@@ -311,7 +315,9 @@ def render(out: dict) -> str:
         parts = [f"{n} firms: {r['peak_rss_mb']:.0f} MB ({r['seconds']:.0f} s)" for n, r in out["rss"].items()]
         ratio = out["rss_ratio"]
         lines.append(f"\nPeak RSS of the processor ({next(iter(out['rss'].values()))['sentences_per_firm']} "
-                     f"reused demo sentences per firm): " + "; ".join(parts) + f"; ratio {ratio:.3f}.")  # fmt: skip
+                     f"reused demo sentences per firm, {next(iter(out['rss'].values())).get('fit_workers', 0)} fit process(es)): " + "; ".join(parts) + f"; ratio {ratio:.3f}.")  # fmt: skip
+    if "fit_pool" in out:
+        lines.extend(fit_pool.render(out["fit_pool"]))
     if "dagster" in out:
         d = out["dagster"]
         stages = ", ".join(f"{k} {v:.2f}" for k, v in sorted(d["stage_seconds"].items()))

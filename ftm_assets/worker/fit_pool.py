@@ -92,6 +92,7 @@ class _Slot:
     """One fit process (a single-process executor) and the fits submitted to it, in order."""
 
     executor: ProcessPoolExecutor
+    ready: Future  # done once the process has started and warmed up
     process: Any = None  # multiprocessing's Process of this slot, for its exit code
     tickets: list[_Ticket] = field(default_factory=list)
 
@@ -119,10 +120,14 @@ class FitPool:
 
     def _new_slot(self) -> _Slot:
         executor = ProcessPoolExecutor(max_workers=1, mp_context=self._ctx, initializer=_init_process)
-        executor.submit(os.getpid)  # starts the process now: its imports overlap the caller's model load
+        ready = executor.submit(os.getpid)  # starts the process now: its imports overlap the caller's model load
         # A single-process executor has exactly one process; keep it for its exit code if it dies.
         process = next(iter(getattr(executor, "_processes", {}).values()), None)
-        return _Slot(executor, process)
+        return _Slot(executor, ready, process)
+
+    def wait_ready(self) -> None:
+        """Block until every fit process has started and warmed up (benchmarks time fits without it)."""
+        wait_futures([s.ready for s in self._slots])
 
     def pids(self) -> list[int]:
         """The fit processes' ids (for tests and logs)."""
