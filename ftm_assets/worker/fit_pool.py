@@ -41,6 +41,7 @@ IN_FLIGHT_PER_WORKER = 2  # one fitting, one waiting in the process's queue: no 
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # a fit process's libraries: 1 thread
 CRASH_ENV = "FTM_TEST_FIT_CRASH"
 JOIN_TIMEOUT_S = 10.0
+PARENT_POLL_S = 0.5  # how soon a fit process notices that the worker is gone
 
 K = TypeVar("K")
 
@@ -119,7 +120,8 @@ class FitPool:
         self._closed = False
 
     def _new_slot(self) -> _Slot:
-        executor = ProcessPoolExecutor(max_workers=1, mp_context=self._ctx, initializer=_init_process)
+        executor = ProcessPoolExecutor(max_workers=1, mp_context=self._ctx, initializer=_init_process,
+                                       initargs=(os.getpid(),))
         ready = executor.submit(os.getpid)  # starts the process now: its imports overlap the caller's model load
         # A single-process executor has exactly one process; keep it for its exit code if it dies.
         process = next(iter(getattr(executor, "_processes", {}).values()), None)
@@ -238,13 +240,30 @@ def _exitcode(process) -> int | None:
     return process.exitcode
 
 
-def _init_process() -> None:
+def _init_process(parent: int) -> None:
     """A fit process's start: one BLAS/OpenMP thread (before numpy loads), then a small warm-up fit."""
+    _exit_with_parent(parent)
     for name in THREAD_ENV:
         os.environ[name] = "1"
     from ftm_assets.worker.fit import warm_up
 
     warm_up()  # the topic model's imports and lazy set-up, paid while the worker loads its model
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this process soon after the worker (``parent``) is killed (SIGKILL, OOM), even mid-fit.
+
+    Otherwise it would wait on its task queue forever: the queue it inherited holds both ends of the pipe.
+    The worker's pid is passed in: it may have died before this process got this far.
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ftm-fit-parent-watch", daemon=True).start()
 
 
 def _run_fit(*args):

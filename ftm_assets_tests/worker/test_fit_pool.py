@@ -138,3 +138,32 @@ def test_the_pool_ends_with_results_however_it_ends(processor, firms):
         for _ in processor.results(batch, Q):
             raise RuntimeError("consumer broke")
     assert not mp.active_children()
+
+
+ORPHAN_SCRIPT = """
+import os, signal, sys, time
+from ftm_assets.worker.fit_pool import FitPool
+if __name__ == "__main__":
+    pool = FitPool(1)
+    print(pool.pids()[0], flush=True)
+    time.sleep(float(sys.argv[1]))
+    os.kill(os.getpid(), signal.SIGKILL)  # the worker killed mid-batch: no close(), no finally
+"""
+
+
+@pytest.mark.parametrize("after_s", [0.0, 2.0])  # before the fit process is up; during its warm-up
+def test_fit_processes_end_when_the_worker_is_killed(tmp_path, after_s):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = tmp_path / "killed_worker.py"
+    script.write_text(ORPHAN_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script), str(after_s)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr[-2000:]
+    pid = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists(), f"fit process {pid} outlived its killed worker"
