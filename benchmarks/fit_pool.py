@@ -4,8 +4,8 @@
 
 Two measurements on the same real Earnings-22 calls (``corpora.real_firms``):
 - **fits/s**: the fits alone, on embeddings computed once beforehand, through ``FitPool.in_order`` once its
-  processes are warm (their start-up is reported apart), or ``fit_firm`` in this process for 0. The rows
-  must equal the in-process rows exactly, or the run says so.
+  processes are warm (their start-up is reported apart), or ``fit_firm`` in this process for 0; the median
+  of ``rounds`` interleaved rounds. The rows must equal the in-process rows exactly, or the run says so.
 - **firms/s**: the worker's processor end to end (model load, segmentation, embedding, fits) at each setting,
   a fresh processor each time, as a batch job would run it.
 The peak-RSS check with the pool on is the RSS probe of ``run.py`` (``probes rss`` with FTM_FIT_WORKERS=1).
@@ -19,6 +19,7 @@ import dataclasses
 import json
 import logging
 import os
+import statistics
 import sys
 import time
 
@@ -27,7 +28,8 @@ def _rows(fit_rows) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "processing_timestamp"} for r in fit_rows.topic_rows]
 
 
-def measure(n_firms: int = 12, workers: tuple[int, ...] = (0, 1, 2), quarter: str = "2024Q4") -> dict:
+def measure(n_firms: int = 12, workers: tuple[int, ...] = (0, 1, 2), quarter: str = "2024Q4", rounds: int = 3,
+            end_to_end: bool = True) -> dict:
     """Fit throughput and end-to-end throughput at each number of fit processes (0: in-process)."""
     from benchmarks.corpora import bench_config, real_firms
     from ftm_assets.worker.fit import fit_firm
@@ -53,42 +55,47 @@ def measure(n_firms: int = 12, workers: tuple[int, ...] = (0, 1, 2), quarter: st
     n_sentences = sum(len(j[2]) for j in jobs)
     del processor
 
-    fits: list[dict] = []
-    reference = None
-    for w in workers:
-        start_s = 0.0
-        if w == 0:
-            fit_firm(*jobs[0])  # imports and lazy set-up, as a pool process's warm-up does
+    # Every setting warm first, then interleaved rounds (the order rotates): a shared machine's load drifts.
+    pools, start_s = {}, {}
+    try:
+        for w in workers:
             t0 = time.perf_counter()
-            out = [fit_firm(*j) for j in jobs]
-            wall = time.perf_counter() - t0
-        else:
-            t0 = time.perf_counter()
-            pool = FitPool(w)
-            try:
-                pool.wait_ready()
-                start_s = time.perf_counter() - t0
+            if w == 0:
+                fit_firm(*jobs[0])  # imports and lazy set-up, as a pool process's warm-up does
+            else:
+                pools[w] = FitPool(w)
+                pools[w].wait_ready()
+            start_s[w] = time.perf_counter() - t0
+        seconds: dict[int, list[float]] = {w: [] for w in workers}
+        rows_of: dict[int, list] = {}
+        for r in range(rounds):
+            for w in workers[r % len(workers):] + workers[: r % len(workers)]:
                 t0 = time.perf_counter()
-                out = [r for _, r in pool.in_order((i, j) for i, j in enumerate(jobs))]
-                wall = time.perf_counter() - t0
-            finally:
-                pool.close()
-        failed = [r for r in out if isinstance(r, Exception)]
-        if failed:
-            raise RuntimeError(f"{len(failed)} fits failed at {w} fit process(es): {failed[0]!r}")
-        rows = [_rows(r) for r in out]
-        reference = rows if reference is None else reference
-        fits.append({"fit_workers": w, "fits": len(out), "seconds": wall, "fits_per_s": len(out) / wall,
-                     "pool_start_s": start_s, "identical_to_first": rows == reference})
+                if w == 0:
+                    out = [fit_firm(*j) for j in jobs]
+                else:
+                    out = [res for _, res in pools[w].in_order((i, j) for i, j in enumerate(jobs))]
+                seconds[w].append(time.perf_counter() - t0)
+                failed = [x for x in out if isinstance(x, Exception)]
+                if failed:
+                    raise RuntimeError(f"{len(failed)} fits failed at {w} fit process(es): {failed[0]!r}")
+                rows_of[w] = [_rows(x) for x in out]
+    finally:
+        for pool in pools.values():
+            pool.close()
+    reference = rows_of[workers[0]]
+    fits = [{"fit_workers": w, "fits": len(jobs), "seconds": statistics.median(seconds[w]),
+             "fits_per_s": len(jobs) / statistics.median(seconds[w]), "rounds_s": seconds[w],
+             "pool_start_s": start_s[w], "identical_to_first": rows_of[w] == reference} for w in workers]
 
-    end_to_end: list[dict] = []
-    for w in workers:
+    e2e: list[dict] = []
+    for w in workers if end_to_end else ():
         t0 = time.perf_counter()
         proc = FirmProcessor(config(w), log)
         load_s = time.perf_counter() - t0
         done = sum(not isinstance(r, Exception) for _, r in proc.results(firms, quarter))
         wall = time.perf_counter() - t0
-        end_to_end.append({"fit_workers": w, "firms": len(firms), "fitted": done, "load_s": load_s,
+        e2e.append({"fit_workers": w, "firms": len(firms), "fitted": done, "load_s": load_s,
                            "seconds": wall, "firms_per_s": len(firms) / wall,
                            "stage_seconds": {k: round(v, 2) for k, v in proc.timings.items()}})
         del proc
@@ -99,7 +106,7 @@ def measure(n_firms: int = 12, workers: tuple[int, ...] = (0, 1, 2), quarter: st
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "load_avg_1m": os.getloadavg()[0],
         "fits": fits,
-        "end_to_end": end_to_end,
+        "end_to_end": e2e,
         "fit_speedup_2_vs_1": by_w[2]["fits_per_s"] / by_w[1]["fits_per_s"] if {1, 2} <= set(by_w) else None,
         "identical": all(f["identical_to_first"] for f in fits),
     }
@@ -134,9 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--firms", type=int, default=12)
     parser.add_argument("--workers", default="0,1,2")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-end-to-end", action="store_true", help="fits/s only")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    out = measure(args.firms, tuple(int(w) for w in args.workers.split(",")))
+    out = measure(args.firms, tuple(int(w) for w in args.workers.split(",")), rounds=args.rounds,
+                  end_to_end=not args.no_end_to_end)
     print("BENCH_JSON " + json.dumps(out), flush=True)
     print("\n".join(render(out)))
     return 0
