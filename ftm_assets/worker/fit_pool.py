@@ -138,23 +138,28 @@ class FitPool:
     def in_order(self, jobs: Iterable[tuple[K, tuple | Exception]]) -> Iterator[tuple[K, Any]]:
         """``(key, fit_firm(*args) or its exception)`` in input order; an exception given as a job passes through.
 
-        ``args`` are ``fit.fit_firm``'s, the firm first. Submits ahead up to ``max_in_flight`` firms.
+        ``args`` are ``fit.fit_firm``'s, the firm first. Submits ahead up to ``max_in_flight`` firms. An error
+        raised by ``jobs`` itself reaches the caller after the results of the jobs before it (as ``prefetch``).
         """
         source = iter(jobs)
         window: deque[tuple[K, _Ticket | Exception]] = deque()
-        exhausted = False
+        exhausted, input_error = False, None
         while True:
             while not exhausted and len(window) < self.max_in_flight:
                 try:
                     key, job = next(source)
                 except StopIteration:
                     exhausted = True
-                    break
-                window.append((key, job if isinstance(job, Exception) else self.submit(*job)))
+                except Exception as exc:  # the input itself failed: hand it over after what came before
+                    exhausted, input_error = True, exc
+                else:
+                    window.append((key, job if isinstance(job, Exception) else self.submit(*job)))
             if not window:
-                return
+                break
             key, ticket = window.popleft()
             yield key, ticket if isinstance(ticket, Exception) else self.outcome(ticket)
+        if input_error is not None:
+            raise input_error
 
     def submit(self, *args) -> _Ticket:
         """Queue one fit on the least busy process (``args``: ``fit.fit_firm``'s)."""

@@ -1,4 +1,4 @@
-"""The fit pool: the default size, output bit for bit that of in-process fits (0 vs 1 vs 2 processes, real
+"""The fit pool: the default size, input order (an input error after the jobs before it), output bit for bit that of in-process fits (0 vs 1 vs 2 processes, real
 Earnings-22 calls and demo firms, read back from the committed Parquet), a fit process that dies becoming a
 critical error of its firm (a failure row on the next attempt), and no fit process outliving ``results``."""
 
@@ -14,7 +14,7 @@ from ftm_assets.storage import LocalStorage, layout
 from ftm_assets.worker.batch import run_batch
 from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.failures import EmptyTranscript, is_critical, is_firm_bound
-from ftm_assets.worker.fit_pool import CRASH_ENV, FitProcessDied, default_fit_workers
+from ftm_assets.worker.fit_pool import CRASH_ENV, FitPool, FitProcessDied, default_fit_workers
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.processor import FirmProcessor
 from ftm_assets.worker.segment import Component
@@ -30,6 +30,20 @@ def test_default_is_the_cores_the_embedder_leaves_free():
     assert default_fit_workers("cuda", {}, cores=1) == 1
     assert default_fit_workers("cpu", {}, cores=2) == 1  # the CPU embedder takes every core: still one
     assert default_fit_workers("cpu", {"OMP_NUM_THREADS": "4"}, cores=16) == 12
+
+
+def test_an_input_error_comes_after_the_jobs_before_it():
+    def jobs():
+        yield "a", ValueError("a's own error")  # a job given as an exception passes through, in order
+        raise OSError("the input broke")
+
+    with FitPool(1) as pool:
+        out = pool.in_order(jobs())
+        key, result = next(out)
+        assert key == "a" and isinstance(result, ValueError)
+        with pytest.raises(OSError, match="the input broke"):
+            next(out)
+    assert not mp.active_children()
 
 
 @pytest.fixture(scope="module")
