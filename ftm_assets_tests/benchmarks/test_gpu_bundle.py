@@ -27,7 +27,14 @@ def test_wheels_are_pinned_by_constraints(tmp_path):
 
 
 def test_every_wheel_the_bundle_names_is_pinned_in_this_repo():
-    assert len(gb.pinned(gb.WHEELS + gb.BERTOPIC_WHEELS)) == len(gb.WHEELS) + len(gb.BERTOPIC_WHEELS)
+    names = gb.wheels_needed(set(), with_bertopic=True)
+    assert set(names) == set(gb.WHEELS) | set(gb.TOPIC_WHEELS)
+    assert len(gb.pinned(names)) == len(names)
+
+
+def test_topic_wheels_travel_only_when_the_worker_imports_their_module():
+    assert gb.wheels_needed({"numpy", "torch"}) == gb.WHEELS
+    assert gb.wheels_needed({"numpy", "umap"}) == gb.WHEELS + ("umap-learn",)
 
 
 def test_tree_counts_tracked_and_untracked_files_but_not_ignored_ones(tmp_path):
