@@ -345,7 +345,11 @@ def render(result: dict) -> list[str]:
     head = f"## {r['measured_at']} — GPU check (`benchmarks/gpu_check.sh`): {gpu}, {r['host']['cores']} cores"
     if r.get("development_cpu_run"):
         head += " — DEVELOPMENT RUN ON CPU, not a GPU measurement"
-    finished = "finished" if r["finished_within_10_min"] else "did NOT finish"
+    if r["stopped_early"]:
+        left = r["firms_requested"] - r["firms_done"] - r["firms_failed"]
+        finished = f"stopped at its time budget with {left} firms left: NOT all"
+    else:
+        finished = "finished" if r["finished_within_10_min"] else "did NOT finish"
     cfg = r["config"]
     pool = (f"fit pool of {cfg['fit_workers']} workers" if cfg["fit_pool_in_tree"]
             else "serial fits (this tree has no fit pool)")  # fmt: skip

@@ -14,7 +14,7 @@ BUNDLE="${GPU_BUNDLE:-.gpu}"
 
 for arg in "$@"; do
     if [[ "$arg" == --allow-cpu ]]; then
-        echo "gpu_check.sh: --allow-cpu is for development (python -m benchmarks.gpu_check); the check runs on CUDA." >&2
+        echo "gpu_check.sh: --allow-cpu is for development (python -m benchmarks.gpu_check); this runs on CUDA." >&2
         exit 2
     fi
 done

@@ -126,3 +126,11 @@ def test_development_run_on_cpu_times_firms_into_a_consistent_result(tmp_path, f
     # ... and it cannot be recorded as a GPU measurement.
     assert gc.record(out, tmp_path / "gpu.json", tmp_path / "RESULTS.md") == 1
     assert not (tmp_path / "gpu.json").exists() and not (tmp_path / "RESULTS.md").exists()
+    # A result without the flag (as a GPU run writes it) is copied into the tree and appended to RESULTS.md.
+    del r["development_cpu_run"]
+    as_if_gpu = tmp_path / "from-device.json"
+    as_if_gpu.write_text(json.dumps(r))
+    (tmp_path / "RESULTS.md").write_text("# Benchmark results\n")
+    assert gc.record(as_if_gpu, tmp_path / "gpu.json", tmp_path / "RESULTS.md") == 0
+    assert json.loads((tmp_path / "gpu.json").read_text()) == r
+    assert (tmp_path / "RESULTS.md").read_text() == "# Benchmark results\n\n" + "\n".join(gc.render(r))
