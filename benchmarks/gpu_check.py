@@ -42,6 +42,7 @@ RESULT = ROOT / "benchmarks" / "gpu.json"
 RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
 BUNDLE = ROOT / ".gpu"
 STARTED_ENV = "GPU_CHECK_STARTED_AT"  # epoch seconds, set by gpu_check.sh before it installs the wheels
+WHEELS_FAILED_ENV = "GPU_CHECK_WHEELS_FAILED"  # pip's error, set by gpu_check.sh when the wheels did not install
 
 N_FIRMS = 1000
 BUDGET_S = 510.0  # the device tool stops a command at 600 s; the rest is margin for start-up and copying
@@ -95,9 +96,13 @@ def missing_modules(names: tuple[str, ...] = REQUIRED_MODULES + WORKER_MODULES) 
 
 
 def bundle_problems(bundle: Path) -> list[str]:
-    """What is wrong with the carried bundle (absent, truncated, changed): empty when it is whole."""
+    """What is wrong with the carried bundle (absent, truncated, changed, not installed): empty when it is whole."""
     from benchmarks.gpu_bundle import MANIFEST, MODEL_DIR, verify
 
+    pip_error = os.environ.get(WHEELS_FAILED_ENV)
+    if pip_error:
+        return [f"its wheels did not install with this Python ({platform.python_version()}; they are built for "
+                f"CPython 3.12 on manylinux x86-64): {pip_error}"]  # fmt: skip
     if not (bundle / MANIFEST).is_file():
         return [f"no bundle at {bundle} (no {MANIFEST}): run `make gpu-bundle` and carry .gpu"]
     if not (bundle / MODEL_DIR).is_dir():

@@ -23,9 +23,14 @@ site="$(mktemp -d "${TMPDIR:-/tmp}/ftm-gpu-site.XXXXXX")"
 trap 'rm -rf "$site"' EXIT
 shopt -s nullglob
 wheels=("$BUNDLE"/wheels/*.whl)
+# A failed install (e.g. CPython 3.12 wheels under another Python) is reported by gpu_check after its CUDA
+# check: without CUDA the check refuses anyway, with CUDA it stops, naming pip's error.
 if (( ${#wheels[@]} )); then
-    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --disable-pip-version-check \
-        --target "$site" "${wheels[@]}"
+    if ! "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --disable-pip-version-check \
+        --target "$site" "${wheels[@]}" 2>"$site/pip.err"; then
+        GPU_CHECK_WHEELS_FAILED="$(grep -m1 ERROR "$site/pip.err" || tail -n 3 "$site/pip.err")"
+        export GPU_CHECK_WHEELS_FAILED
+    fi
 fi
 export PYTHONPATH="$site:$PWD" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
 export NUMBA_CACHE_DIR="${NUMBA_CACHE_DIR:-$site/numba-cache}"

@@ -56,7 +56,9 @@ def test_module_without_cuda_says_so_and_writes_nothing(tmp_path):
 @needs_no_cuda
 def test_script_without_cuda_says_so_and_writes_no_result(tmp_path):
     bundle = tmp_path / "bundle"
-    (bundle / "wheels").mkdir(parents=True)  # no wheels: nothing to install
+    (bundle / "wheels").mkdir(parents=True)
+    # A wheel pip cannot install (not a zip; for CPython 3.12): the refusal must not depend on the bundle.
+    (bundle / "wheels" / "broken-1.0-cp312-cp312-manylinux_2_17_x86_64.whl").write_bytes(b"not a zip")
     before = _tree_result()
     proc = subprocess.run(["bash", str(SCRIPT), "--out", str(tmp_path / "gpu.json")], cwd=tmp_path,
                           env=_env(tmp_path, GPU_BUNDLE=str(bundle)), capture_output=True, text=True,
@@ -83,6 +85,18 @@ def test_development_run_never_writes_the_trees_result(tmp_path):
                           env=_env(tmp_path), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 2
     assert "pass --out elsewhere than benchmarks/gpu.json" in proc.stderr
+
+
+@needs_no_cuda
+def test_wheels_that_did_not_install_stop_the_check_with_pips_error(tmp_path, fp16_bundle):
+    env = _env(tmp_path, GPU_CHECK_WHEELS_FAILED="ERROR: x-1.0-cp312-cp312-linux_x86_64.whl is not a supported wheel")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--allow-cpu", "--out",
+                           str(tmp_path / "dev.json"), "--bundle", str(fp16_bundle.bundle)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == gc.EXIT_NOT_READY
+    assert "its wheels did not install with this Python" in proc.stderr
+    assert "x-1.0-cp312-cp312-linux_x86_64.whl is not a supported wheel" in proc.stderr
+    assert not (tmp_path / "dev.json").exists()
 
 
 def test_missing_modules_are_named():
