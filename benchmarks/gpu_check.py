@@ -86,13 +86,13 @@ def refusal() -> str:
 
 def missing_modules(names: tuple[str, ...] = REQUIRED_MODULES + WORKER_MODULES) -> list[str]:
     """``'module (needed by X)'`` for each import that fails: the name a wheel must provide."""
-    missing = []
+    missing: dict[str, str] = {}
     for name in names:
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            missing.append(exc.name if exc.name == name else f"{exc.name} (imported by {name})")
-    return missing
+            missing.setdefault(exc.name or name, exc.name if exc.name == name else f"{exc.name} (imported by {name})")
+    return list(missing.values())
 
 
 def bundle_problems(bundle: Path) -> list[str]:
@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         for p in problems:
             print(f"gpu-check: bundle: {p}", file=sys.stderr)
         for m in missing:
-            print(f"gpu-check: the worker needs module {m!r}, not installed here: add its wheel to WHEELS in "
+            print(f"gpu-check: the worker needs the module {m}, not installed here: add its wheel to WHEELS in "
                   "benchmarks/gpu_bundle.py and rebuild the bundle.", file=sys.stderr)  # fmt: skip
         return EXIT_NOT_READY
     os.environ.setdefault("FTM_EMBEDDING_MODEL", str(args.bundle.resolve() / "model-fp16"))
