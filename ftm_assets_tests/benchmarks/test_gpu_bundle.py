@@ -49,6 +49,11 @@ def test_tree_counts_tracked_and_untracked_files_but_not_ignored_ones(tmp_path):
     assert gb.tree_bytes(tmp_path) == 1000 + 300 + len("/.gpu/\n")
 
 
+def test_a_folder_outside_git_is_refused_with_the_reason(tmp_path):
+    with pytest.raises(gb.BundleError, match="Cannot list what the device tool would send"):
+        gb.tree_files(tmp_path)
+
+
 def test_size_check_fails_with_the_numbers_and_the_largest_files(tmp_path):
     bundle = tmp_path / ".gpu"
     _write(bundle / "model-fp16" / "model.safetensors", 3 * 2**20)
