@@ -106,12 +106,14 @@ def embedder():
     return Embedder(resolve_model_path(None), "cpu", batch_size=32)
 
 
+@pytest.mark.slow
 def test_demo_firms_get_bertopics_topics(embedder):
     from benchmarks.corpora import demo_firms
 
     assert _compare_on(demo_firms(DEMO_FIRMS), embedder) == DEMO_FIRMS
 
 
+@pytest.mark.slow
 @requires_earnings22
 def test_real_calls_get_bertopics_topics(embedder):
     from benchmarks.corpora import real_firms

@@ -85,6 +85,7 @@ def _compare(sentences: list[str], st_model, warm_cache) -> None:
     assert np.array_equal(light.encode(sentences), reference.encode(sentences))
 
 
+@pytest.mark.slow
 def test_embeddings_equal_on_demo_firms(st_model, warm_cache):
     from benchmarks.corpora import demo_firms
 
@@ -93,6 +94,7 @@ def test_embeddings_equal_on_demo_firms(st_model, warm_cache):
     _compare(sentences, st_model, warm_cache)
 
 
+@pytest.mark.slow
 @requires_earnings22
 def test_embeddings_equal_on_real_calls(st_model, warm_cache):
     from benchmarks.corpora import real_firms
