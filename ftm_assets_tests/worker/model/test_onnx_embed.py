@@ -113,13 +113,16 @@ def test_thread_count_changes_no_number(warm_cache):
 
 
 def test_warm_start_imports_no_torch(warm_cache):
-    """The worker's ONNX path on a warm cache: neither torch nor sentence-transformers nor transformers."""
+    """The worker's ONNX path on a warm cache, device detection included: no torch, sentence-transformers or
+    transformers."""
     code = textwrap.dedent(
         f"""
         import sys
-        from ftm_assets.worker.model.embed import Embedder, choose_backend, resolve_device, resolve_model_path
+        from ftm_assets.worker.model.embed import (
+            Embedder, choose_backend, gpu_driver_present, resolve_device, resolve_model_path,
+        )
 
-        device = resolve_device("cpu")
+        device = "cpu" if gpu_driver_present() else resolve_device("auto")  # auto: no torch to find no GPU
         backend, precision = choose_backend("onnx", None, device)
         emb = Embedder(resolve_model_path(None), device, 32, precision, backend, onnx_cache_dir={str(warm_cache)!r})
         out = emb.encode(["Revenue grew eleven percent.", "Margins widened on lower costs."])
