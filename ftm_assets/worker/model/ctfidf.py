@@ -41,7 +41,9 @@ def renumber_by_size(labels: Sequence[int]) -> np.ndarray:
     return np.asarray([mapping[t] for t in labels.tolist()], dtype=np.int64)
 
 
-def keywords(documents: Sequence[str], labels: Sequence[int], stop_words: list[str], top_n: int) -> dict[int, list[str]]:
+def keywords(
+    documents: Sequence[str], labels: Sequence[int], stop_words: list[str], top_n: int
+) -> dict[int, list[str]]:
     """Each topic's top ``top_n`` c-TF-IDF words and bigrams (fewer where fewer score above 0)."""
     import scipy.sparse as sp
     from sklearn.feature_extraction.text import CountVectorizer

@@ -88,12 +88,13 @@ def _compare_on(firms, embedder) -> int:
         sentences = segment(firm.components, min_words=params.min_sentence_words)
         texts = [s.text for s in sentences]
         emb = embedder.encode(texts)
-        labels, _ = ward_labels(texts, emb, params, [(s.call_id, s.component_order) for s in sentences])
+        groups = [(s.call_id, s.component_order) for s in sentences]
+        labels, _ = ward_labels(texts, emb, params, groups)
         if (labels >= 0).sum() == 0:
             continue
         expected = bertopic_topics(texts, labels, params.top_n_keywords)
         assert ours(texts, labels, params.top_n_keywords) == expected, firm.firm_id
-        fitted = fit_topics(texts, emb, params, use_gpu=False, groups=[(s.call_id, s.component_order) for s in sentences])
+        fitted = fit_topics(texts, emb, params, use_gpu=False, groups=groups)
         assert [(t.topic_id, t.keywords, t.sentence_ids) for t in fitted] == expected, firm.firm_id
         compared += 1
     return compared

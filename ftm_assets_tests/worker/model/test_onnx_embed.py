@@ -90,7 +90,8 @@ def test_embeddings_equal_on_demo_firms(st_model, warm_cache):
     from benchmarks.corpora import demo_firms
 
     sentences = _sentences(demo_firms(6))
-    sentences += ["", "   ", "Ünïcödé — “quotes” and émojis 🚀 in 2024’s Q4.", "word " * 400]  # edge cases
+    sentences += ["", "   ", "Ünïcödé — “quotes” and émojis 🚀 in 2024’s Q4.", "word " * 400]  # edge cases:
+    # empty, blank, non-ASCII, and a sentence longer than max_seq_length (truncated)
     _compare(sentences, st_model, warm_cache)
 
 
