@@ -26,7 +26,6 @@ from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.model.embed import Embedder, choose_backend, resolve_device, resolve_model_path
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.inputs import FirmInput
-from ftm_assets.worker.model.jit_cache import import_umap_with_jit_cache
 from ftm_assets.worker.outputs import now_utc
 from ftm_assets.worker.prefetch import prefetch
 from ftm_assets.worker.segment import Sentence, segment
@@ -89,8 +88,8 @@ class FirmProcessor:
         self.model_path = resolve_model_path(settings.model)
         self.backend, self.precision = choose_backend(settings.backend, settings.precision, self.device)
         self.pipeline_depth = C.PIPELINE_DEPTH if settings.pipeline_depth is None else settings.pipeline_depth
+        # cuML is looked for only on CUDA; umap (and its JIT cache) only where a fit uses it (topic_model).
         self.use_gpu = self.device == "cuda" and gpu_backend_available()
-        import_umap_with_jit_cache()  # before BERTopic imports umap: compiled kernels land in NUMBA_CACHE_DIR
         log.info(
             f"Loading embedding model {self.model_path} on {self.device} ({self.backend}, {self.precision}); "
             f"topic model: {topic_backend(cfg.topics.topic_method, self.use_gpu)}; "
