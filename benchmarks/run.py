@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import fit_pool
+from benchmarks import cold_start, fit_pool
 from benchmarks.corpora import EARNINGS22, bench_config, demo_firms, real_firms
 from benchmarks.naive import NaiveBaseline, NaiveRun, assignments
 from benchmarks.quality import HEADLINE as QUALITY_HEADLINE
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=4, help="firms per interleaved naive/worker chunk")
     parser.add_argument("--rss-firms", default="100,1000", help="batch sizes whose peak RSS is compared")
     parser.add_argument("--dagster-firms", type=int, default=4)
-    parser.add_argument("--skip", default="", help="comma list of: rss, dagster, first-firm, quality, fit-pool")
+    parser.add_argument("--skip", default="", help="comma list of: rss, dagster, first-firm, quality, cold-start, fit-pool")
     parser.add_argument("--quality-cache", default="", help="embedding cache for the quality probe (.npz)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -227,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         out["first_firm"] = {"first_process": cold, "second_process": warm_run,
                              "numba_cache_dir": os.environ.get("NUMBA_CACHE_DIR", "(unset)")}  # fmt: skip
         out["first_firm_s"] = warm_run["first_firm_s"]
+    if "cold-start" not in skip:  # issue 17: the worker's load stage against a bare script, fresh processes
+        out["cold_start"] = cold_start.measure()
+        out["load_ratio_vs_bare"] = out["cold_start"]["load_ratio_vs_bare"]
     if "rss" not in skip:
         sizes = [int(x) for x in args.rss_firms.split(",")]
         pool_on = {"FTM_FIT_WORKERS": os.environ.get("FTM_FIT_WORKERS") or "1"}  # memory flat with the fit pool on
@@ -266,6 +269,7 @@ def targets(out: dict) -> dict[str, bool | None]:
     rss = out.get("rss_ratio_1000_vs_100")
     dagster = out.get("dagster_overhead_s")
     first = out.get("first_firm")
+    load = out.get("load_ratio_vs_bare")
     return {
         "speedup_vs_naive_ge_2": all(r["speedup_vs_naive"] >= 2.0 for r in runs),
         "cosine_mean_ge_0.99": all(r["cosine_mean_vs_fp32"] >= 0.99 for r in runs),
@@ -275,6 +279,7 @@ def targets(out: dict) -> dict[str, bool | None]:
         # A fresh process's first firm well under the ~10 s numba JIT: the compiled kernels came from the cache.
         "jit_paid_once": None if first is None else first["second_process"]["first_firm_s"] < JIT_SECONDS / 2,
         **quality_targets(out),
+        "load_ratio_le_0_35": None if load is None else load <= cold_start.TARGET_RATIO,
     }
 
 
@@ -311,6 +316,8 @@ def render(out: dict) -> str:
             f"{f['second_process']['first_firm_s']:.1f} s (second process, warm numba cache in "
             f"`{f['numba_cache_dir']}`); model load {f['second_process']['model_load_s']:.1f} s."
         )
+    if "cold_start" in out:
+        lines += cold_start.render(out["cold_start"])
     if "rss" in out:
         parts = [f"{n} firms: {r['peak_rss_mb']:.0f} MB ({r['seconds']:.0f} s)" for n, r in out["rss"].items()]
         ratio = out["rss_ratio"]

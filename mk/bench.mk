@@ -23,3 +23,12 @@ bench-themes: install
 	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
 	test -f $(THEME_CACHE)/2023Q2.pkl || $(PY) -m benchmarks.theme_cache --out $(THEME_CACHE)
 	$(PY) -m benchmarks.bench_themes --cache $(THEME_CACHE)
+
+# The demo quarter's batch jobs before and after a change (issue 17), side by side in one run: checks BASELINE
+# out into a temporary worktree, runs `make demo`'s command from each tree in turn, writes
+# benchmarks/demo_batches.json and prints the table for RESULTS.md.
+BASELINE ?= 7e3473b
+.PHONY: bench-demo
+bench-demo: install
+	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
+	$(PY) -m benchmarks.demo_batches --baseline $(BASELINE) $(BENCH_ARGS)

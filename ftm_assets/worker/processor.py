@@ -29,7 +29,6 @@ from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.fit import FitRows, fit_firm, topic_centroids  # noqa: F401  (topic_centroids: re-exported)
 from ftm_assets.worker.fit_pool import FitPool, default_fit_workers
 from ftm_assets.worker.inputs import FirmInput
-from ftm_assets.worker.model.jit_cache import import_umap_with_jit_cache
 from ftm_assets.worker.prefetch import prefetch
 from ftm_assets.worker.segment import Sentence, segment
 from ftm_assets.worker.model.topic_model import gpu_backend_available
@@ -81,8 +80,8 @@ class FirmProcessor:
         self.pipeline_depth = C.PIPELINE_DEPTH if settings.pipeline_depth is None else settings.pipeline_depth
         self.fit_workers = default_fit_workers(self.device) if settings.fit_workers is None else settings.fit_workers
         self._pool = FitPool(self.fit_workers) if self.fit_workers > 0 else None  # spawned now: imports overlap the load
+        # cuML is looked for only on CUDA; umap (and its JIT cache) only where a fit uses it (topic_model).
         self.use_gpu = self.device == "cuda" and gpu_backend_available()
-        import_umap_with_jit_cache()  # before BERTopic imports umap: compiled kernels land in NUMBA_CACHE_DIR
         log.info(
             f"Loading embedding model {self.model_path} on {self.device} ({self.backend}, {self.precision}); "
             f"topic model: {topic_backend(cfg.topics.topic_method, self.use_gpu)}; "

@@ -55,15 +55,33 @@ def resolve_model_path(configured: str | None) -> str:
 
 
 def resolve_device(requested: str) -> str:
-    import torch
-
+    """``cpu`` or ``cuda``; torch is asked only where a GPU driver is present (elsewhere it would say no)."""
     if requested not in DEVICES:
         raise ValueError(f"FTM_DEVICE={requested!r} is not one of {', '.join(DEVICES)}.")
+    if requested == "cpu":
+        return "cpu"
+    if requested == "auto" and not gpu_driver_present():
+        return "cpu"  # without importing torch (~1 s): the ONNX path may not need it at all
+    import torch
+
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("FTM_DEVICE=cuda but no CUDA device is visible to torch.")
     return requested
+
+
+def gpu_driver_present() -> bool:
+    """Whether torch could see a GPU: the CUDA driver library loads, or ROCm's device node exists."""
+    import ctypes
+
+    if Path("/dev/kfd").exists():
+        return True
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
 
 
 def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -135,13 +153,35 @@ def choose_backend(
 
 
 class Embedder:
-    """Wraps a SentenceTransformer; normalised fp32 embeddings, so cosine distance is a dot product."""
+    """Wraps a SentenceTransformer; normalised fp32 embeddings, so cosine distance is a dot product.
+
+    On ONNX with the export already cached, no SentenceTransformer (nor torch) is loaded: ``model`` is None.
+    """
 
     def __init__(
         self, model_path: str, device: str, batch_size: int, precision: str = "fp32", backend: str = "torch",
         onnx_cache_dir: str | None = None,
     ):  # fmt: skip
         apply_process_defaults()  # offline: the model is a local folder, never a download
+        if backend not in ("torch", "onnx"):
+            raise ValueError(f"Unknown embedding backend {backend!r}; expected torch or onnx.")
+        if precision not in ("fp32", "bf16", "fp16") and not (backend == "onnx" and precision == "int8"):
+            raise ValueError(f"Unknown embedding precision {precision!r}; expected one of bf16, fp16, fp32.")
+        self.model_path = model_path
+        self.device = device
+        self.batch_size = batch_size
+        self.precision = precision
+        self.backend = backend
+        self.model = None
+        self.onnx = None
+        if backend == "onnx":
+            from ftm_assets.worker.model.onnx_embed import OnnxEncoder, default_threads
+
+            self.onnx = OnnxEncoder.from_cache(
+                model_path, batch_size, threads=default_threads(), precision=precision, cache_dir=onnx_cache_dir
+            )  # fmt: skip
+            if self.onnx is not None:
+                return
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -150,32 +190,22 @@ class Embedder:
         except OSError as exc:
             raise ModelNotFoundError(f"Could not load embedding model {model_path}: {exc}") from exc
         dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-        if precision not in dtypes and not (backend == "onnx" and precision == "int8"):
-            raise ValueError(f"Unknown embedding precision {precision!r}; expected one of {sorted(dtypes)}.")
         self.model.to(dtypes.get(precision, torch.float32))
         self.model.eval()
-        self.model_path = model_path
-        self.device = device
-        self.batch_size = batch_size
-        self.precision = precision
-        self.backend = backend
-        self.onnx = None
-        if backend == "onnx":
-            from ftm_assets.worker.model.onnx_embed import OnnxEncoder
+        if backend == "onnx":  # a cold cache: export from the torch model (once per machine)
+            from ftm_assets.worker.model.onnx_embed import OnnxEncoder, default_threads
 
             self.onnx = OnnxEncoder(
-                self.model, model_path, batch_size, threads=torch.get_num_threads(), precision=precision,
+                self.model, model_path, batch_size, threads=default_threads(), precision=precision,
                 cache_dir=onnx_cache_dir,
-            )
-        elif backend != "torch":
-            raise ValueError(f"Unknown embedding backend {backend!r}; expected torch or onnx.")
+            )  # fmt: skip
 
     def encode(self, sentences: list[str]) -> np.ndarray:
         """One call per firm: ``encode`` sorts by length inside the call, and small calls halve throughput."""
-        import torch
-
         if self.onnx is not None:
             return self.onnx.encode(sentences)
+        import torch
+
         with torch.inference_mode():
             out = self.model.encode(
                 sentences,

@@ -2,8 +2,9 @@
 
 The default (``topic_method="ward"``, ``ward.py``) sets the call's procedural sentences (``boilerplate.py``)
 aside as outliers, smooths each remaining sentence's embedding with its neighbours in the same component and
-cuts the call into topics with Ward's clustering; BERTopic then names the topics (c-TF-IDF keywords, with
-the call's procedural words, fillers and speaker names as stop words). It runs on the CPU on GPU machines
+cuts the call into topics with Ward's clustering; the topics are then numbered and named as BERTopic names
+given labels (``ctfidf.py``: c-TF-IDF keywords, with the call's procedural words, fillers and speaker names
+as stop words), without importing BERTopic, umap or hdbscan. It runs on the CPU on GPU machines
 too: scipy on a few hundred rows, a fraction of the embedding's cost. Each topic carries a ``stability`` in
 [0, 1] from seeded resamples.
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from ftm_assets import constants as C
 from ftm_assets.worker.config import TopicParams
-from ftm_assets.worker.model import boilerplate
+from ftm_assets.worker.model import boilerplate, ctfidf
 from ftm_assets.worker.model.ward import WardParams, cluster
 from ftm_assets.worker.model.jit_cache import import_umap_with_jit_cache
 
@@ -182,24 +183,10 @@ def ward_params(params: TopicParams, n_docs: int) -> WardParams:
     )
 
 
-class _GivenLabels:
-    """A "clustering model" for BERTopic that returns labels decided beforehand (BERTopic only names them)."""
-
-    def __init__(self, labels: np.ndarray):
-        self.labels_ = np.asarray(labels)
-
-    def fit(self, X, y=None):  # noqa: N803 (BERTopic's signature)
-        return self
-
-
-def _fit_ward(
+def ward_labels(
     sentences: list[str], embeddings: np.ndarray, params: TopicParams, groups: Sequence[Hashable] | None
-) -> list[Topic]:
-    """Procedural sentences -> outliers; Ward topics on the rest; BERTopic's c-TF-IDF keywords."""
-    import_umap_with_jit_cache()
-    from bertopic.dimensionality import BaseDimensionalityReduction
-    from sklearn.feature_extraction.text import CountVectorizer
-
+) -> tuple[np.ndarray, dict[int, float]]:
+    """Per sentence its Ward topic (-1: procedural or in a group under the minimum), and each topic's stability."""
     n = len(sentences)
     names = boilerplate.call_names(sentences)
     procedural = np.asarray(boilerplate.procedural_mask(sentences, names), dtype=bool)
@@ -212,22 +199,22 @@ def _fit_ward(
         found = cluster(embeddings[content], [keys[i] for i in content], wparams, params.random_seed)
         labels[content] = found.labels
         stability = dict(found.stability)
+    return labels, stability
+
+
+def _fit_ward(
+    sentences: list[str], embeddings: np.ndarray, params: TopicParams, groups: Sequence[Hashable] | None
+) -> list[Topic]:
+    """Procedural sentences -> outliers; Ward topics on the rest; numbered and named as BERTopic would (ctfidf)."""
+    n = len(sentences)
+    labels, stability = ward_labels(sentences, embeddings, params, groups)
     if (labels >= 0).sum() == 0:
         return [Topic(-1, [], list(range(n)), 0.0)]
-    model = lean_bertopic_class()(
-        umap_model=BaseDimensionalityReduction(),
-        hdbscan_model=_GivenLabels(labels),
-        vectorizer_model=CountVectorizer(stop_words=boilerplate.stop_words(sentences), ngram_range=(1, 2)),
-        top_n_words=params.top_n_keywords,
-        calculate_probabilities=False,
-        verbose=False,
-    )
-    assignments = np.asarray(model.fit_transform(sentences, embeddings=embeddings)[0])
+    assignments = ctfidf.renumber_by_size(labels)
+    words = ctfidf.keywords(sentences, assignments, boilerplate.stop_words(sentences), params.top_n_keywords)
     topics = []
     for topic_id in sorted(set(assignments.tolist())):
         ids = np.flatnonzero(assignments == topic_id)
-        words = model.get_topic(topic_id) or []
-        keywords = [w for w, _ in words if w][: params.top_n_keywords]
         score = stability.get(int(labels[ids[0]]), 0.0) if topic_id >= 0 else 0.0  # outliers: no topic
-        topics.append(Topic(int(topic_id), keywords, ids.astype(int).tolist(), float(score)))
+        topics.append(Topic(int(topic_id), words[topic_id], ids.astype(int).tolist(), float(score)))
     return topics
