@@ -77,7 +77,6 @@ def rss(n_firms: int, n_sentences: int) -> dict:
         "rss_after_first_firm_mb": after_first,
         "peak_rss_mb": _rss_mb(),
         "fit_workers": processor.fit_workers,
-        "peak_rss_fit_process_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,  # the largest
         "seconds": time.perf_counter() - t0,
     }
 
