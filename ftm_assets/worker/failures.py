@@ -58,6 +58,7 @@ _CRITICAL_NAMES = {
     "ExpiredTokenException",
     "OperationalError",  # database authentication/connection
     "FitProcessDied",  # a fit process killed (out of memory) or crashed on a firm (fit_pool.py)
+    "FitPoolBroken",  # a fit process died while starting (fit_pool.py)
 }
 
 

@@ -13,10 +13,12 @@ serial run, bit for bit (``fit.fit_firm`` holds BLAS/OpenMP to one thread wherev
 - Each process is its own single-process executor (a "slot"): when one dies (out-of-memory kill,
   segfault), the firm it was running is known, and gets a ``FitProcessDied`` naming it and the signal (a
   critical, firm-bound error: ``failures.py``); the firms queued behind it are refitted in a fresh process.
+  A process that dies while starting (``FitPoolBroken``) is critical too, but no firm's fault.
 - ``close`` ends every process; the processor calls it however its ``results`` ends.
 
 Test hook: ``FTM_TEST_FIT_CRASH=<firm_id>[:<signal>]`` makes a fit process kill itself with that signal
-(default SIGKILL, what the OOM killer sends) when it starts fitting that firm.
+(default SIGKILL, what the OOM killer sends) when it starts fitting that firm; ``@start``: exit during start-up
+(``FitPoolBroken``: critical, but not bound to the firm that was next).
 
 This module imports only the standard library at the top: a spawned process imports it to find its entry
 points, and then ``fit`` (numpy, scipy, the topic model) in its initializer.
@@ -40,6 +42,7 @@ START_METHOD = "spawn"  # not fork: see the module docstring
 IN_FLIGHT_PER_WORKER = 2  # one fitting, one waiting in the process's queue: no idle gap, flat memory
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # a fit process's libraries: 1 thread
 CRASH_ENV = "FTM_TEST_FIT_CRASH"
+START_CRASH = "@start"  # the test hook's value that ends every fit process during its start-up
 JOIN_TIMEOUT_S = 10.0
 PARENT_POLL_S = 0.5  # how soon a fit process notices that the worker is gone
 
@@ -55,6 +58,12 @@ class FitProcessDied(RuntimeError):
         super().__init__(message)
         self.firm_id = firm_id
         self.exitcode = exitcode
+
+
+class FitPoolBroken(RuntimeError):
+    """A fit process ended before it could fit anything (its start-up failed): critical, not the firm's fault."""
+
+    error_class = "FitPoolBroken"
 
 
 def default_fit_workers(device: str, environ: Mapping[str, str] | None = None, cores: int | None = None) -> int:
@@ -104,7 +113,7 @@ class _Ticket:
     args: tuple
     future: Future
     slot: _Slot
-    died: FitProcessDied | None = None
+    died: Exception | None = None  # FitProcessDied, or FitPoolBroken
 
 
 class FitPool:
@@ -198,12 +207,17 @@ class FitPool:
             return
         killer, rest = broken[0], broken[1:]  # one process runs its fits in order: the first was running
         pid = slot.process.pid if slot.process is not None else "?"
-        oom = " (what the kernel's out-of-memory killer sends: the fit likely ran out of memory)" if exitcode == -9 else ""
-        killer.died = FitProcessDied(
-            f"The fit process (pid {pid}) died while fitting firm {killer.firm_id}: {describe_exit(exitcode)}"
-            f"{oom}. The firm is recorded as a poison candidate; the next attempt reports it as a failure row.",
-            killer.firm_id, exitcode,
-        )
+        if not slot.ready.done() or slot.ready.exception() is not None:  # it never got as far as a fit
+            killer.died = FitPoolBroken(
+                f"The fit process (pid {pid}) {describe_exit(exitcode)} while starting, before it fitted any firm "
+                f"(firm {killer.firm_id} was next; its own error, if any, is in the worker's log above)."
+            )
+        else:
+            oom = " (what the kernel's out-of-memory killer sends: the fit likely ran out of memory)" if exitcode == -9 else ""
+            killer.died = FitProcessDied(
+                f"The fit process (pid {pid}) died while fitting firm {killer.firm_id}: {describe_exit(exitcode)}{oom}.",
+                killer.firm_id, exitcode,
+            )
         slot.tickets = [t for t in slot.tickets if t not in broken]
         for t in rest:
             t.future, t.slot = fresh.executor.submit(_run_fit, *t.args), fresh
@@ -248,6 +262,8 @@ def _exitcode(process) -> int | None:
 def _init_process(parent: int) -> None:
     """A fit process's start: one BLAS/OpenMP thread (before numpy loads), then a small warm-up fit."""
     _exit_with_parent(parent)
+    if os.environ.get(CRASH_ENV) == START_CRASH:
+        os._exit(3)
     for name in THREAD_ENV:
         os.environ[name] = "1"
     from ftm_assets.worker.fit import warm_up

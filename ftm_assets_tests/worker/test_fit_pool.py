@@ -14,7 +14,14 @@ from ftm_assets.storage import LocalStorage, layout
 from ftm_assets.worker.batch import run_batch
 from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.failures import EmptyTranscript, is_critical, is_firm_bound
-from ftm_assets.worker.fit_pool import CRASH_ENV, FitPool, FitProcessDied, default_fit_workers
+from ftm_assets.worker.fit_pool import (
+    CRASH_ENV,
+    START_CRASH,
+    FitPool,
+    FitPoolBroken,
+    FitProcessDied,
+    default_fit_workers,
+)
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.processor import FirmProcessor
 from ftm_assets.worker.segment import Component
@@ -43,6 +50,17 @@ def test_an_input_error_comes_after_the_jobs_before_it():
         assert key == "a" and isinstance(result, ValueError)
         with pytest.raises(OSError, match="the input broke"):
             next(out)
+    assert not mp.active_children()
+
+
+def test_a_fit_process_that_dies_starting_is_critical_but_not_the_firms_fault(monkeypatch):
+    monkeypatch.setenv(CRASH_ENV, START_CRASH)
+    firm = FirmInput("F1", "First Co", None, None, None, [])
+    with FitPool(1) as pool:
+        [(key, result)] = list(pool.in_order([("F1", (firm, Q, [], None, None, False))]))
+    assert key == "F1" and isinstance(result, FitPoolBroken)
+    assert is_critical(result) and not is_firm_bound(result)
+    assert "while starting" in str(result) and "exited with code 3" in str(result)
     assert not mp.active_children()
 
 
