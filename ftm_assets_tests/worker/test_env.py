@@ -14,6 +14,7 @@ SET = {
     "FTM_EMBED_PRECISION": "fp16",
     "FTM_PIPELINE_DEPTH": "0",
     "FTM_ONNX_CACHE_DIR": "/tmp/onnx",
+    "FTM_FIT_WORKERS": "0",
     "AWS_BATCH_JOB_ATTEMPT": "3",
 }
 
@@ -26,7 +27,8 @@ def test_unset_environment_says_nothing():
 def test_every_variable_lands_in_its_setting():
     env = WorkerEnv.read(SET)
     assert env.embedding == EmbeddingSettings(model="/opt/ftm/model", device="cuda", backend="torch",
-                                              precision="fp16", pipeline_depth=0, onnx_cache_dir="/tmp/onnx")  # fmt: skip
+                                              precision="fp16", pipeline_depth=0, onnx_cache_dir="/tmp/onnx",
+                                              fit_workers=0)  # fmt: skip
     assert env.batch_attempt == 3
     assert set(SET) <= set(WORKER_ENV_VARS)  # documented for infra and the README
 
@@ -36,6 +38,7 @@ def test_every_variable_lands_in_its_setting():
     [
         ("FTM_PIPELINE_DEPTH", "two", "FTM_PIPELINE_DEPTH='two' is not a whole number"),
         ("FTM_PIPELINE_DEPTH", "9", "FTM_PIPELINE_DEPTH=9 is outside 0..8"),
+        ("FTM_FIT_WORKERS", "-1", "FTM_FIT_WORKERS=-1 is outside 0..256"),
         ("AWS_BATCH_JOB_ATTEMPT", "zero", "AWS_BATCH_JOB_ATTEMPT='zero'"),
         ("AWS_BATCH_JOB_ATTEMPT", "0", "AWS_BATCH_JOB_ATTEMPT=0 is outside 1.."),
     ],

@@ -39,6 +39,22 @@ def test_default_is_the_cores_the_embedder_leaves_free():
     assert default_fit_workers("cpu", {"OMP_NUM_THREADS": "4"}, cores=16) == 12
 
 
+def test_the_number_of_fit_processes_is_not_an_input(tmp_path):
+    """A resumed or retried batch keeps its checkpoint whatever FTM_FIT_WORKERS the new attempt has."""
+    from ftm_assets.transcripts.demo import demo_transcripts
+    from ftm_assets.worker.batch import BatchInputs
+
+    store = LocalStorage(tmp_path)
+    stage_quarter(store, Q, demo_transcripts(Q, n_firms=2))
+
+    def fingerprint(workers: int | None) -> str:
+        cfg = WorkerConfig.from_extras({"quarter": Q, "batch": "000", "storage_root": str(tmp_path), "run_id": "r",
+                                        "embedding": {"fit_workers": workers}})
+        return BatchInputs.read(store, cfg).fingerprint
+
+    assert fingerprint(None) == fingerprint(0) == fingerprint(2)
+
+
 def test_an_input_error_comes_after_the_jobs_before_it():
     def jobs():
         yield "a", ValueError("a's own error")  # a job given as an exception passes through, in order
