@@ -1,6 +1,8 @@
-"""The fit pool: the default size, input order (an input error after the jobs before it), output bit for bit that of in-process fits (0 vs 1 vs 2 processes, real
-Earnings-22 calls and demo firms, read back from the committed Parquet), a fit process that dies becoming a
-critical error of its firm (a failure row on the next attempt), and no fit process outliving ``results``."""
+"""The fit pool: its default size; not an input of the fingerprint; results in input order (an input error
+after the jobs before it); output bit for bit that of in-process fits (0 vs 1 vs 2 processes, real
+Earnings-22 calls and demo firms, read back from the committed Parquet); a fit process that dies on a firm
+becoming a critical error of that firm (a failure row on the next attempt), one that dies starting being
+no firm's fault; and no fit process outliving ``results`` or a killed worker."""
 
 import datetime as dt
 import logging
