@@ -22,11 +22,13 @@ def test_files_source_and_policy_from_env(tmp_path):
     (tmp_path / "calls.csv").write_text("companyid,mostimportantdateutc,componentorder,componenttext\n1,2023-02-02,0,Hi.\n")
     settings = Settings.from_env(
         {"FTM_TRANSCRIPT_SOURCE": "files", "FTM_TRANSCRIPTS_DIR": str(tmp_path), "MAX_FAILURE_RATE": "0.1",
-         "ALLOW_FAILURES": "false", "FTM_BATCH_COUNT": "3"}
+         "ALLOW_FAILURES": "false", "FTM_BATCH_COUNT": "3", "FTM_FIT_WORKERS": "4"}
     )
     bound = resources(settings)
     assert isinstance(bound["transcript_source"], FilesTranscriptSource)
     assert bound["worker_settings"].max_failure_rate == 0.1
+    cfg = bound["worker_settings"].worker_config(quarter="2023Q1", batch="000", storage_root="/r", run_id="x")
+    assert cfg.embedding.fit_workers == 4  # travels in the extras to the worker
     assert bound["worker_settings"].allow_failures is False
     assert settings.batch_count == 3
     assert settings.quarters == ("2023Q1",)
