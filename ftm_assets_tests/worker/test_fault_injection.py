@@ -31,6 +31,16 @@ N_FIRMS = 6  # demo firms, plus one empty transcript (a skipped row): seven chec
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module", autouse=True)
+def serial_fits():
+    """Fits in the worker's own process: the kill moments are drawn from the reference's interval between
+    checkpoints, "within the next firm's modelling"; with a fit pool the last firms' fits run ahead, so the
+    tail after five firms can end before any drawn delay. test_fit_pool.py kills workers with a pool."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FTM_FIT_WORKERS", "0")
+        yield
+
+
 def _checkpoint(store) -> dict | None:
     key = layout.checkpoint(Q, "000")
     return json.loads(store.read_text(key)) if store.exists(key) else None

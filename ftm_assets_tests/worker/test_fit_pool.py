@@ -7,6 +7,7 @@ no firm's fault; and no fit process outliving ``results`` or a killed worker."""
 import datetime as dt
 import logging
 import multiprocessing as mp
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +33,15 @@ from ftm_assets_tests.support.staging import rows_table, stage_quarter
 
 Q = "2024Q1"
 LOG = logging.getLogger("test-fit-pool")
+
+
+def _children() -> set[int]:
+    """This process's multiprocessing children (fit processes; other tests' idle pools may be among them)."""
+    return {p.pid for p in mp.active_children()}
+
+
+def _alive(pids) -> list[int]:
+    return [pid for pid in pids if Path(f"/proc/{pid}").exists()]
 
 
 def test_default_is_the_cores_the_embedder_leaves_free():
@@ -68,7 +78,7 @@ def test_an_input_error_comes_after_the_jobs_before_it():
         assert key == "a" and isinstance(result, ValueError)
         with pytest.raises(OSError, match="the input broke"):
             next(out)
-    assert not mp.active_children()
+    assert not _alive(pool.pids())
 
 
 def test_a_fit_process_that_dies_starting_is_critical_but_not_the_firms_fault(monkeypatch):
@@ -79,7 +89,7 @@ def test_a_fit_process_that_dies_starting_is_critical_but_not_the_firms_fault(mo
     assert key == "F1" and isinstance(result, FitPoolBroken)
     assert is_critical(result) and not is_firm_bound(result)
     assert "while starting" in str(result) and "exited with code 3" in str(result)
-    assert not mp.active_children()
+    assert not _alive(pool.pids())
 
 
 @pytest.fixture(scope="module")
@@ -130,10 +140,10 @@ def _run(root, processor, firms, workers: int, checkpoint_every: int = 2, stage:
 @pytest.mark.slow
 @requires_earnings22
 def test_pool_output_is_bit_for_bit_the_in_process_output(tmp_path, processor, firms):
-    outputs = {}
+    before, outputs = _children(), {}
     for workers in (0, 1, 2):
         store, outcome = _run(tmp_path / str(workers), processor, firms, workers)
-        assert outcome.error is None and not mp.active_children()
+        assert outcome.error is None and not (_children() - before)  # the pool ended with the batch
         topics = read_firm_topics_table(store, Q).drop_columns(["processing_timestamp"])
         outputs[workers] = (topics, read_sentences(store, Q), outcome.state.counts, outcome.commit.firm_topics_parts)
     ref_topics, ref_sentences, ref_counts, ref_parts = outputs[0]
@@ -150,11 +160,11 @@ def test_pool_output_is_bit_for_bit_the_in_process_output(tmp_path, processor, f
 
 @pytest.mark.slow
 def test_a_dead_fit_process_fails_its_firm_then_becomes_a_failure_row(tmp_path, processor, firms, monkeypatch):
-    demo = firms[-2:]
+    demo, before = firms[-2:], _children()
     victim = demo[1].firm_id
     monkeypatch.setenv(CRASH_ENV, f"{victim}:SIGKILL")  # inherited by the fit processes spawned from now on
     store, outcome = _run(tmp_path, processor, demo, 1, checkpoint_every=1)
-    assert not mp.active_children()  # the job failed: its fit processes are gone
+    assert not (_children() - before)  # the job failed: its fit processes are gone
     died = outcome.error
     assert isinstance(died, FitProcessDied) and is_critical(died) and is_firm_bound(died)
     assert died.firm_id == victim and died.exitcode == -9
@@ -176,18 +186,18 @@ def test_the_pool_ends_with_results_however_it_ends(processor, firms):
     """An empty firm first: it comes back at once, while the fit process still starts or fits the next."""
     empty = FirmInput("E1", "Empty Co", None, None, None, [Component(1, 0, "Executives", "  ")])
     batch = [empty, firms[-1]]
-    processor.fit_workers = 1
+    processor.fit_workers, before = 1, _children()
     gen = processor.results(batch, Q)
     firm, result = next(gen)
     assert firm.firm_id == "E1" and isinstance(result, EmptyTranscript)
-    assert len(mp.active_children()) == 1  # the fit process
+    assert len(_children() - before) == 1  # the fit process
     gen.close()  # the consumer stopped early
-    assert not mp.active_children()
+    assert not (_children() - before)
 
     with pytest.raises(RuntimeError, match="consumer broke"):
         for _ in processor.results(batch, Q):
             raise RuntimeError("consumer broke")
-    assert not mp.active_children()
+    assert not (_children() - before)
 
 
 ORPHAN_SCRIPT = """
