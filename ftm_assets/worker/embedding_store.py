@@ -114,8 +114,8 @@ class EmbeddingStore:
         try:
             return decode_file(self.storage.read_bytes(key), keys_only=keys_only)
         except (StorageError, EmbeddingFileError) as exc:
-            self.log.warning(f"Stored embeddings {self.storage.uri(key)} could not be read ({exc}); the firms it "
-                             "held are embedded again.")
+            self.log.warning(f"Stored embeddings {self.storage.uri(key)} could not be read ({str(exc).rstrip('.')}); "
+                             "the firms it held are embedded again.")
             self._forget(i)
             return None
 
