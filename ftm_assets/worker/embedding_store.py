@@ -60,17 +60,17 @@ class EmbeddingStore:
         self._decoded: OrderedDict[int, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # lookups come from the prepare thread; this keeps a second caller safe
 
-    def lookup(self, identity: EmbeddingIdentity, firm: FirmVectors) -> Hit | None:
-        """The stored vectors of exactly this firm's sentence list under ``identity``, or None (embed it)."""
+    def lookup(self, identity: EmbeddingIdentity, call: bytes, sentences: list[bytes]) -> Hit | None:
+        """The stored vectors of exactly this sentence list (``call`` is its key) under ``identity``, or None."""
         with self._lock:
             if self._identity != identity:
                 self._load_keys(identity)
-            where = self._index.get(firm.call)
+            where = self._index.get(call)
             if where is None:
                 return None
             i, start, n = where
             stored = self._keys[i]
-            if n != len(firm.sentences) or stored.sentences[start : start + n].tobytes() != b"".join(firm.sentences):
+            if n != len(sentences) or stored.sentences[start : start + n].tobytes() != b"".join(sentences):
                 return None  # a different sentence list under the same call key: never trust it
             vectors = self._vectors(i)
             if vectors is None:

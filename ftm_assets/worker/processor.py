@@ -160,17 +160,16 @@ class FirmProcessor:
         computed now or read back from the store.
         """
         store = self.embedding_store
-        keys = None
         if store is not None:
             hashes = [text_hash(t) for t in texts]
-            keys = FirmVectors(call_key(hashes), hashes, np.zeros((len(hashes), 0), np.float16))
-            hit = self._timed("embed_lookup", store.lookup, self.embedding_identity, keys)
+            call = call_key(hashes)
+            hit = self._timed("embed_lookup", store.lookup, self.embedding_identity, call, hashes)
             if hit is not None:
                 return hit.vectors.astype(np.float32), EmbeddingUse(None, hit.source, 0, len(texts))
         rounded = self._timed("embed", self.embedder.encode, texts).astype(np.float16)
-        if keys is None:
+        if store is None:
             return rounded.astype(np.float32), None
-        new = FirmVectors(keys.call, keys.sentences, rounded)
+        new = FirmVectors(call, hashes, rounded)
         return rounded.astype(np.float32), EmbeddingUse(new, None, len(texts), 0, self.embedding_identity)
 
     def finish(self, firm: FirmInput, quarter: str, prepared: PreparedFirm) -> FirmResult:

@@ -36,8 +36,9 @@ def _firm(texts: list[str], seed: int) -> FirmVectors:
     return FirmVectors(call_key(hashes), hashes, vectors)
 
 
-def _keys(firm: FirmVectors) -> FirmVectors:
-    return FirmVectors(firm.call, firm.sentences, np.zeros((len(firm.sentences), 0), np.float16))
+def _keys(firm: FirmVectors) -> tuple[bytes, list[bytes]]:
+    """What a lookup is asked with: the call key and the sentence keys."""
+    return firm.call, firm.sentences
 
 
 @pytest.fixture
@@ -84,11 +85,11 @@ def test_fingerprint_changes_with_config_and_weights(tmp_path):
 def test_lookup_gives_a_firms_exact_vectors_and_their_file(stored):
     store, firms, keys = stored
     lookups = EmbeddingStore(store, keys, LOG)
-    hit = lookups.lookup(IDENTITY, _keys(firms["c"]))
+    hit = lookups.lookup(IDENTITY, *_keys(firms["c"]))
     assert hit.source == keys[1] and hit.vectors.tobytes() == firms["c"].vectors.tobytes()
-    assert lookups.lookup(IDENTITY, _keys(firms["a"])).source == keys[0]
+    assert lookups.lookup(IDENTITY, *_keys(firms["a"])).source == keys[0]
     changed = _firm(["one", "two", "three", "four"], 1)  # one sentence more: a new list, embedded whole
-    assert lookups.lookup(IDENTITY, _keys(changed)) is None
+    assert lookups.lookup(IDENTITY, *_keys(changed)) is None
 
 
 @pytest.mark.parametrize("field,value", [("model", "other-model"), ("fingerprint", "def"), ("backend", "torch"),
@@ -97,7 +98,7 @@ def test_lookup_gives_a_firms_exact_vectors_and_their_file(stored):
 def test_another_identity_is_never_reused(stored, caplog, field, value):
     store, firms, keys = stored
     with caplog.at_level(logging.INFO):
-        assert EmbeddingStore(store, keys, LOG).lookup(replace(IDENTITY, **{field: value}), _keys(firms["a"])) is None
+        assert EmbeddingStore(store, keys, LOG).lookup(replace(IDENTITY, **{field: value}), *_keys(firms["a"])) is None
     assert "made by another model or embedder" in caplog.text
 
 
@@ -107,7 +108,7 @@ def test_a_call_key_with_other_sentences_is_not_trusted(tmp_path):
     forged = FirmVectors(firm.call, [text_hash("uno"), text_hash("dos")], firm.vectors)
     key = layout.embeddings_part(Q, "000", "tok", 0)
     store.write_bytes(key, encode_file([forged], IDENTITY))
-    assert EmbeddingStore(store, [key], LOG).lookup(IDENTITY, _keys(firm)) is None
+    assert EmbeddingStore(store, [key], LOG).lookup(IDENTITY, *_keys(firm)) is None
 
 
 def test_missing_or_corrupt_files_warn_and_miss(stored, caplog):
@@ -116,8 +117,8 @@ def test_missing_or_corrupt_files_warn_and_miss(stored, caplog):
     gone = layout.embeddings_part(Q, "000", "gone", 0)
     with caplog.at_level(logging.WARNING):
         lookups = EmbeddingStore(store, [gone, *keys], LOG)
-        assert lookups.lookup(IDENTITY, _keys(firms["a"])) is None
-        assert lookups.lookup(IDENTITY, _keys(firms["c"])).source == keys[1]  # the good file still serves
+        assert lookups.lookup(IDENTITY, *_keys(firms["a"])) is None
+        assert lookups.lookup(IDENTITY, *_keys(firms["c"])).source == keys[1]  # the good file still serves
     assert store.uri(keys[0]) in caplog.text and store.uri(gone) in caplog.text
     with pytest.raises(EmbeddingFileError):
         decode_file(b"not parquet")
@@ -127,11 +128,11 @@ def test_vectors_read_after_the_keys_can_fail_too(stored, caplog):
     """A file that vanishes between the key scan and the firm that needs it: a miss and a warning."""
     store, firms, keys = stored
     lookups = EmbeddingStore(store, keys, LOG)
-    assert lookups.lookup(IDENTITY, _keys(firms["c"])) is not None  # keys of both files read
+    assert lookups.lookup(IDENTITY, *_keys(firms["c"])) is not None  # keys of both files read
     store.delete(keys[0])
     with caplog.at_level(logging.WARNING):
-        assert lookups.lookup(IDENTITY, _keys(firms["a"])) is None
-        assert lookups.lookup(IDENTITY, _keys(firms["b"])) is None  # the file is forgotten, not re-read
+        assert lookups.lookup(IDENTITY, *_keys(firms["a"])) is None
+        assert lookups.lookup(IDENTITY, *_keys(firms["b"])) is None  # the file is forgotten, not re-read
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and store.uri(keys[0]) in warnings[0]
 
