@@ -4,6 +4,7 @@ run although its checkpoint is discarded; a corrupt file is embedded again with 
 neither reads nor keeps; and the files follow the commit discipline (named by the commit, the rest deleted)."""
 
 import copy
+import json
 import logging
 import threading
 
@@ -63,11 +64,11 @@ def _run(store, model, run_id, fail_at=None, store_on=None, **topics):
     return run_batch(_cfg(store.root, run_id, store_on, **topics), store, LOG, _processor(model, fail_at))
 
 
-def _topics(store):
-    """Every column of firm_topics but the timestamp (centroids and stability included), in a stable order."""
+def _topics(store) -> str:
+    """Every column of firm_topics but the timestamp (centroids and stability included) as exact text."""
     frame = read_firm_topics(str(store.root), Q).drop(columns="processing_timestamp")
     frame = frame.sort_values(["firm_id", "topic_id"]).reset_index(drop=True)
-    return frame.map(lambda v: v.tolist() if hasattr(v, "tolist") else v).to_dict("records")
+    return json.dumps(frame.map(lambda v: v.tolist() if hasattr(v, "tolist") else v).to_dict("records"), default=str)
 
 
 def _stored(store):
