@@ -158,8 +158,8 @@ def render(result: dict) -> list[str]:
     f, r, p = result["first"], result["rerun"], result["no_store"]
     return [
         f"\nStored embeddings, one batch of {result['firms']} real calls ({f['sentences']} sentences), the worker's "
-        f"run_batch on a local root; seconds without the model load (each run loads it: {f['load_s']:.1f} / "
-        f"{r['load_s']:.1f} / {p['load_s']:.1f} s):",
+        f"run_batch on a local root; seconds without the model load (each run loads it, in one process: "
+        f"{f['load_s']:.1f} / {r['load_s']:.1f} / {p['load_s']:.1f} s; a fresh job also pays the imports):",
         "",
         "| run | seconds | embed s | fit s | sentences embedded | reused |",
         "|---|---|---|---|---|---|",
