@@ -46,6 +46,7 @@ EMBED_BACKEND = "auto"  # auto, torch or onnx
 EMBED_PRECISION = "auto"  # auto, fp32, bf16, fp16 or int8
 PIPELINE_DEPTH = 1  # firms segmented and embedded ahead of the fit; 0 turns the overlap off
 MAX_PIPELINE_DEPTH = 8
+EMBEDDING_STORE = True  # keep each batch's sentence embeddings (fp16) and reuse them in re-runs
 ONNX_CACHE_DIR = "~/.cache/ftm/onnx"  # exported ONNX models, built once per machine
 
 # Storage

@@ -41,6 +41,7 @@ WORKER_SETTINGS_VARS = {
     "FTM_UMAP_NEIGHBORS": "umap_n_neighbors",
     "FTM_EMBEDDING_MODEL": "embedding_model",
     "FTM_DEVICE": "device",
+    "FTM_EMBEDDING_STORE": "embedding_store",
 }
 
 

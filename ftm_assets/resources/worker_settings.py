@@ -36,6 +36,7 @@ class WorkerSettings(dg.ConfigurableResource):
     umap_n_neighbors: int = _like(TopicParams, "umap_n_neighbors")
     embedding_model: str | None = None  # None: the worker's FTM_EMBEDDING_MODEL or the packaged model
     device: str | None = None  # None: the worker's FTM_DEVICE, else auto
+    embedding_store: bool | None = None  # None: the worker's FTM_EMBEDDING_STORE, else on
 
     def worker_config(self, *, quarter: str, batch: str, storage_root: str, run_id: str) -> WorkerConfig:
         """The worker's instructions for one (quarter, batch) partition; send them with ``to_extras()``."""
@@ -47,7 +48,7 @@ class WorkerSettings(dg.ConfigurableResource):
             checkpoint_every=self.checkpoint_every,
             policy=FailurePolicy(**self._section(FailurePolicy)),
             topics=TopicParams(**self._section(TopicParams)),
-            embedding=EmbeddingSettings(model=self.embedding_model, device=self.device),
+            embedding=EmbeddingSettings(model=self.embedding_model, device=self.device, store=self.embedding_store),
         )
 
     def _section(self, section: type) -> dict[str, Any]:

@@ -14,6 +14,7 @@ SET = {
     "FTM_EMBED_PRECISION": "fp16",
     "FTM_PIPELINE_DEPTH": "0",
     "FTM_ONNX_CACHE_DIR": "/tmp/onnx",
+    "FTM_EMBEDDING_STORE": "off",
     "AWS_BATCH_JOB_ATTEMPT": "3",
 }
 
@@ -26,9 +27,16 @@ def test_unset_environment_says_nothing():
 def test_every_variable_lands_in_its_setting():
     env = WorkerEnv.read(SET)
     assert env.embedding == EmbeddingSettings(model="/opt/ftm/model", device="cuda", backend="torch",
-                                              precision="fp16", pipeline_depth=0, onnx_cache_dir="/tmp/onnx")  # fmt: skip
+                                              precision="fp16", pipeline_depth=0, onnx_cache_dir="/tmp/onnx",
+                                              store=False)  # fmt: skip
     assert env.batch_attempt == 3
     assert set(SET) <= set(WORKER_ENV_VARS)  # documented for infra and the README
+
+
+@pytest.mark.parametrize("value, store", [("on", True), ("ON", True), ("true", True), ("1", True), ("off", False),
+                                          ("no", False), ("0", False)])
+def test_the_store_switch_reads_on_and_off(value, store):
+    assert WorkerEnv.read({"FTM_EMBEDDING_STORE": value}).embedding.store is store
 
 
 @pytest.mark.parametrize(
@@ -38,6 +46,7 @@ def test_every_variable_lands_in_its_setting():
         ("FTM_PIPELINE_DEPTH", "9", "FTM_PIPELINE_DEPTH=9 is outside 0..8"),
         ("AWS_BATCH_JOB_ATTEMPT", "zero", "AWS_BATCH_JOB_ATTEMPT='zero'"),
         ("AWS_BATCH_JOB_ATTEMPT", "0", "AWS_BATCH_JOB_ATTEMPT=0 is outside 1.."),
+        ("FTM_EMBEDDING_STORE", "maybe", "FTM_EMBEDDING_STORE='maybe' is not on or off"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value, match):
