@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import cold_start, fit_pool
+from benchmarks import embedding_store
 from benchmarks.corpora import EARNINGS22, bench_config, demo_firms, real_firms
 from benchmarks.naive import NaiveBaseline, NaiveRun, assignments
 from benchmarks.quality import HEADLINE as QUALITY_HEADLINE
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk", type=int, default=4, help="firms per interleaved naive/worker chunk")
     parser.add_argument("--rss-firms", default="100,1000", help="batch sizes whose peak RSS is compared")
     parser.add_argument("--dagster-firms", type=int, default=4)
-    parser.add_argument("--skip", default="", help="comma list of: rss, dagster, first-firm, quality, cold-start, fit-pool")
+    parser.add_argument("--skip", default="", help="comma list of: rss, dagster, first-firm, quality, cold-start, embedding-store, fit-pool")
     parser.add_argument("--quality-cache", default="", help="embedding cache for the quality probe (.npz)")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -245,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         dag = probe("benchmarks.dagster_overhead", "--firms", str(args.dagster_firms))
         out["dagster"] = dag
         out["dagster_overhead_s"] = dag["dagster_overhead_s"]
+    if "embedding-store" not in skip:
+        out["embedding_store"] = probe("benchmarks.embedding_store")
     if "quality" not in skip:  # issue 16's figures on all 125 real calls, both methods (benchmarks/quality.py)
         extra = ["--embed-cache", args.quality_cache] if args.quality_cache else []
         out.update(quality_keys(probe("benchmarks.quality", "--no-write", *extra)), quality_date=out["date"])
@@ -280,6 +283,8 @@ def targets(out: dict) -> dict[str, bool | None]:
         "jit_paid_once": None if first is None else first["second_process"]["first_firm_s"] < JIT_SECONDS / 2,
         **quality_targets(out),
         "load_ratio_le_0_35": None if load is None else load <= cold_start.TARGET_RATIO,
+        "rerun_speedup_ge_3x": (out["embedding_store"]["rerun_speedup"] >= embedding_store.TARGET_SPEEDUP
+                                if "rerun_speedup" in out.get("embedding_store", {}) else None),
     }
 
 
@@ -334,6 +339,8 @@ def render(out: dict) -> str:
             f"**{d['dagster_overhead_s']:.1f} s** = launch to worker start {d['launch_to_worker_start_s']:.1f} s + "
             f"worker report to recorded {d['worker_end_to_recorded_s']:.1f} s. Stage seconds of that batch: {stages}."
         )
+    if "embedding_store" in out:
+        lines += embedding_store.render(out["embedding_store"])
     if "quality" in out:
         lines.append(render_quality(out["quality"]))
     met = ", ".join(f"{k}: {'yes' if v else 'NO' if v is not None else 'not measured'}"

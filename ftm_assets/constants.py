@@ -47,6 +47,7 @@ EMBED_PRECISION = "auto"  # auto, fp32, bf16, fp16 or int8
 PIPELINE_DEPTH = 1  # firms segmented and embedded ahead of the fit; 0 turns the overlap off
 MAX_PIPELINE_DEPTH = 8
 MAX_FIT_WORKERS = 256  # FTM_FIT_WORKERS: fit processes (None: the cores the embedder leaves free)
+EMBEDDING_STORE = True  # keep each batch's sentence embeddings (fp16) and reuse them in re-runs
 ONNX_CACHE_DIR = "~/.cache/ftm/onnx"  # exported ONNX models, built once per machine
 
 # Storage

@@ -42,6 +42,7 @@ WORKER_SETTINGS_VARS = {
     "FTM_EMBEDDING_MODEL": "embedding_model",
     "FTM_DEVICE": "device",
     "FTM_FIT_WORKERS": "fit_workers",
+    "FTM_EMBEDDING_STORE": "embedding_store",
 }
 
 

@@ -34,6 +34,18 @@ def test_files_source_and_policy_from_env(tmp_path):
     assert settings.quarters == ("2023Q1",)
 
 
+def test_the_embedding_store_switch_travels_to_the_worker():
+    """FTM_EMBEDDING_STORE on the Dagster side reaches the worker's config; unset, the worker's own env decides."""
+    def store(env):
+        worker = resources(Settings.from_env(env))["worker_settings"]
+        return worker.worker_config(quarter="2024Q4", batch="000", storage_root="/r", run_id="r").embedding.store
+
+    assert store({"FTM_EMBEDDING_STORE": "off"}) is False and store({"FTM_EMBEDDING_STORE": "on"}) is True
+    assert store({}) is None
+    with pytest.raises(ConfigError, match="FTM_EMBEDDING_STORE='sometimes'"):
+        resources(Settings.from_env({"FTM_EMBEDDING_STORE": "sometimes"}))
+
+
 def test_files_source_partitions_are_the_quarters_its_files_hold(tmp_path):
     rows = "".join(f"{i},{day},0,Hello.\n" for i, day in enumerate(["2015-02-02", "2015-11-30", "2017-05-05"]))
     (tmp_path / "calls.csv").write_text("companyid,mostimportantdateutc,componentorder,componenttext\n" + rows)

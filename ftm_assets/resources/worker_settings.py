@@ -37,6 +37,7 @@ class WorkerSettings(dg.ConfigurableResource):
     embedding_model: str | None = None  # None: the worker's FTM_EMBEDDING_MODEL or the packaged model
     device: str | None = None  # None: the worker's FTM_DEVICE, else auto
     fit_workers: int | None = _like(EmbeddingSettings, "fit_workers")  # None: the worker's FTM_FIT_WORKERS or its cores
+    embedding_store: bool | None = None  # None: the worker's FTM_EMBEDDING_STORE, else on
 
     def worker_config(self, *, quarter: str, batch: str, storage_root: str, run_id: str) -> WorkerConfig:
         """The worker's instructions for one (quarter, batch) partition; send them with ``to_extras()``."""
@@ -48,7 +49,8 @@ class WorkerSettings(dg.ConfigurableResource):
             checkpoint_every=self.checkpoint_every,
             policy=FailurePolicy(**self._section(FailurePolicy)),
             topics=TopicParams(**self._section(TopicParams)),
-            embedding=EmbeddingSettings(model=self.embedding_model, device=self.device, fit_workers=self.fit_workers),
+            embedding=EmbeddingSettings(model=self.embedding_model, device=self.device, fit_workers=self.fit_workers,
+                                        store=self.embedding_store),
         )
 
     def _section(self, section: type) -> dict[str, Any]:

@@ -35,11 +35,13 @@ class CommitRecord:
     manifest_fingerprint: str = ""  # BatchEntry.fingerprint of its batch
     inputs_fingerprint: str = ""  # manifest + raw transcripts + topic settings (see worker/batch.py)
     token: str = ""  # the writing attempt's token, part of its file names
+    # Stored embeddings the output's firms were embedded into or reused from (kept for re-runs; not output).
+    embedding_parts: list[str] = field(default_factory=list)
 
     @property
     def files(self) -> list[str]:
-        """Every data file the record names (they must all exist while it is the partition's output)."""
-        return [*self.firm_topics_parts, *self.sentences_parts, self.failures]
+        """Every data file the record names (kept while it is the partition's output)."""
+        return [*self.firm_topics_parts, *self.sentences_parts, self.failures, *self.embedding_parts]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

@@ -44,10 +44,20 @@ def failures(quarter: str, batch: str, token: str) -> str:
     return f"{failures_prefix(quarter)}batch_{batch}_{token}.parquet"
 
 
+def embeddings_prefix(quarter: str) -> str:
+    """Stored sentence embeddings (fp16), reused by re-runs; no reader of the outputs looks here."""
+    return f"intermediate/embeddings/quarter={quarter}/"
+
+
+def embeddings_part(quarter: str, batch: str, token: str, part: int) -> str:
+    return f"{embeddings_prefix(quarter)}batch_{batch}_{token}_part_{part:04d}.parquet"
+
+
 def batch_files(quarter: str, batch: str) -> list[tuple[str, str]]:
     """(folder prefix, file-name prefix) pairs that hold every data file of a (quarter, batch), any run."""
     return [(prefix, f"batch_{batch}_") for prefix in
-            (firm_topics_prefix(quarter), sentences_prefix(quarter), failures_prefix(quarter))]
+            (firm_topics_prefix(quarter), sentences_prefix(quarter), failures_prefix(quarter),
+             embeddings_prefix(quarter))]
 
 
 def progress_prefix(quarter: str) -> str:

@@ -18,12 +18,15 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from ftm_assets import constants as C
 from ftm_assets.storage import Storage, StorageError, layout
 from ftm_assets.storage.commit import CommitRecord, load_commit
+from ftm_assets.storage.embeddings import encode_file
 from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.storage.manifest import BatchEntry, read_batch_and_count
 from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.crash import crash_point
+from ftm_assets.worker.embedding_store import EmbeddingStore, EmbeddingUse, candidate_files
 from ftm_assets.worker.failures import (
     FAILED,
     SKIPPED,
@@ -143,6 +146,8 @@ def _run_leased(cfg: WorkerConfig, storage: Storage, log: logging.Logger, proces
         outcome.error = exc
         return outcome
     writer.file_metadata = processor.file_metadata()
+    processor.embedding_store = (EmbeddingStore(storage, candidate_files(committed, state), log)
+                                 if _store_enabled(cfg) else None)
     outcome.error = loop.run(processor, raw, todo)
     _count_outcomes(state, loop.pending.firms)
     if outcome.error is not None:
@@ -158,6 +163,11 @@ def _run_leased(cfg: WorkerConfig, storage: Storage, log: logging.Logger, proces
         return outcome
     loop.log_progress()
     return outcome
+
+
+def _store_enabled(cfg: WorkerConfig) -> bool:
+    """``FTM_EMBEDDING_STORE`` (default on): reuse and keep the batch's sentence embeddings."""
+    return C.EMBEDDING_STORE if cfg.embedding.store is None else cfg.embedding.store
 
 
 def _committed_by_this_run(cfg: WorkerConfig, inputs: BatchInputs, committed: CommitRecord | None,
@@ -189,8 +199,11 @@ def _resume_or_start(writer: BatchWriter, cfg: WorkerConfig, inputs: BatchInputs
     if previous is not None:
         log.info(f"Discarding the checkpoint of run {previous.run_id}: its inputs or topic settings differ from "
                  f"this run's (fingerprint {previous.inputs_fingerprint or 'none'} vs {inputs.fingerprint}).")
+    # Its stored embeddings stay reusable: named as carried until this run's commit keeps the ones it used.
+    carried = list(dict.fromkeys(previous.embedding_parts + previous.embedding_carried)) if previous else []
     state = BatchState(run_id=cfg.run_id, quarter=cfg.quarter, batch=cfg.batch,
-                       firms_total=len(inputs.entry.firm_ids), inputs_fingerprint=inputs.fingerprint)
+                       firms_total=len(inputs.entry.firm_ids), inputs_fingerprint=inputs.fingerprint,
+                       embedding_carried=carried)
     writer.save_checkpoint(state)
     return state
 
@@ -214,11 +227,13 @@ class Pending:
     topics: list[dict] = field(default_factory=list)
     sentences: list[dict] = field(default_factory=list)
     firms: list[str] = field(default_factory=list)
+    embeddings: list[EmbeddingUse] = field(default_factory=list)  # of firms embedded now or reused
 
     def clear(self) -> None:
         self.topics.clear()
         self.sentences.clear()
         self.firms.clear()
+        self.embeddings.clear()
 
 
 class FirmLoop:
@@ -316,6 +331,11 @@ class FirmLoop:
         self.state.add_count("topic_rows", len(result.topic_rows))
         self.state.add_count("topics", sum(1 for r in result.topic_rows if r["topic_id"] >= 0))
         self.state.add_count("firms_with_topics", int(any(r["topic_id"] >= 0 for r in result.topic_rows)))
+        use = result.embedding_use
+        if use is not None:
+            self.pending.embeddings.append(use)
+            self.state.add_count("sentences_embedded", use.embedded)
+            self.state.add_count("sentences_reused", use.reused)
         self.breaker.success()
 
     def flush(self) -> None:
@@ -324,6 +344,7 @@ class FirmLoop:
             return
         t0 = time.perf_counter()
         self.lease.check()
+        self.store_embeddings()
         self.writer.write_part(self.state, self.pending.topics, self.pending.sentences)
         crash_point("after-part")
         self.state.firms_done.extend(self.pending.firms)
@@ -331,6 +352,24 @@ class FirmLoop:
         crash_point("after-checkpoint")
         self.state.add_seconds("write", time.perf_counter() - t0)
         self.pending.clear()
+
+    def store_embeddings(self) -> None:
+        """Write the pending firms' new vectors and name the stored files they reused (before the checkpoint).
+
+        A store that cannot be written costs only reuse: the batch goes on with a warning.
+        """
+        uses = self.pending.embeddings
+        for source in (u.source for u in uses if u.source):
+            if source not in self.state.embedding_parts:
+                self.state.embedding_parts.append(source)
+        new = [u for u in uses if u.new is not None]
+        if not new:
+            return
+        try:
+            self.writer.write_embeddings(self.state, encode_file([u.new for u in new], new[0].identity))
+        except StorageError as exc:
+            self.log.warning(f"Could not store the embeddings of {len(new)} firm(s) ({exc}); a re-run embeds "
+                             "them again.")
 
     def log_progress(self) -> None:
         state = self.state

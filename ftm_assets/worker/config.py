@@ -92,6 +92,7 @@ class EmbeddingSettings(_Checked):
     pipeline_depth: int | None = bounded(None, 0, C.MAX_PIPELINE_DEPTH)  # FTM_PIPELINE_DEPTH
     onnx_cache_dir: str | None = None  # FTM_ONNX_CACHE_DIR
     fit_workers: int | None = bounded(None, 0, C.MAX_FIT_WORKERS)  # FTM_FIT_WORKERS (0: fit in-process)
+    store: bool | None = None  # FTM_EMBEDDING_STORE: keep and reuse the batch's embeddings (default on)
 
     def over(self, base: EmbeddingSettings) -> EmbeddingSettings:
         """These settings where they are set, ``base``'s elsewhere."""

@@ -38,6 +38,7 @@ WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
     "FTM_PIPELINE_DEPTH": ("optional", "Firms embedded ahead of the fit (default 1; 0 turns the overlap off)."),
     "FTM_FIT_WORKERS": ("optional", "Topic-fit processes (default: the cores the embedder leaves free, >= 1; 0 = in-process)."),
     "FTM_ONNX_CACHE_DIR": ("optional", "Where the exported fp32/int8 ONNX models are cached (once per machine)."),
+    "FTM_EMBEDDING_STORE": ("optional", "on (default) or off: keep each batch's embeddings and reuse them."),
     "MKL_DYNAMIC": ("worker", "Defaults to FALSE: fixed thread counts keep resumed firms bit-identical."),
     "OMP_DYNAMIC": ("worker", "Defaults to FALSE, as MKL_DYNAMIC."),
 }
@@ -84,6 +85,7 @@ class WorkerEnv:
                                         "0 = no overlap, 1 = one firm ahead"),  # fmt: skip
                 onnx_cache_dir=_text(env, "FTM_ONNX_CACHE_DIR"),
                 fit_workers=read_int(env, "FTM_FIT_WORKERS", 0, C.MAX_FIT_WORKERS, "0 = fit in the worker's process"),
+                store=read_switch(env, "FTM_EMBEDDING_STORE"),
             ),
             batch_attempt=read_int(env, BATCH_ATTEMPT_ENV, 1, None, "Batch attempts start at 1") or 1,
         )
@@ -91,6 +93,18 @@ class WorkerEnv:
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
     return (env.get(name) or "").strip() or None
+
+
+def read_switch(env: Mapping[str, str], name: str) -> bool | None:
+    """``env[name]`` as on/off (also true/false, 1/0, yes/no), None when unset; errors name it."""
+    text = _text(env, name)
+    if text is None:
+        return None
+    value = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False,
+             "no": False}.get(text.lower())
+    if value is None:
+        raise WorkerEnvError(f"{name}={text!r} is not on or off.")
+    return value
 
 
 def read_int(env: Mapping[str, str], name: str, lo: int, hi: int | None, meaning: str = "") -> int | None:

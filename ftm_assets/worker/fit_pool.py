@@ -136,6 +136,10 @@ class FitPool:
         process = next(iter(getattr(executor, "_processes", {}).values()), None)
         return _Slot(executor, ready, process)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def wait_ready(self) -> None:
         """Block until every fit process has started and warmed up (benchmarks time fits without it)."""
         wait_futures([s.ready for s in self._slots])

@@ -52,6 +52,8 @@ class BatchState:
     seconds: dict[str, float] = field(default_factory=dict)
     checkpoint_seq: int = 0
     inputs_fingerprint: str = ""  # a checkpoint resumes only for the same inputs and settings
+    embedding_parts: list[str] = field(default_factory=list)  # stored embeddings these firms wrote or reused
+    embedding_carried: list[str] = field(default_factory=list)  # a discarded checkpoint's, still to reuse
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, indent=1, sort_keys=True, default=str)
@@ -93,6 +95,13 @@ class BatchWriter:
         self.storage.write_bytes(sentences_key, parquet_bytes(sentences, self.file_metadata))
         state.topic_parts.append(topics_key)
         state.sentence_parts.append(sentences_key)
+
+    def write_embeddings(self, state: BatchState, data: bytes) -> str:
+        """Write the new stored embeddings of the next part (``embeddings.encode_file``) and record the file."""
+        key = layout.embeddings_part(self.quarter, self.batch, self.token, len(state.topic_parts))
+        self.storage.write_bytes(key, data)
+        state.embedding_parts.append(key)
+        return key
 
     def write_failures(self, state: BatchState) -> str:
         key = layout.failures(self.quarter, self.batch, self.token)
@@ -136,6 +145,7 @@ class BatchWriter:
             manifest_fingerprint=manifest_fingerprint,
             inputs_fingerprint=state.inputs_fingerprint,
             token=self.token,
+            embedding_parts=list(state.embedding_parts),
         )
         write_commit(self.storage, record)
         return record

@@ -17,13 +17,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from functools import cached_property
 from importlib import metadata as importlib_metadata
 
 import numpy as np
 
 from ftm_assets import __version__
 from ftm_assets import constants as C
+from ftm_assets.storage.embeddings import EmbeddingIdentity, FirmVectors, call_key, text_hash
 from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker.embedding_store import EmbeddingStore, EmbeddingUse
 from ftm_assets.worker.model.embed import Embedder, choose_backend, resolve_device, resolve_model_path
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.fit import FitRows, fit_firm, topic_centroids  # noqa: F401  (topic_centroids: re-exported)
@@ -57,6 +60,7 @@ class FirmResult:
     topic_rows: list[dict]
     sentence_rows: list[dict]
     n_sentences: int
+    embedding_use: EmbeddingUse | None = None  # PreparedFirm's, passed through: what the batch stores/names
 
 
 @dataclass
@@ -64,7 +68,8 @@ class PreparedFirm:
     """A firm's sentences and their embeddings: what the background thread hands to the fit."""
 
     sentences: list[Sentence]
-    embeddings: np.ndarray
+    embeddings: np.ndarray  # fp16-rounded, as float32: the same numbers whether embedded now or stored
+    embedding_use: EmbeddingUse | None = None  # embedded or reused, and what to store (None: no store)
 
 
 class FirmProcessor:
@@ -94,6 +99,7 @@ class FirmProcessor:
         )
         self.timings: dict[str, float] = {}
         self._timings_lock = threading.Lock()
+        self.embedding_store: EmbeddingStore | None = None  # set by the batch loop unless FTM_EMBEDDING_STORE=off
 
     def file_metadata(self) -> dict[str, str]:
         return {
@@ -131,8 +137,33 @@ class FirmProcessor:
                 "are needed to fit a topic model.",
                 n_sentences=len(sentences),
             )
-        embeddings = self._timed("embed", self.embedder.encode, [s.text for s in sentences])
-        return PreparedFirm(sentences, embeddings)
+        embeddings, use = self.embed([s.text for s in sentences])
+        return PreparedFirm(sentences, embeddings, use)
+
+    @cached_property
+    def embedding_identity(self) -> EmbeddingIdentity:
+        """What stored vectors must have been made with to be reused here."""
+        return EmbeddingIdentity.of(self.model_path, self.backend, self.precision, self.device,
+                                    self.cfg.topics.embedding_batch_size)
+
+    def embed(self, texts: list[str]) -> tuple[np.ndarray, EmbeddingUse | None]:
+        """The firm's embeddings rounded to fp16 (from the store when this exact sentence list is there).
+
+        Every fit sees fp16-rounded vectors, so a firm's topics are the same whether its vectors were
+        computed now or read back from the store.
+        """
+        store = self.embedding_store
+        if store is not None:
+            hashes = [text_hash(t) for t in texts]
+            call = call_key(hashes)
+            hit = self._timed("embed_lookup", store.lookup, self.embedding_identity, call, hashes)
+            if hit is not None:
+                return hit.vectors.astype(np.float32), EmbeddingUse(None, hit.source, 0, len(texts))
+        rounded = self._timed("embed", self.embedder.encode, texts).astype(np.float16)
+        if store is None:
+            return rounded.astype(np.float32), None
+        new = FirmVectors(call, hashes, rounded)
+        return rounded.astype(np.float32), EmbeddingUse(new, None, len(texts), 0, self.embedding_identity)
 
     def finish(self, firm: FirmInput, quarter: str, prepared: PreparedFirm) -> FirmResult:
         """Fit the firm's topic model and build its output rows, in this process."""
@@ -147,7 +178,7 @@ class FirmProcessor:
     def _result(self, prepared: PreparedFirm, rows: FitRows) -> FirmResult:
         with self._timings_lock:
             self.timings["fit"] = self.timings.get("fit", 0.0) + rows.fit_seconds
-        return FirmResult(rows.topic_rows, rows.sentence_rows, len(prepared.sentences))
+        return FirmResult(rows.topic_rows, rows.sentence_rows, len(prepared.sentences), prepared.embedding_use)
 
     def results(self, firms: Iterable[FirmInput], quarter: str) -> Iterator[tuple[FirmInput, FirmResult | Exception]]:
         """Each firm with its result, or with the exception that stopped it (the caller classifies it)."""
@@ -181,6 +212,8 @@ class FirmProcessor:
     def _take_pool(self) -> FitPool | None:
         """The pool started with the processor (its imports overlapped the model load), or a fresh one."""
         pool, self._pool = self._pool, None
+        if pool is not None and pool.closed:  # a copy of this processor (tests, benches) already used it
+            pool = None
         if pool is None and self.fit_workers > 0:
             pool = FitPool(self.fit_workers)
         return pool

@@ -177,6 +177,7 @@ def firm_topics_metadata(
         "device": commit.metadata.get("ftm.device", ""),
         "firms_per_s": round(processed / wall_s, 3) if wall_s > 0 else 0.0,
         **{f"{stage}_s": round(value, 2) for stage, value in sorted(seconds.items())},
+        **{k: commit.counts[k] for k in ("sentences_embedded", "sentences_reused") if k in commit.counts},
         **timing.metadata(),
     }
     if summary.get("firm_stability"):

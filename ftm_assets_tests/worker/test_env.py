@@ -15,6 +15,7 @@ SET = {
     "FTM_PIPELINE_DEPTH": "0",
     "FTM_ONNX_CACHE_DIR": "/tmp/onnx",
     "FTM_FIT_WORKERS": "0",
+    "FTM_EMBEDDING_STORE": "off",
     "AWS_BATCH_JOB_ATTEMPT": "3",
 }
 
@@ -28,9 +29,15 @@ def test_every_variable_lands_in_its_setting():
     env = WorkerEnv.read(SET)
     assert env.embedding == EmbeddingSettings(model="/opt/ftm/model", device="cuda", backend="torch",
                                               precision="fp16", pipeline_depth=0, onnx_cache_dir="/tmp/onnx",
-                                              fit_workers=0)  # fmt: skip
+                                              fit_workers=0, store=False)  # fmt: skip
     assert env.batch_attempt == 3
     assert set(SET) <= set(WORKER_ENV_VARS)  # documented for infra and the README
+
+
+@pytest.mark.parametrize("value, store", [("on", True), ("ON", True), ("true", True), ("1", True), ("off", False),
+                                          ("no", False), ("0", False)])
+def test_the_store_switch_reads_on_and_off(value, store):
+    assert WorkerEnv.read({"FTM_EMBEDDING_STORE": value}).embedding.store is store
 
 
 @pytest.mark.parametrize(
@@ -41,6 +48,7 @@ def test_every_variable_lands_in_its_setting():
         ("FTM_FIT_WORKERS", "-1", "FTM_FIT_WORKERS=-1 is outside 0..256"),
         ("AWS_BATCH_JOB_ATTEMPT", "zero", "AWS_BATCH_JOB_ATTEMPT='zero'"),
         ("AWS_BATCH_JOB_ATTEMPT", "0", "AWS_BATCH_JOB_ATTEMPT=0 is outside 1.."),
+        ("FTM_EMBEDDING_STORE", "maybe", "FTM_EMBEDDING_STORE='maybe' is not on or off"),
     ],
 )
 def test_bad_values_name_the_variable(variable, value, match):

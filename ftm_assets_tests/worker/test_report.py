@@ -1,6 +1,7 @@
 """Materialization metadata and check results the worker reports, recomputed from committed files."""
 
 import re
+from dataclasses import replace
 
 from ftm_assets import constants as C
 from ftm_assets.storage import LocalStorage
@@ -71,6 +72,16 @@ def test_firm_topics_metadata_has_counts_stages_and_the_table(tmp_path):
     assert _cells(meta["largest_topics"]["raw_value"].splitlines()[2])[:3] == ["Beta \\| Inc (2)", "0", "9"]
     assert meta["path"]["raw_value"].endswith("intermediate/firm-topics/quarter=2024Q4")
     assert meta["embedding_model"] == "test-model"
+
+
+def test_firm_topics_metadata_says_how_many_sentences_were_embedded_or_reused(tmp_path):
+    store, commit = _commit(tmp_path, sample_batches()["000"])
+    summary = summarize_commit(store, commit, ["1", "2", "3"])
+    timing = WorkerTiming(process_started_at=100.0, reported_at=106.0)
+    assert "sentences_reused" not in firm_topics_metadata(summary, commit, store, {}, timing)  # store off
+    counts = {**commit.counts, "sentences_embedded": 120, "sentences_reused": 880}
+    meta = firm_topics_metadata(summary, replace(commit, counts=counts), store, {}, timing)
+    assert (meta["sentences_embedded"], meta["sentences_reused"]) == (120, 880)
 
 
 def test_firm_topics_metadata_times_the_whole_worker_process(tmp_path):
