@@ -18,6 +18,7 @@ two on the demo corpus and real calls):
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 
@@ -54,7 +55,11 @@ def keywords(
     joined = [" ".join(documents[i] for i in np.flatnonzero(labels == t)) for t in topics]
     cleaned = [_NOT_ALNUM.sub("", doc.replace("\n", " ").replace("\t", " ")) or "emptydoc" for doc in joined]
     vectorizer = CountVectorizer(stop_words=stop_words, ngram_range=(1, 2))
-    counts = vectorizer.fit_transform(cleaned)
+    with warnings.catch_warnings():
+        # The call's own stop words (names, fillers) hold contractions like "don't": sklearn notes that its
+        # tokenizer splits them, once per fit, in every fit process's stderr. The counts are as intended.
+        warnings.filterwarnings("ignore", message="Your stop_words may be inconsistent", category=UserWarning)
+        counts = vectorizer.fit_transform(cleaned)
     words = vectorizer.get_feature_names_out()
     frequency = np.squeeze(np.asarray(counts.sum(axis=0)))
     avg_words = int(counts.sum(axis=1).mean())
