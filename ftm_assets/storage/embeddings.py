@@ -19,12 +19,13 @@ import hashlib
 import io
 import json
 from dataclasses import asdict, dataclass
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ftm_assets.versions import installed_versions
 
 KEY_BYTES = 16
 HEAD_BYTES = 1 << 20  # of the weights file hashed into the fingerprint: cheap, and any retrain changes it
@@ -71,13 +72,7 @@ def model_fingerprint(model_path: str) -> str:
 
 def runtime_versions() -> dict[str, str]:
     """The libraries whose arithmetic makes the vectors (an upgrade can move their last bits)."""
-    out = {}
-    for dist in RUNTIMES:
-        try:
-            out[dist] = importlib_metadata.version(dist)
-        except importlib_metadata.PackageNotFoundError:
-            pass
-    return out
+    return installed_versions(RUNTIMES)
 
 
 @dataclass(frozen=True)

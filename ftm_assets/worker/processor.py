@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
-from importlib import metadata as importlib_metadata
 
 import numpy as np
 
 from ftm_assets import __version__
 from ftm_assets import constants as C
+from ftm_assets.versions import installed_versions
 from ftm_assets.storage.embeddings import EmbeddingIdentity, FirmVectors, call_key, text_hash
 from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.worker.embedding_store import EmbeddingStore, EmbeddingUse
@@ -38,14 +38,8 @@ from ftm_assets.worker.model.topic_model import gpu_backend_available
 
 
 def library_versions() -> dict[str, str]:
-    out = {"ftm_assets": __version__}
     dists = ("bertopic", "sentence-transformers", "umap-learn", "hdbscan", "torch", "scikit-learn", "onnxruntime", "cuml-cu11")
-    for dist in dists:
-        try:
-            out[dist] = importlib_metadata.version(dist)
-        except importlib_metadata.PackageNotFoundError:
-            pass
-    return out
+    return {"ftm_assets": __version__, **installed_versions(dists)}
 
 
 def topic_backend(method: str, use_gpu: bool) -> str:
