@@ -31,4 +31,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from ftm_assets.run.cli import exit_process
+
+    exit_process(main())

@@ -1,7 +1,5 @@
 """``python -m ftm_assets.run``: see ``ftm_assets.run.cli``."""
 
-import sys
+from ftm_assets.run.cli import exit_process, main
 
-from ftm_assets.run.cli import main
-
-sys.exit(main())
+exit_process(main())

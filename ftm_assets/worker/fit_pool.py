@@ -232,18 +232,20 @@ class FitPool:
         if self._closed:
             return
         self._closed = True
+        # Each slot's process, and any its executor started since (it replaces none, but may be mid-start);
+        # listed before shutdown, which forgets them.
+        processes = [[slot.process, *(getattr(slot.executor, "_processes", None) or {}).values()]
+                     for slot in self._slots]
         for slot in self._slots:
             slot.executor.shutdown(wait=False, cancel_futures=True)
-        for slot in self._slots:
-            process = slot.process
-            if process is None:
-                continue
-            if cancel:
-                process.terminate()
-            process.join(JOIN_TIMEOUT_S)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        for started in processes:
+            for process in {id(p): p for p in started if p is not None}.values():
+                if cancel:
+                    process.terminate()
+                process.join(JOIN_TIMEOUT_S)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
 
     def __enter__(self) -> FitPool:
         return self
