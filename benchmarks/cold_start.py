@@ -47,7 +47,7 @@ def _worker() -> dict:
     import logging
 
     from benchmarks.corpora import demo_firms
-    from ftm_assets.worker.config import WorkerConfig
+    from ftm_assets.worker_config import WorkerConfig
     from ftm_assets.worker.env import WorkerEnv
     from ftm_assets.worker.processor import FirmProcessor
 

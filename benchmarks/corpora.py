@@ -12,7 +12,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
+from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.env import WorkerEnv
 from ftm_assets.worker.inputs import FirmInput, iter_firms
 from ftm_assets.testing.earnings22 import EARNINGS22  # beside the checkout, or FTM_EARNINGS22

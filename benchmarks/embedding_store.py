@@ -32,7 +32,7 @@ from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform
 from ftm_assets.storage import LocalStorage, layout
 from ftm_assets.storage.manifest import assign_batches, write_manifest
 from ftm_assets.worker.batch import run_batch
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.inputs import FirmInput
 
 DEFAULT_FIRMS = 24

@@ -132,14 +132,14 @@ def _not_ready(exc: BaseException, when: str) -> NotReady:
 
 def fit_pool_field() -> bool:
     """Whether this tree's worker has the fit pool's setting (``EmbeddingSettings.fit_workers``)."""
-    from ftm_assets.worker.config import EmbeddingSettings
+    from ftm_assets.worker_config import EmbeddingSettings
 
     return "fit_workers" in {f.name for f in fields(EmbeddingSettings)}
 
 
 def gpu_config(device: str, fit_workers: int, storage_root: str):
     """The worker's config for the check: the env's settings (FTM_*) under the check's device, embedder, pool."""
-    from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
+    from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig
     from ftm_assets.worker.env import WorkerEnv
 
     os.environ["FTM_FIT_WORKERS"] = str(fit_workers)

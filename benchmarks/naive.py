@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker_config import TopicParams
 from ftm_assets.worker.model.embed import resolve_model_path
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.segment import segment

@@ -35,7 +35,7 @@ import numpy as np
 
 
 from benchmarks.corpora import DEMO_QUARTER, bench_config, demo_firms, real_firms
-from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker_config import TopicParams
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.model import boilerplate
 from ftm_assets.worker.model.topic_model import Topic, fit_topics

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.inputs import iter_firms
 from ftm_assets.worker.processor import FirmProcessor
 from ftm_assets.testing.earnings22 import read_calls

@@ -2,7 +2,7 @@
 
 ``worker_config`` builds the ``WorkerConfig`` that travels to the worker in the Pipes extras, so the checks in
 Dagster and the worker use the same numbers. Each field's default and bounds are those declared on the
-``WorkerConfig`` field of the same name (``worker.config.bounded``), validated here by pydantic when the
+``WorkerConfig`` field of the same name (``worker_config.bounded``), validated here by pydantic when the
 code location loads.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from ftm_assets.worker.config import EmbeddingSettings, FailurePolicy, TopicParams, WorkerConfig, bounds
+from ftm_assets.worker_config import EmbeddingSettings, FailurePolicy, TopicParams, WorkerConfig, bounds
 
 
 def _like(section: type, name: str) -> Any:

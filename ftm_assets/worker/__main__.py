@@ -22,7 +22,7 @@ apply_process_defaults()  # before torch is imported (fixed MKL/OpenMP thread co
 from ftm_assets.storage.manifest import read_batch
 from ftm_assets.storage import open_storage
 from ftm_assets.worker.batch import BatchOutcome, run_batch
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.pipes_io import NotLaunchedByDagsterError, open_pipes
 from ftm_assets.worker.report import (
     WorkerTiming,

@@ -24,7 +24,7 @@ from ftm_assets.storage.commit import CommitRecord, load_commit
 from ftm_assets.storage.embeddings import encode_file
 from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.storage.manifest import BatchEntry, read_batch_and_count
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.crash import crash_point
 from ftm_assets.worker.embedding_store import EmbeddingStore, EmbeddingUse, candidate_files
 from ftm_assets.worker.failures import (

@@ -1,7 +1,7 @@
 """The worker's environment variables: the list of who sets each, and the one loader that reads them.
 
 Everything about *what* to process (quarter, batch, storage root, failure policy, topic-model parameters)
-travels in the Pipes extras (``worker.config``). The environment carries only what belongs to the
+travels in the Pipes extras (``worker_config``). The environment carries only what belongs to the
 container: where the model is, which device and embedder, caches, the Batch attempt, and the Pipes
 bootstrap (read by ``dagster_pipes`` itself). ``WorkerEnv.read()`` is the only reader of these variables;
 the rest of the worker is handed what it returns.
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ftm_assets import constants as C
-from ftm_assets.worker.config import EmbeddingSettings
+from ftm_assets.worker_config import EmbeddingSettings
 
 BATCH_ATTEMPT_ENV = "AWS_BATCH_JOB_ATTEMPT"
 

@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from ftm_assets.storage import Storage, StorageError, layout
-from ftm_assets.worker.config import FailurePolicy
+from ftm_assets.worker_config import FailurePolicy
 from ftm_assets.worker.model.embed import ModelNotFoundError
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker_config import TopicParams
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.model.topic_model import fit_topics
 from ftm_assets.worker.outputs import now_utc

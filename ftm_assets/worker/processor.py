@@ -25,7 +25,7 @@ from ftm_assets import __version__
 from ftm_assets import constants as C
 from ftm_assets.versions import installed_versions
 from ftm_assets.storage.embeddings import EmbeddingIdentity, FirmVectors, call_key, text_hash
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.embedding_store import EmbeddingStore, EmbeddingUse
 from ftm_assets.worker.model.embed import Embedder, choose_backend, resolve_device, resolve_model_path
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText

@@ -18,7 +18,7 @@ from ftm_assets import constants as C
 from ftm_assets.markdown import markdown_table
 from ftm_assets.storage import Storage
 from ftm_assets.storage.commit import CommitRecord
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.failures import FAILED, SKIPPED
 
 TOP_FIRMS = 3  # firms shown in the largest-topics table (those with the most modelled sentences)

@@ -13,7 +13,7 @@ import sys
 
 from ftm_assets.storage import open_storage
 from ftm_assets.worker.batch import run_batch
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets_tests.support.scripted_processor import scripted
 
 

@@ -191,7 +191,7 @@ def test_topic_model_finds_several_topics_in_one_demo_call(monkeypatch):
     import numpy as np
     from sklearn.metrics import adjusted_rand_score
 
-    from ftm_assets.worker.config import TopicParams
+    from ftm_assets.worker_config import TopicParams
     from ftm_assets.worker.inputs import iter_firms
     from ftm_assets.worker.model.embed import Embedder, resolve_model_path
     from ftm_assets.worker.model.topic_model import fit_topics

@@ -17,7 +17,7 @@ from ftm_assets.storage.commit import load_commit
 from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.transcripts.demo import demo_transcripts
 from ftm_assets.worker.batch import run_batch
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.failures import CircuitBreakerOpen, StrictModeFailure
 from ftm_assets.worker.model.embed import ModelNotFoundError
 from ftm_assets.worker.processor import FirmProcessor

@@ -11,7 +11,7 @@ from ftm_assets.readers import IncompleteOutputError, IncompleteOutputWarning, q
 from ftm_assets.storage import LocalStorage
 from ftm_assets.storage.manifest import read_manifest
 from ftm_assets.worker.batch import run_batch
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets_tests.support.pipeline import build_test_definitions
 from ftm_assets_tests.support.scripted_processor import scripted
 from ftm_assets_tests.support.staging import firm_rows, rows_table, stage_quarter

@@ -15,7 +15,7 @@ from ftm_assets.storage import LocalStorage, StorageError, layout
 from ftm_assets.storage.commit import load_commit
 from ftm_assets.transcripts.demo import demo_transcripts
 from ftm_assets.worker.batch import run_batch
-from ftm_assets.worker.config import WorkerConfig
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.processor import FirmProcessor
 from ftm_assets_tests.support.staging import stage_quarter
 

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ftm_assets.worker.config import EmbeddingSettings
+from ftm_assets.worker_config import EmbeddingSettings
 from ftm_assets.worker.env import PROCESS_DEFAULTS, WORKER_ENV_VARS, WorkerEnv, WorkerEnvError, apply_process_defaults
 
 SET = {

@@ -3,7 +3,7 @@
 import pytest
 
 from ftm_assets.storage import StorageError
-from ftm_assets.worker.config import FailurePolicy
+from ftm_assets.worker_config import FailurePolicy
 from ftm_assets.worker.model.embed import ModelNotFoundError
 from ftm_assets.worker.failures import (
     CircuitBreaker,

@@ -16,7 +16,7 @@ import pytest
 from ftm_assets.readers import read_failures, read_firm_topics_table, read_sentences
 from ftm_assets.storage import LocalStorage, layout
 from ftm_assets.worker.batch import run_batch
-from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
+from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.failures import EmptyTranscript, is_critical, is_firm_bound
 from ftm_assets.worker.fit_pool import (
     CRASH_ENV,

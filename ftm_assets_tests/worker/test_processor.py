@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
+from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.processor import FirmProcessor, FirmResult

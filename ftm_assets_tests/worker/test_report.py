@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from ftm_assets import constants as C
 from ftm_assets.storage import LocalStorage
-from ftm_assets.worker.config import FailurePolicy, WorkerConfig
+from ftm_assets.worker_config import FailurePolicy, WorkerConfig
 from ftm_assets.worker.report import (
     WorkerTiming,
     check_results,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ftm_assets import constants as C
-from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker_config import TopicParams
 from ftm_assets.worker.model import boilerplate, ctfidf
 from ftm_assets.worker.model.ward import WardParams, cluster
 from ftm_assets.worker.model.jit_cache import import_umap_with_jit_cache

@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker_config import TopicParams
 from ftm_assets.worker.model import boilerplate, ctfidf
 from ftm_assets.worker.model.topic_model import Topic, fit_topics, ward_labels
 from ftm_assets_tests.support.earnings22 import requires_earnings22
@@ -128,7 +128,7 @@ def test_ward_fit_imports_no_bertopic_umap_or_hdbscan():
         """
         import sys
         import numpy as np
-        from ftm_assets.worker.config import TopicParams
+        from ftm_assets.worker_config import TopicParams
         from ftm_assets.worker.model.topic_model import fit_topics
 
         rng = np.random.default_rng(0)

@@ -4,7 +4,7 @@ BERTopic; on real calls, the default method's topics agree across seeds and lost
 import numpy as np
 import pytest
 
-from ftm_assets.worker.config import TopicParams
+from ftm_assets.worker_config import TopicParams
 from ftm_assets.worker.model.topic_model import fit_topics
 from ftm_assets_tests.support.earnings22 import requires_earnings22
 
@@ -78,7 +78,7 @@ def test_default_topics_on_real_calls_agree_across_seeds_and_lost_components():
 
     from benchmarks.corpora import real_firms
     from benchmarks.quality import drop_components
-    from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig
+    from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig
     from ftm_assets.worker.processor import FirmProcessor, PreparedFirm
     from ftm_assets.worker.segment import segment
 

@@ -7,7 +7,7 @@ import pytest
 from ftm_assets import constants as C
 from ftm_assets.quarters import QuarterKeyError
 from ftm_assets.resources.worker_settings import WorkerSettings
-from ftm_assets.worker.config import EmbeddingSettings, WorkerConfig, WorkerConfigError
+from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig, WorkerConfigError
 
 BASE = {"quarter": "2023Q1", "batch": "000", "storage_root": "/tmp/x", "run_id": "r1"}
 
