@@ -23,7 +23,7 @@ from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, quarters_in_folde
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.resources.theme_settings import ThemeSettings
-from ftm_assets.worker.env import WorkerEnvError, read_int
+from ftm_assets.env_values import VariableError, read_int
 
 ENVIRONMENTS = ("local", "aws")
 SOURCES = ("demo", "files", "wrds")
@@ -128,7 +128,7 @@ def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> in
     """``env[key]`` as a whole number within ``[lo, hi]``, or ``default`` when unset; ConfigError names it."""
     try:
         value = read_int(env, key, lo, hi)
-    except WorkerEnvError as exc:
+    except VariableError as exc:
         raise ConfigError(str(exc)) from exc
     return default if value is None else value
 

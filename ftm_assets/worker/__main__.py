@@ -15,7 +15,8 @@ _FIRST_LINE_AT = time.time()
 import gc
 import sys
 
-from ftm_assets.worker.env import WorkerEnv, WorkerEnvError, apply_process_defaults
+from ftm_assets.env_values import VariableError
+from ftm_assets.worker.env import WorkerEnv, apply_process_defaults
 
 apply_process_defaults()  # before torch is imported (fixed MKL/OpenMP thread counts, offline model)
 
@@ -65,7 +66,7 @@ def run() -> int:
     timing = WorkerTiming(process_started_at=_FIRST_LINE_AT)
     try:
         env = WorkerEnv.read()
-    except WorkerEnvError as exc:  # the container's setup, before Pipes opens: the job's log shows it
+    except VariableError as exc:  # the container's setup, before Pipes opens: the job's log shows it
         print(f"ftm-worker: {exc}", file=sys.stderr)
         return EXIT_BAD_ENVIRONMENT
     try:

@@ -3,7 +3,8 @@
 Everything about *what* to process (quarter, batch, storage root, failure policy, topic-model parameters)
 travels in the Pipes extras (``worker_config``). The environment carries only what belongs to the
 container: where the model is, which device and embedder, caches, the Batch attempt, and the Pipes
-bootstrap (read by ``dagster_pipes`` itself). ``WorkerEnv.read()`` is the only reader of these variables;
+bootstrap (read by ``dagster_pipes`` itself). ``WorkerEnv.read()`` is the only reader of these variables
+(a bad value raises ``env_values.VariableError``, naming it);
 the rest of the worker is handed what it returns.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ftm_assets import constants as C
+from ftm_assets.env_values import read_int, read_switch, read_text
 from ftm_assets.worker_config import EmbeddingSettings
 
 BATCH_ATTEMPT_ENV = "AWS_BATCH_JOB_ATTEMPT"
@@ -54,10 +56,6 @@ DEPLOYMENT_ENV_VARS = tuple(k for k, (who, _) in WORKER_ENV_VARS.items() if who 
 PROCESS_DEFAULTS = {"MKL_DYNAMIC": "FALSE", "OMP_DYNAMIC": "FALSE", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
-class WorkerEnvError(ValueError):
-    """A worker environment variable has a value the worker cannot use; the message names it."""
-
-
 def apply_process_defaults() -> None:
     """``PROCESS_DEFAULTS`` where unset; before torch is imported, so that MKL and OpenMP see them."""
     for name, value in PROCESS_DEFAULTS.items():
@@ -73,50 +71,19 @@ class WorkerEnv:
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> WorkerEnv:
-        """Read every worker variable once (``os.environ`` by default); WorkerEnvError names a bad one."""
+        """Read every worker variable once (``os.environ`` by default); VariableError names a bad one."""
         env = os.environ if environ is None else environ
         return cls(
             embedding=EmbeddingSettings(
-                model=_text(env, "FTM_EMBEDDING_MODEL"),
-                device=_text(env, "FTM_DEVICE"),
-                backend=_text(env, "FTM_EMBED_BACKEND"),
-                precision=_text(env, "FTM_EMBED_PRECISION"),
+                model=read_text(env, "FTM_EMBEDDING_MODEL"),
+                device=read_text(env, "FTM_DEVICE"),
+                backend=read_text(env, "FTM_EMBED_BACKEND"),
+                precision=read_text(env, "FTM_EMBED_PRECISION"),
                 pipeline_depth=read_int(env, "FTM_PIPELINE_DEPTH", 0, C.MAX_PIPELINE_DEPTH,
                                         "0 = no overlap, 1 = one firm ahead"),  # fmt: skip
-                onnx_cache_dir=_text(env, "FTM_ONNX_CACHE_DIR"),
+                onnx_cache_dir=read_text(env, "FTM_ONNX_CACHE_DIR"),
                 fit_workers=read_int(env, "FTM_FIT_WORKERS", 0, C.MAX_FIT_WORKERS, "0 = fit in the worker's process"),
                 store=read_switch(env, "FTM_EMBEDDING_STORE"),
             ),
             batch_attempt=read_int(env, BATCH_ATTEMPT_ENV, 1, None, "Batch attempts start at 1") or 1,
         )
-
-
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    return (env.get(name) or "").strip() or None
-
-
-def read_switch(env: Mapping[str, str], name: str) -> bool | None:
-    """``env[name]`` as on/off (also true/false, 1/0, yes/no), None when unset; errors name it."""
-    text = _text(env, name)
-    if text is None:
-        return None
-    value = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False,
-             "no": False}.get(text.lower())
-    if value is None:
-        raise WorkerEnvError(f"{name}={text!r} is not on or off.")
-    return value
-
-
-def read_int(env: Mapping[str, str], name: str, lo: int, hi: int | None, meaning: str = "") -> int | None:
-    """``env[name]`` as a whole number within ``lo..hi`` (None: unbounded), None when unset; errors name it."""
-    text = _text(env, name)
-    if text is None:
-        return None
-    why = f" ({meaning})" if meaning else ""
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise WorkerEnvError(f"{name}={text!r} is not a whole number{why}.") from exc
-    if value < lo or (hi is not None and value > hi):
-        raise WorkerEnvError(f"{name}={value} is outside {lo}..{'' if hi is None else hi}{why}.")
-    return value

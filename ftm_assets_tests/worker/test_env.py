@@ -5,7 +5,8 @@ import os
 import pytest
 
 from ftm_assets.worker_config import EmbeddingSettings
-from ftm_assets.worker.env import PROCESS_DEFAULTS, WORKER_ENV_VARS, WorkerEnv, WorkerEnvError, apply_process_defaults
+from ftm_assets.env_values import VariableError
+from ftm_assets.worker.env import PROCESS_DEFAULTS, WORKER_ENV_VARS, WorkerEnv, apply_process_defaults
 
 SET = {
     "FTM_EMBEDDING_MODEL": "/opt/ftm/model",
@@ -52,7 +53,7 @@ def test_the_store_switch_reads_on_and_off(value, store):
     ],
 )
 def test_bad_values_name_the_variable(variable, value, match):
-    with pytest.raises(WorkerEnvError, match=match):
+    with pytest.raises(VariableError, match=match):
         WorkerEnv.read({variable: value})
 
 
