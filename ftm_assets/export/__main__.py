@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ftm_assets.export.panel import export_panel
-    from ftm_assets.themes.readers import ThemesNotMaterialized
+    from ftm_assets.readers import ThemesNotMaterialized
 
     try:
         frame = export_panel(args.root, args.quarters, args.out, strict=not args.skip_missing)

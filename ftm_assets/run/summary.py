@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics, read_theme_exposure, read_themes
-from ftm_assets.themes.readers import ThemesNotMaterialized
+from ftm_assets.readers import ThemesNotMaterialized
 
 
 def describe_source(settings) -> str:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets.quarters import Quarter
-from ftm_assets.readers import commit_records, quarter_commits, read_firm_topics, read_sentences
+from ftm_assets.readers.topics import commit_records, quarter_commits, read_firm_topics, read_sentences
 from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEME_MEMBERS_SCHEMA, THEMES_SCHEMA
 from ftm_assets.storage import Storage, layout
 from ftm_assets.themes.chain import QuarterOutcome, chain_fingerprint, run_quarter

@@ -8,7 +8,7 @@ import pytest
 from ftm_assets.readers import read_theme_exposure, read_themes
 from ftm_assets.storage import LocalStorage, layout
 from ftm_assets.themes.params import ThemeParams
-from ftm_assets.themes.readers import ThemesNotMaterialized
+from ftm_assets.readers import ThemesNotMaterialized
 from ftm_assets.themes.store import IncompleteQuarter, resolve
 from ftm_assets_tests.themes.synthetic import commit_quarter, planted_quarter
 

@@ -161,21 +161,3 @@ def read_topic_sentences(root: str | Storage, quarters: Quarters, *, strict: boo
         ["quarter", "firm_id", "sentence_id", "speaker_type", "text"]]
     return exploded.merge(sentences, on=["quarter", "firm_id", "sentence_id"], how="left", validate="one_to_one")
 
-
-__all__ = [
-    "IncompleteOutputError",
-    "IncompleteOutputWarning",
-    "commit_records",
-    "committed_parts",
-    "quarter_commits",
-    "read_failures",
-    "read_firm_topics",
-    "read_firm_topics_table",
-    "read_sentences",
-    "read_topic_sentences",
-    "stale_commits",
-    "read_theme_exposure",
-    "read_themes",
-]
-
-from ftm_assets.themes.readers import read_theme_exposure, read_themes  # noqa: E402  (themes read via readers)
