@@ -24,7 +24,8 @@ from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEMES_SCHEMA
 from ftm_assets.storage import Storage, layout
 from ftm_assets.themes import plots, quality
 from ftm_assets.themes.chain import chain_fingerprint
-from ftm_assets.themes.store import IncompleteQuarter, input_fingerprint, load_outcome, read_table, resolve
+from ftm_assets.readers.themes import read_table
+from ftm_assets.themes.store import IncompleteQuarter, input_fingerprint, load_outcome, resolve
 
 CHECK_FIRMS_EXPOSED = "firms_with_theme_exposure"
 CHECK_IDS_ACCOUNTED = "last_quarter_ids_matched_or_ended"

@@ -46,19 +46,15 @@ class IncompleteOutputError(RuntimeError):
     """``strict=True`` and some batches of the quarters read are missing or stale (the message names them)."""
 
 
-def _store(root: str | Storage) -> Storage:
-    return root if isinstance(root, Storage) else open_storage(root)
-
-
 def quarter_commits(root: str | Storage, quarter: str) -> QuarterCommits:
     """A quarter's commit records checked against its current manifest: ``current`` (read by the readers),
     ``stale`` (made for another batch count or firm list, each with its reason) and ``missing`` batches."""
-    return _quarter_commits(_store(root), quarter)
+    return _quarter_commits(open_storage(root), quarter)
 
 
 def stale_commits(root: str | Storage, quarters: Quarters) -> list[StaleCommit]:
     """Commit records that the readers skip because the manifest changed since (with the reason)."""
-    store = _store(root)
+    store = open_storage(root)
     return [s for q in expand_quarters(quarters) for s in _quarter_commits(store, q).stale]
 
 
@@ -81,7 +77,7 @@ def _current_records(store: Storage, quarters: Quarters, strict: bool) -> list[C
 
 def commit_records(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> list[CommitRecord]:
     """The commit record of every finished batch that matches the current manifest, sorted by quarter and batch."""
-    return _current_records(_store(root), quarters, strict)
+    return _current_records(open_storage(root), quarters, strict)
 
 
 def _part_keys(store: Storage, quarters: Quarters, kind: PartKind, strict: bool) -> list[str]:
@@ -97,7 +93,7 @@ def _part_keys(store: Storage, quarters: Quarters, kind: PartKind, strict: bool)
 def committed_parts(root: str | Storage, quarters: Quarters, kind: PartKind = "firm_topics", *,
                     strict: bool = False) -> list[str]:
     """Full paths/URIs of the Parquet files that make up ``kind`` for ``quarters``, for duckdb or polars."""
-    store = _store(root)
+    store = open_storage(root)
     return [store.uri(k) for k in _part_keys(store, quarters, kind, strict)]
 
 
@@ -114,7 +110,7 @@ def _conform_old(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 def read_firm_topics_table(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> pa.Table:
-    store = _store(root)
+    store = open_storage(root)
     return _read_parts(store, _part_keys(store, quarters, "firm_topics", strict), FIRM_TOPICS_SCHEMA)
 
 
@@ -124,7 +120,7 @@ def read_firm_topics(root: str | Storage, quarters: Quarters, *, with_text: bool
 
     ``with_text=True`` adds ``sentences``: the text of each of the row's ``sentence_ids``, in the same order.
     """
-    store = _store(root)
+    store = open_storage(root)
     topics = read_firm_topics_table(store, quarters, strict=strict).to_pandas()
     if not with_text:
         return topics
@@ -139,20 +135,20 @@ def read_firm_topics(root: str | Storage, quarters: Quarters, *, with_text: bool
 
 def read_sentences(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> pd.DataFrame:
     """The sentences the topic model saw, keyed by (quarter, firm_id, sentence_id)."""
-    store = _store(root)
+    store = open_storage(root)
     return _read_parts(store, _part_keys(store, quarters, "sentences", strict), SENTENCES_SCHEMA).to_pandas()
 
 
 def read_failures(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> pd.DataFrame:
     """Firms of ``quarters`` without topics, one row per firm: ``outcome`` is ``failed`` (an error) or
     ``skipped`` (too little text to model), with error class and message."""
-    store = _store(root)
+    store = open_storage(root)
     return _read_parts(store, _part_keys(store, quarters, "failures", strict), FAILURES_SCHEMA).to_pandas()
 
 
 def read_topic_sentences(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> pd.DataFrame:
     """One row per (firm, topic, sentence): ``sentence_ids`` resolved to the sentences' text."""
-    store = _store(root)
+    store = open_storage(root)
     topics = read_firm_topics(store, quarters, strict=strict)
     exploded = topics[["quarter", "firm_id", "topic_id", "representation", "sentence_ids"]].explode("sentence_ids")
     exploded = exploded.dropna(subset=["sentence_ids"]).rename(columns={"sentence_ids": "sentence_id"})

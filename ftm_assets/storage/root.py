@@ -340,8 +340,10 @@ class _FileLock:
         os.close(self._fd)
 
 
-def open_storage(root: str | os.PathLike[str]) -> Storage:
-    """The storage behind ``root``: ``s3://bucket[/prefix]`` or a local folder."""
+def open_storage(root: str | os.PathLike[str] | Storage) -> Storage:
+    """The storage behind ``root``: ``s3://bucket[/prefix]`` or a local folder (a ``Storage`` is itself)."""
+    if isinstance(root, Storage):
+        return root
     text = str(root)
     if text.startswith("s3://"):
         return S3Storage(text)

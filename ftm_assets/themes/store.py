@@ -30,7 +30,6 @@ from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEME_MEMBERS_SCHEMA, THEME
 from ftm_assets.storage import Storage, layout
 from ftm_assets.themes.chain import QuarterOutcome, chain_fingerprint, run_quarter
 from ftm_assets.themes.params import ThemeParams
-from ftm_assets.themes.quarter import QuarterThemes
 from ftm_assets.themes.registry import Registry
 
 
@@ -70,13 +69,6 @@ def _parquet(df: pd.DataFrame, schema: pa.Schema) -> bytes:
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue()
-
-
-def read_table(store: Storage, quarter: str, name: str, schema: pa.Schema) -> pd.DataFrame:
-    key = layout.themes_table(quarter, name)
-    if not store.exists(key):
-        return schema.empty_table().to_pandas()
-    return pq.read_table(io.BytesIO(store.read_bytes(key))).to_pandas()
 
 
 def save_outcome(store: Storage, outcome: QuarterOutcome) -> None:
@@ -171,10 +163,3 @@ def resolve(store: Storage, quarter: str, earlier: list[str], params: ThemeParam
     store.write_text(layout.theme_registry(), tail.to_json())
     return outcome, registry
 
-
-def stored_themes(store: Storage, quarter: str) -> QuarterThemes | None:
-    """The stored tables of a quarter (for pictures over quarters); None when never materialized."""
-    if load_outcome(store, quarter) is None:
-        return None
-    return QuarterThemes(read_table(store, quarter, "themes.parquet", THEMES_SCHEMA),
-                         read_table(store, quarter, "members.parquet", THEME_MEMBERS_SCHEMA), [], {}, [])
