@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from ftm_assets.charts import DPI, WIDTH_IN
+from ftm_assets.summary.chart import DPI, WIDTH_IN
 from ftm_assets_tests.support.dagster_dev import (
     BATCH_COUNT,
     BROKEN_BATCH,

@@ -2,8 +2,8 @@
 
 It depends on *all* batch partitions of its quarter (``MultiToSingleDimensionPartitionMapping`` on the
 quarter dimension), so a backfill by quarter runs it once the quarter's batches are done. This module is the
-Dagster side only: the numbers come from ``ftm_assets.quarter_summary``, the picture (topics per firm, failure
-rate per batch) from ``ftm_assets.charts``, shown in the materialization's metadata and written with the
+Dagster side only: the numbers come from ``ftm_assets.summary.quarter``, the picture (topics per firm, failure
+rate per batch) from ``ftm_assets.summary.chart``, shown in the materialization's metadata and written with the
 firm-level Parquet under ``summaries/quarter=<q>/``.
 """
 
@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from ftm_assets.constants import CHECK_BATCHES_COMMITTED, CHECK_QUARTER_FAILURE_RATE
 from ftm_assets.markdown import markdown_table
 from ftm_assets.partitions import QUARTER_DIM
-from ftm_assets.quarter_summary import BatchRow, ManifestMissing, QuarterSummary, summarize_quarter
+from ftm_assets.summary.quarter import BatchRow, ManifestMissing, QuarterSummary, summarize_quarter
 from ftm_assets.readers import quarter_commits
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.worker_settings import WorkerSettings
@@ -156,7 +156,7 @@ def build_quarter_summary(quarter_partitions: dg.PartitionsDefinition) -> dg.Ass
         context: dg.AssetExecutionContext, storage: StorageRoot, worker_settings: WorkerSettings
     ) -> dg.MaterializeResult:
         # matplotlib is imported here, not at module level: every run loads the code location, few draw.
-        from ftm_assets.charts import png_bytes, quarter_chart
+        from ftm_assets.summary.chart import png_bytes, quarter_chart
 
         quarter = context.partition_key
         store = storage.store

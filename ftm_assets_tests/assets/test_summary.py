@@ -16,10 +16,10 @@ import pytest
 from PIL import Image
 
 from ftm_assets.assets.summary import batches_markdown, build_quarter_summary
-from ftm_assets.charts import DPI, HEIGHT_IN, WIDTH_IN, png_bytes, quarter_chart, topics_histogram
+from ftm_assets.summary.chart import DPI, HEIGHT_IN, WIDTH_IN, png_bytes, quarter_chart, topics_histogram
 from ftm_assets.constants import CHECK_BATCHES_COMMITTED, CHECK_QUARTER_FAILURE_RATE
 from ftm_assets.partitions import quarter_batch_partitions, quarter_partitions
-from ftm_assets.quarter_summary import BatchRow, ManifestMissing, QuarterSummary, summarize_quarter
+from ftm_assets.summary.quarter import BatchRow, ManifestMissing, QuarterSummary, summarize_quarter
 from ftm_assets.schema import SUMMARY_SCHEMA
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.worker_settings import WorkerSettings

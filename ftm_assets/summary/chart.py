@@ -12,7 +12,7 @@ from collections import Counter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from ftm_assets.quarter_summary import BatchRow, QuarterSummary
+from ftm_assets.summary.quarter import BatchRow, QuarterSummary
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 3.8, 100  # a 1000 x 380 px PNG
 MAX_UPRIGHT_BATCH_LABELS = 10  # more batches than this: their labels are turned to fit
