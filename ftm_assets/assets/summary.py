@@ -57,7 +57,7 @@ def batches_markdown(batches: list[BatchRow]) -> str:
 
 def _checks(summary: QuarterSummary, max_failure_rate: float) -> list[dg.AssetCheckResult]:
     missing = [b.batch for b in summary.batches if not b.committed]
-    firms, failed, skipped, rate = summary.n_firms, summary.failed, summary.skipped, summary.failure_rate
+    attempted, failed, skipped, rate = summary.attempted, summary.failed, summary.skipped, summary.failure_rate
     skipped_note = f"; {skipped} more were skipped (not counted as failures)" if skipped else ""
     return [
         dg.AssetCheckResult(
@@ -78,7 +78,7 @@ def _checks(summary: QuarterSummary, max_failure_rate: float) -> list[dg.AssetCh
                 "failure_rate": rate,
                 "skip_rate": summary.skip_rate,
                 "max_failure_rate": max_failure_rate,
-                "verdict": f"{failed} of {firms} firms of the quarter failed ({rate:.1%}){skipped_note}; the "
+                "verdict": f"{failed} of {attempted} firms attempted in the quarter failed ({rate:.1%}){skipped_note}; the "
                 f"limit is {max_failure_rate:.1%}.",
             },
         ),

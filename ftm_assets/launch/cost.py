@@ -10,10 +10,11 @@ Unknown values are ``null``, never a guessed number.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
-from ftm_assets.storage import layout, open_storage
+from ftm_assets.storage import Storage, layout, open_storage
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,30 @@ class CostRecord:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=False)
 
+    @classmethod
+    def from_json(cls, text: str) -> CostRecord:
+        """The record ``to_json`` wrote; ValueError says what is wrong with one that is not."""
+        try:
+            data = json.loads(text)
+            attempts = [AttemptCost(**a) for a in data.pop("attempts", [])]
+            return cls(**data, attempts=attempts)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ValueError(f"Not a cost record ({exc}); it should hold {', '.join(f.name for f in fields(cls))}.") from exc
+
+    @classmethod
+    def combined(cls, records: Sequence[CostRecord]) -> CostRecord:
+        """What ``records`` (the batches of one quarter) cost together: a field is None where no record gave it."""
+        if not records:
+            raise ValueError("CostRecord.combined needs at least one record.")
+        first = records[0]
+        return cls(
+            quarter=first.quarter,
+            batch=",".join(r.batch for r in records),
+            launcher=first.launcher,
+            attempts=[a for r in records for a in r.attempts],
+            **{name: _sum_known(getattr(r, name) for r in records) for name in ("gpu_hours", "cpu_seconds", "cost_usd")},
+        )
+
     def metadata(self) -> dict[str, Any]:
         """The record as Dagster metadata (``cost_*`` keys; unknown values left out)."""
         values: dict[str, Any] = {
@@ -62,9 +87,28 @@ class CostRecord:
         return {k: v for k, v in values.items() if v is not None}
 
 
-def _total(values) -> float | None:
+def _total(values: Iterable[float | None]) -> float | None:
     known = [v for v in values if v is not None]
     return round(sum(known), 3) if known else None
+
+
+def _sum_known(values: Iterable[float | None]) -> float | None:
+    """The sum of the known values, None when none is known (an unknown cost is never a zero)."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def read_cost_records(store: Storage, quarter: str) -> dict[str, CostRecord]:
+    """The quarter's cost record of each batch that has one (empty when there are none)."""
+    records: dict[str, CostRecord] = {}
+    for key in store.list(layout.costs_prefix(quarter)):
+        if key.endswith(".json"):
+            try:
+                record = CostRecord.from_json(store.read_text(key))
+            except ValueError as exc:
+                raise ValueError(f"Cost record {store.uri(key)}: {exc}") from exc
+            records[record.batch] = record
+    return records
 
 
 def write_cost_record(storage_root: str, record: CostRecord) -> str:

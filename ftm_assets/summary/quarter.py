@@ -9,40 +9,23 @@ counts as failed), the launchers' cost records (``costs/quarter=<q>/batch_<b>.js
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 
-from ftm_assets.storage.commit import CommitRecord
-from ftm_assets.worker.report import firm_stability
+from ftm_assets.launch.cost import CostRecord, read_cost_records
+from ftm_assets.outcomes import FAILED, SKIPPED, failure_rate, firm_stability
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics_table
 from ftm_assets.schema import SUMMARY_SCHEMA
 from ftm_assets.storage import Storage, layout
-
-FAILED, SKIPPED = "failed", "skipped"
-COST_FIELDS = ("gpu_hours", "cpu_seconds", "cost_usd")
+from ftm_assets.storage.commit import CommitRecord
+from ftm_assets.storage.manifest import read_manifest
 
 
 class ManifestMissing(LookupError):
     """The quarter has no firm manifest, so there is nothing to summarize yet."""
-
-
-@dataclass(frozen=True)
-class Cost:
-    """What one or more batch jobs cost; a field is None where no record gave it."""
-
-    gpu_hours: float | None = None
-    cpu_seconds: float | None = None
-    cost_usd: float | None = None
-
-    def __add__(self, other: Cost) -> Cost:
-        def add(a: float | None, b: float | None) -> float | None:
-            return b if a is None else a if b is None else a + b
-
-        return Cost(*(add(getattr(self, f), getattr(other, f)) for f in COST_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -53,11 +36,13 @@ class BatchRow:
     committed: bool
     seconds: float
     skipped: int = 0
-    cost: Cost | None = None  # None: no cost record for this batch
+    cost: CostRecord | None = None  # None: no cost record for this batch
+    modelled: int = 0  # firms with topic rows
 
     @property
     def failure_rate(self) -> float:
-        return self.failed / self.firms if self.firms else 0.0
+        """``outcomes.failure_rate``: failed over modelled and failed firms (0 for a batch not committed)."""
+        return failure_rate(self.failed, self.modelled)
 
     @property
     def skip_rate(self) -> float:
@@ -83,19 +68,28 @@ class QuarterSummary:
         return sum(b.skipped for b in self.batches)
 
     @property
+    def modelled(self) -> int:
+        return sum(b.modelled for b in self.batches)
+
+    @property
+    def attempted(self) -> int:
+        """The failure rate's denominator: firms modelled or failed (skipped and not-yet-run ones are not)."""
+        return self.modelled + self.failed
+
+    @property
     def failure_rate(self) -> float:
-        """Failed firms (skipped ones not counted) over the manifest's firms: what the quarter's check limits."""
-        return self.failed / self.n_firms if self.n_firms else 0.0
+        """``outcomes.failure_rate`` over every batch: what the quarter's check limits."""
+        return failure_rate(self.failed, self.modelled)
 
     @property
     def skip_rate(self) -> float:
         return self.skipped / self.n_firms if self.n_firms else 0.0
 
     @property
-    def cost(self) -> Cost | None:
+    def cost(self) -> CostRecord | None:
         """The quarter's cost over every batch with a cost record; None when no batch has one."""
         costs = [b.cost for b in self.batches if b.cost is not None]
-        return sum(costs[1:], costs[0]) if costs else None
+        return CostRecord.combined(costs) if costs else None
 
     @property
     def costed_firms(self) -> int:
@@ -108,40 +102,21 @@ def record_facts(record: CommitRecord) -> tuple[str, dict[str, float]]:
     return record.batch, dict(record.seconds)
 
 
-def read_manifest(store: Storage, quarter: str) -> dict[str, list[str]]:
-    key = layout.manifest(quarter)
-    if not store.exists(key):
+def _manifest(store: Storage, quarter: str) -> dict[str, list[str]]:
+    """Firm ids per batch of the quarter's manifest; ManifestMissing when there is none yet."""
+    entries = read_manifest(store, quarter)
+    if entries is None:
         raise ManifestMissing(
-            f"No firm manifest for {quarter} at {store.uri(key)}: materialize firm_manifest and the "
-            f"firm_topics batches of {quarter} first."
+            f"No firm manifest for {quarter} at {store.uri(layout.manifest(quarter))}: materialize firm_manifest "
+            f"and the firm_topics batches of {quarter} first."
         )
-    rows = [json.loads(line) for line in store.read_text(key).splitlines() if line.strip()]
-    return {row["batch"]: list(row["firm_ids"]) for row in rows}
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def read_costs(store: Storage, quarter: str) -> dict[str, Cost]:
-    """Cost per batch from the launchers' records under ``costs/quarter=<q>/`` (empty when there are none)."""
-    costs: dict[str, Cost] = {}
-    for key in store.list(layout.costs_prefix(quarter)):
-        if not key.endswith(".json"):
-            continue
-        try:
-            record = json.loads(store.read_text(key))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"Cost record {store.uri(key)} is not valid JSON: {exc}") from exc
-        batch = str(record.get("batch") or key.rsplit("batch_", 1)[-1].removesuffix(".json"))
-        costs[batch] = Cost(*(_number(record.get(f)) for f in COST_FIELDS))
-    return costs
+    return {entry.batch: entry.firm_ids for entry in entries}
 
 
 def _per_firm_topics(topics: pa.Table) -> dict[str, dict[str, Any]]:
     """Topics, sentences, outlier sentences and stability per firm (None without the column).
 
-    A firm's stability is the worker's own measure (``worker.report.firm_stability``): its topics' stability
+    A firm's stability is the worker's own measure (``outcomes.firm_stability``): its topics' stability
     weighted by their sentences, outliers left out, so the summary and the batch metadata agree.
     """
     has_stability = "stability" in topics.column_names
@@ -171,12 +146,12 @@ def _status(committed: bool, outcome: str | None, topics: int) -> str:
 
 def summarize_quarter(store: Storage, quarter: str) -> QuarterSummary:
     """Join the manifest with every committed batch: what happened to each firm, and to each batch."""
-    manifest = read_manifest(store, quarter)
+    manifest = _manifest(store, quarter)
     records = dict(record_facts(rec) for rec in commit_records(store, quarter))
     per_firm = _per_firm_topics(read_firm_topics_table(store, quarter))
     failures = {r["firm_id"]: r for r in read_failures(store, quarter).to_dict("records")}
     outcomes = {f: (r.get("outcome") or FAILED) for f, r in failures.items()}
-    costs = read_costs(store, quarter)
+    costs = read_cost_records(store, quarter)
 
     rows, batches, stages = [], [], Counter()
     for batch, firm_ids in sorted(manifest.items()):
@@ -205,6 +180,7 @@ def summarize_quarter(store: Storage, quarter: str) -> QuarterSummary:
                 firms=len(firm_ids),
                 failed=sum(1 for f in firm_ids if outcomes.get(f) == FAILED),
                 skipped=sum(1 for f in firm_ids if outcomes.get(f) == SKIPPED),
+                modelled=sum(1 for f in firm_ids if committed and f in per_firm),
                 committed=committed,
                 seconds=float(seconds.get("total", 0.0)),
                 cost=costs.get(batch),

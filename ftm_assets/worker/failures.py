@@ -13,13 +13,10 @@ import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
 
+from ftm_assets.outcomes import FAILED, SKIPPED, failure_rate
 from ftm_assets.storage import Storage, StorageError, layout
 from ftm_assets.worker_config import FailurePolicy
 from ftm_assets.worker.model.embed import ModelNotFoundError
-
-
-FAILED = "failed"
-SKIPPED = "skipped"
 
 
 class FirmError(Exception):
@@ -123,7 +120,8 @@ class CircuitBreaker:
 
     @property
     def rate(self) -> float:
-        return self.failed / self.processed if self.processed else 0.0
+        """``outcomes.failure_rate``: skipped firms are not in ``processed``."""
+        return failure_rate(self.failed, self.processed - self.failed)
 
 
 POISON_AFTER_ATTEMPTS = 2  # a critical error that is not firm-bound makes the firm poison once it repeats

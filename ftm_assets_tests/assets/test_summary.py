@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from ftm_assets.launch.cost import AttemptCost, CostRecord
 from ftm_assets.assets.summary import batches_markdown, build_quarter_summary
 from ftm_assets.summary.chart import DPI, HEIGHT_IN, WIDTH_IN, png_bytes, quarter_chart, topics_histogram
 from ftm_assets.constants import CHECK_BATCHES_COMMITTED, CHECK_QUARTER_FAILURE_RATE
@@ -140,7 +141,7 @@ def test_skipped_firms_are_shown_but_not_counted_as_failures(tmp_path):
     assert (statuses["5"], statuses["6"]) == ("skipped", "failed")
     batch = summary.batches[1]
     assert (batch.failed, batch.skipped) == (1, 1)
-    assert (summary.failure_rate, summary.skip_rate) == (1 / 6, 1 / 6)
+    assert (summary.failure_rate, summary.skip_rate) == (1 / 5, 1 / 6)  # the skipped firm is not attempted
 
 
 def test_per_firm_stability_is_its_topics_stability_weighted_by_sentences(tmp_path):
@@ -162,14 +163,15 @@ def test_per_firm_stability_is_its_topics_stability_weighted_by_sentences(tmp_pa
 def test_cost_records_sum_per_batch_and_quarter(tmp_path):
     store = _store(tmp_path)
     for batch, gpu_hours, cpu_s, usd in (("000", 0.25, 900.0, 0.31), ("001", 0.5, 1800.0, 0.62)):
-        store.write_text(layout.cost_record(Q, batch), json.dumps(
-            {"quarter": Q, "batch": batch, "launcher": "aws-batch", "attempts": [{"seconds": 1}],
-             "gpu_hours": gpu_hours, "cpu_seconds": cpu_s, "cost_usd": usd}))
+        attempt = AttemptCost(f"job-{batch}", 1, 5.0, 60.0, "g5.xlarge", True, 0.5, usd)
+        store.write_text(layout.cost_record(Q, batch), CostRecord(
+            Q, batch, "aws", [attempt], gpu_hours=gpu_hours, cpu_seconds=cpu_s, cost_usd=usd).to_json())
     summary = summarize_quarter(store, Q)
     assert summary.batches[0].cost.gpu_hours == 0.25
     assert summary.cost.gpu_hours == pytest.approx(0.75)
     assert summary.cost.cpu_seconds == pytest.approx(2700.0)
     assert summary.cost.cost_usd == pytest.approx(0.93)
+    assert [a.job_id for a in summary.cost.attempts] == ["job-000", "job-001"]
     rows = _table_rows(batches_markdown(summary.batches))
     assert (rows[1]["GPU-hours"], rows[1]["CPU-seconds"], rows[1]["cost (USD)"]) == ("0.50", "1800", "0.62")
 
@@ -256,14 +258,13 @@ def test_the_quarter_check_counts_failed_firms_only(tmp_path):
     store = _store(tmp_path)
     _with_a_skipped_firm(store)
     for batch, usd in (("000", 1.0), ("001", 2.0)):
-        store.write_text(layout.cost_record(Q, batch), json.dumps(
-            {"quarter": Q, "batch": batch, "launcher": "local", "attempts": [], "gpu_hours": None,
-             "cpu_seconds": 60.0, "cost_usd": usd}))
-    result = _materialize(tmp_path, max_failure_rate=0.2)  # 1 failed of 6 (17%) passes; 2 of 6 would not
+        store.write_text(layout.cost_record(Q, batch), CostRecord(
+            Q, batch, "local", [], gpu_hours=None, cpu_seconds=60.0, cost_usd=usd).to_json())
+    result = _materialize(tmp_path, max_failure_rate=0.2)  # 1 failed of 5 attempted (20%) passes; 2 of 5 would not
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}[CHECK_QUARTER_FAILURE_RATE]
     assert check.passed
-    assert check.metadata["failure_rate"].value == pytest.approx(1 / 6)
-    assert "1 of 6 firms of the quarter failed (16.7%); 1 more were skipped" in check.metadata["verdict"].value
+    assert check.metadata["failure_rate"].value == pytest.approx(1 / 5)
+    assert "1 of 5 firms attempted in the quarter failed (20.0%); 1 more were skipped" in check.metadata["verdict"].value
     meta = result.asset_materializations_for_node("quarter_topic_summary")[0].metadata
     assert (meta["firms_failed"].value, meta["firms_skipped"].value) == (1, 1)
     assert (meta["cost_usd"].value, meta["cost_usd_per_firm"].value, meta["cpu_seconds"].value) == (3.0, 0.5, 120.0)
@@ -285,7 +286,7 @@ def test_the_quarter_check_fails_above_the_limit(tmp_path):
     result = _materialize(tmp_path, max_failure_rate=0.1)  # 1 of 6 failed: 16.7%
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}[CHECK_QUARTER_FAILURE_RATE]
     assert not check.passed
-    assert check.metadata["verdict"].value == "1 of 6 firms of the quarter failed (16.7%); the limit is 10.0%."
+    assert check.metadata["verdict"].value == "1 of 6 firms attempted in the quarter failed (16.7%); the limit is 10.0%."
 
 
 def test_no_manifest_fails_with_what_to_materialize(tmp_path):
