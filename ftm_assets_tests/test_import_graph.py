@@ -211,3 +211,10 @@ def test_a_cycle_is_found_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setitem(GRAPH, "ftm_assets.quarters", GRAPH["ftm_assets.quarters"] | {"ftm_assets.schema"})
     monkeypatch.setitem(GRAPH, "ftm_assets.schema", GRAPH["ftm_assets.schema"] | {"ftm_assets.quarters"})
     assert ["ftm_assets.quarters", "ftm_assets.schema"] in _cycles()
+
+
+def test_only_public_dagster_imports() -> None:
+    """``dagster._…`` is Dagster's private API: it moves between releases without notice."""
+    private = {m: sorted(n for n in imported_names(m) if n.startswith("dagster._")) for m in MODULES}
+    private = {m: n for m, n in private.items() if n}
+    assert not private, f"Private Dagster imports (use the public name on `dagster`): {private}"

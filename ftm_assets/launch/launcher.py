@@ -12,6 +12,9 @@ from typing import Any
 
 import dagster as dg
 
+# What a launcher is handed: an asset's context, or an op's (the Batch client serves both).
+AnyContext = dg.AssetExecutionContext | dg.OpExecutionContext
+
 
 class Launcher(dg.ConfigurableResource, ABC):
     @abstractmethod

@@ -35,7 +35,7 @@ class Scenario(dg.Config):
     check_specs=[dg.AssetCheckSpec("failure_rate", asset="firm_topic_failures")],
     partitions_def=PARTITIONS,
 )
-def firm_partition(context: dg.AssetExecutionContext, config: Scenario, batch: PipesBatchClient):
+def firm_partition(context: dg.AssetExecutionContext, config: Scenario, batch: dg.ResourceParam[PipesBatchClient]):
     yield from batch.run(
         context=context,
         extras={

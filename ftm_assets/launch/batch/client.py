@@ -29,8 +29,6 @@ from typing import Any
 import boto3
 import dagster as dg
 from botocore.exceptions import ClientError
-from dagster._core.definitions.resource_annotation import TreatAsResourceParam
-from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster_aws.pipes import PipesS3ContextInjector
 
 from ftm_assets.launch.batch.attempt_costs import batch_cost_record
@@ -40,6 +38,7 @@ from ftm_assets.launch.batch.links import console_url, log_stream_url
 from ftm_assets.launch.batch.poller import BatchJobPoller
 from ftm_assets.launch.batch.prices import PriceTable
 from ftm_assets.launch.cost import write_cost_record
+from ftm_assets.launch.launcher import AnyContext
 from ftm_assets.launch.batch.errors import (
     BatchApiError,
     BatchJobExitError,
@@ -60,11 +59,10 @@ from ftm_assets.launch.batch.job_state import (
 )
 from ftm_assets.launch.batch.message_reader import PipesS3AttemptMessageReader
 
-AnyContext = dg.AssetExecutionContext | dg.OpExecutionContext
 TERMINATE_REASON_MAX = 250
 
 
-class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
+class PipesBatchClient(dg.PipesClient):
     """A Dagster Pipes client that runs the external process as an AWS Batch job.
 
     Args:
@@ -294,7 +292,7 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         """Whenever Dagster stops following the job early (cancel, error, crash of this code), terminate it."""
         try:
             yield
-        except DagsterExecutionInterruptedError:
+        except dg.DagsterExecutionInterruptedError:
             if self.forward_termination:
                 context.log.warning(f"[batch] Dagster run interrupted: terminating job {job_id}")
                 self._terminate(context, job_id, f"Dagster run {identity.run_id} was cancelled")

@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-import dagster as dg
 from botocore.exceptions import ClientError
 
 from ftm_assets.launch.batch.errors import BatchApiError, BatchJobConflictError, BatchSubmitError
@@ -30,7 +29,6 @@ from ftm_assets.launch.batch.links import console_url
 from ftm_assets.launch.batch.poller import BatchJobPoller, is_retryable
 from ftm_assets.pipes_keys import attempt_key_prefix
 
-AnyContext = dg.AssetExecutionContext | dg.OpExecutionContext
 _TAG_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
 
 
