@@ -42,8 +42,6 @@ EMBEDDING_BATCH_SIZE = 64
 
 # The worker's embedder (the container's FTM_* variables set them; see worker/env.py and worker/model/embed.py)
 DEVICE = "auto"  # auto, cpu or cuda
-EMBED_BACKEND = "auto"  # auto, torch or onnx
-EMBED_PRECISION = "auto"  # auto, fp32, bf16, fp16 or int8
 PIPELINE_DEPTH = 1  # firms segmented and embedded ahead of the fit; 0 turns the overlap off
 MAX_PIPELINE_DEPTH = 8
 MAX_FIT_WORKERS = 256  # FTM_FIT_WORKERS: fit processes (None: the cores the embedder leaves free)

@@ -21,6 +21,7 @@ from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, quarters_in_folder
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
+from ftm_assets.transcripts.wrds import UNIVERSES
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.resources.theme_settings import ThemeSettings
 from ftm_assets.env_values import VariableError, read_int
@@ -146,9 +147,10 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
     if not settings.get("FTM_WRDS_USERNAME"):
         raise ConfigError("FTM_TRANSCRIPT_SOURCE=wrds needs FTM_WRDS_USERNAME (your WRDS login).")
     universe = (settings.get("FTM_WRDS_UNIVERSE") or "all").strip()
-    if universe.lower() not in ("all", "crsp-linked") and not Path(universe).expanduser().is_file():
+    if universe.lower() not in UNIVERSES and not Path(universe).expanduser().is_file():
         raise ConfigError(
-            f"FTM_WRDS_UNIVERSE={universe!r}: use all, crsp-linked, or the path of a file of Capital IQ company ids."
+            f"FTM_WRDS_UNIVERSE={universe!r}: use {', '.join(UNIVERSES)}, or the path of a file of Capital IQ "
+            "company ids."
         )
     # Credentials and host settings are resolved by the resource at run time (FTM_WRDS_*, PGPASSWORD,
     # .pgpass), so a .pgpass user need not put a password in any variable.

@@ -100,7 +100,8 @@ class WrdsUniverseError(WrdsError):
     """FTM_WRDS_UNIVERSE or FTM_WRDS_COUNTRY cannot be used (unknown value, unreadable or empty id file)."""
 
 
-UNIVERSES = ("all", "crsp-linked")
+ALL, CRSP_LINKED = "all", "crsp-linked"
+UNIVERSES = (ALL, CRSP_LINKED)  # FTM_WRDS_UNIVERSE's named values; anything else is a file of company ids
 
 
 @dataclass(frozen=True)
@@ -116,12 +117,12 @@ class Universe:
     def parse(cls, universe: str | None = None, country: str | None = None) -> "Universe":
         """From ``FTM_WRDS_UNIVERSE``-style text (``all``, ``crsp-linked`` or a file of company ids) and a
         comma-separated ``FTM_WRDS_COUNTRY``; raises ``WrdsUniverseError`` saying what to set."""
-        text = (universe or "all").strip()
+        text = (universe or ALL).strip()
         crsp_linked, ids, what = False, None, []
-        if text.lower() == "crsp-linked":
+        if text.lower() == CRSP_LINKED:
             crsp_linked = True
             what.append("calls with a CRSP permno")
-        elif text.lower() != "all":
+        elif text.lower() != ALL:
             ids = read_company_ids(text)
             what.append(f"{len(ids)} companies listed in {text}")
         countries = tuple(sorted({c.strip().upper() for c in (country or "").split(",") if c.strip()}))

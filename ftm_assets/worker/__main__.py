@@ -33,8 +33,7 @@ from ftm_assets.worker.report import (
     summarize_commit,
 )
 
-EXIT_OK = 0
-EXIT_JOB_FAILED = 1
+EXIT_OK = 0  # a batch that did not commit raises BatchFailed: the interpreter exits 1 with its traceback
 EXIT_NOT_UNDER_DAGSTER = 2
 EXIT_BAD_ENVIRONMENT = 3
 
