@@ -1,11 +1,13 @@
-"""Markdown tables for Dagster metadata, rendered by pandas (``DataFrame.to_markdown``, i.e. tabulate).
+"""Markdown for Dagster metadata: tables rendered by pandas (``DataFrame.to_markdown``, i.e. tabulate), and
+PNG pictures inlined as data URIs.
 
 One helper for every table we show (firms per batch, the quarter's batches, the worker's largest topics), so
-escaping and alignment are decided once. No Dagster import: the worker uses it too.
+escaping and alignment are decided once, and one for every picture. No Dagster import: the worker uses it too.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -32,3 +34,8 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Iterable[str], right
     frame = pd.DataFrame([{c: _cell(row.get(c)) for c in columns} for row in rows], columns=columns)
     align = ["right" if c in right else "left" for c in columns]
     return frame.to_markdown(index=False, tablefmt="pipe", colalign=align, disable_numparse=True)
+
+
+def png_markdown(alt: str, png: bytes) -> str:
+    """``png`` as an inline markdown image (a data URI), which Dagster's UI shows in the metadata."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"

@@ -7,7 +7,6 @@ rate per batch) from ``ftm_assets.summary.chart``, shown in the materialization'
 firm-level Parquet under ``summaries/quarter=<q>/``.
 """
 
-import base64
 import io
 import statistics
 import time
@@ -18,7 +17,7 @@ import dagster as dg
 import pyarrow.parquet as pq
 
 from ftm_assets.constants import CHECK_BATCHES_COMMITTED, CHECK_QUARTER_FAILURE_RATE
-from ftm_assets.markdown import markdown_table
+from ftm_assets.markdown import markdown_table, png_markdown
 from ftm_assets.partitions import QUARTER_DIM
 from ftm_assets.summary.quarter import BatchRow, ManifestMissing, QuarterSummary, summarize_quarter
 from ftm_assets.readers import quarter_commits
@@ -108,7 +107,6 @@ def _metadata(summary: QuarterSummary, store_uri: str, picture_png: bytes) -> di
     firms = summary.firms
     status = Counter(firms.column("status").to_pylist())
     topics = sorted(firms.column("topics").to_pylist())
-    data_uri = "data:image/png;base64," + base64.b64encode(picture_png).decode()
     return {
         "firms": firms.num_rows,
         "firms_ok": status.get("ok", 0),
@@ -124,7 +122,7 @@ def _metadata(summary: QuarterSummary, store_uri: str, picture_png: bytes) -> di
         **_stability_metadata(summary),
         **_cost_metadata(summary),
         "batches": dg.MetadataValue.md(batches_markdown(summary.batches)),
-        "picture": dg.MetadataValue.md(f"![topics per firm and failure rate per batch]({data_uri})"),
+        "picture": dg.MetadataValue.md(png_markdown("topics per firm and failure rate per batch", picture_png)),
         "path": dg.MetadataValue.path(store_uri),
         **{f"worker_seconds_{k}": round(v, 2) for k, v in sorted(summary.stage_seconds.items())},
     }

@@ -9,13 +9,13 @@ quarter stays consistent); ``theme_exposure`` checks that outcome is current, th
 """
 
 
-import base64
 import json
 import time
 
 import dagster as dg
 import pandas as pd
 
+from ftm_assets.markdown import markdown_table, png_markdown
 from ftm_assets.partitions import QUARTER_DIM
 from ftm_assets.quarters import Quarter
 from ftm_assets.resources.storage import StorageRoot
@@ -32,23 +32,21 @@ CHECK_IDS_ACCOUNTED = "last_quarter_ids_matched_or_ended"
 CHECK_SHARES = "shares_sum_at_most_one"
 
 
-def _png_markdown(alt: str, png: bytes) -> dg.MetadataValue:
-    return dg.MetadataValue.md(f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})")
-
-
 def top_themes_markdown(themes: pd.DataFrame, sentences_total: int, top: int = 15) -> str:
-    lines = ["| theme | label | firms | topics | share of sentences | since |", "|---|---|---:|---:|---:|---|"]
-    for r in themes.sort_values(["n_sentences", "theme_id"], ascending=[False, True]).head(top).itertuples():
-        share = r.n_sentences / sentences_total if sentences_total else 0.0
-        lines.append(f"| {r.theme_id} | {r.label} | {r.n_firms} | {r.n_topics} | {share:.1%} | {r.first_quarter} |")
-    return "\n".join(lines)
+    """The largest themes of a quarter (by sentences): label, firms, topics, share of sentences, first quarter."""
+    rows = [
+        {"theme": r.theme_id, "label": r.label, "firms": r.n_firms, "topics": r.n_topics, "since": r.first_quarter,
+         "share of sentences": f"{(r.n_sentences / sentences_total if sentences_total else 0.0):.1%}"}
+        for r in themes.sort_values(["n_sentences", "theme_id"], ascending=[False, True]).head(top).itertuples()
+    ]
+    columns = ["theme", "label", "firms", "topics", "share of sentences", "since"]
+    return markdown_table(rows, columns, right=["firms", "topics", "share of sentences"])
 
 
 def frame_markdown(df: pd.DataFrame) -> str:
-    """A small DataFrame as a markdown table (no extra dependency)."""
-    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
-    lines += ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
+    """A small DataFrame as a markdown table (missing values as empty cells)."""
+    rows = df.astype(object).where(df.notna(), None).to_dict("records")
+    return markdown_table(rows, [str(c) for c in df.columns])
 
 
 def prevalence(store: Storage, quarters: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
@@ -119,12 +117,12 @@ def build_quarter_themes(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
         if len(themes):
             heat = plots.heatmap_png(exposure, themes, quarter)
             store.write_bytes(layout.themes_table(quarter, "heatmap.png"), heat)
-            metadata["heatmap"] = _png_markdown("firm x theme exposure", heat)
+            metadata["heatmap"] = dg.MetadataValue.md(png_markdown("firm x theme exposure", heat))
         prev, labels = prevalence(store, [*earlier, quarter, *later])
         if len(prev.columns):
             png = plots.prevalence_png(prev, labels)
             store.write_bytes(f"{layout.THEMES_PREFIX}prevalence.png", png)
-            metadata["prevalence"] = _png_markdown("prevalence of the top themes over quarters", png)
+            metadata["prevalence"] = dg.MetadataValue.md(png_markdown("prevalence of the top themes over quarters", png))
 
         exposed = quality.coverage(exposure, outcome.firms) > 0 if outcome.firms else pd.Series(dtype=bool)
         share_exposed = float(exposed.mean()) if len(exposed) else 0.0

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from ftm_assets.launch.cost import AttemptCost, CostRecord
+from ftm_assets_tests.support.markdown import table_rows
 from ftm_assets.assets.summary import batches_markdown, build_quarter_summary
 from ftm_assets.summary.chart import DPI, HEIGHT_IN, WIDTH_IN, png_bytes, quarter_chart, topics_histogram
 from ftm_assets.constants import CHECK_BATCHES_COMMITTED, CHECK_QUARTER_FAILURE_RATE
@@ -84,15 +85,6 @@ def _materialize(tmp_path, max_failure_rate: float = 0.5) -> dg.ExecuteInProcess
         },
         raise_on_error=True,
     )
-
-
-def _table_rows(markdown: str) -> list[dict[str, str]]:
-    """A pipe table back into dicts (cells stripped), to assert on values rather than on padding."""
-    lines = markdown.splitlines()
-    split = lambda line: [c.strip() for c in line.strip().strip("|").split("|")]  # noqa: E731
-    header = split(lines[0])
-    assert set(lines[1]) <= set("|:- "), lines[1]
-    return [dict(zip(header, split(line))) for line in lines[2:]]
 
 
 def test_a_quarter_depends_on_every_batch_of_that_quarter():
@@ -172,13 +164,13 @@ def test_cost_records_sum_per_batch_and_quarter(tmp_path):
     assert summary.cost.cpu_seconds == pytest.approx(2700.0)
     assert summary.cost.cost_usd == pytest.approx(0.93)
     assert [a.job_id for a in summary.cost.attempts] == ["job-000", "job-001"]
-    rows = _table_rows(batches_markdown(summary.batches))
+    rows = table_rows(batches_markdown(summary.batches))
     assert (rows[1]["GPU-hours"], rows[1]["CPU-seconds"], rows[1]["cost (USD)"]) == ("0.50", "1800", "0.62")
 
 
 def test_the_batches_table_reads_back_to_the_numbers(tmp_path):
     summary = summarize_quarter(_store(tmp_path, commit_second=False), Q)
-    rows = _table_rows(batches_markdown(summary.batches))
+    rows = table_rows(batches_markdown(summary.batches))
     assert rows == [
         {"batch": "000", "firms": "3", "failed": "0", "failure rate": "0.0%", "skipped": "0", "skip rate": "0.0%",
          "committed": "yes", "seconds": "4.0"},
@@ -244,7 +236,7 @@ def test_materializing_writes_parquet_chart_metadata_and_checks(tmp_path):
     assert picture.startswith(prefix)
     assert base64.b64decode(picture[len(prefix):-1]) == store.read_bytes(layout.summary_chart(Q))
     assert meta["chart_path"].value == store.uri(layout.summary_chart(Q))
-    batch_001 = _table_rows(meta["batches"].value)[1]
+    batch_001 = table_rows(meta["batches"].value)[1]
     assert (batch_001["batch"], batch_001["failed"], batch_001["failure rate"], batch_001["committed"]) == (
         "001", "1", "33.3%", "yes"
     )

@@ -16,6 +16,7 @@ from ftm_assets.partitions import quarter_batch_partitions, quarter_partitions
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.theme_settings import ThemeSettings
 from ftm_assets.storage import LocalStorage, layout
+from ftm_assets_tests.support.markdown import cells
 from ftm_assets_tests.themes.synthetic import commit_quarter, planted_quarter
 
 QUARTERS = quarter_partitions("2023Q1", "2023Q3")
@@ -58,7 +59,9 @@ def test_two_quarters_materialize_with_pictures_tables_and_passing_checks(tmp_pa
 
     meta = result.asset_materializations_for_node("quarter_themes")[0].metadata
     assert meta["themes"].value == 6 and meta["births"].value == 1 and meta["deaths"].value == 1
-    assert "| theme | label | firms |" in meta["top_themes"].value
+    top = [cells(line) for line in meta["top_themes"].value.splitlines()]
+    assert top[0] == ["theme", "label", "firms", "topics", "share of sentences", "since"]
+    assert len(top) == 2 + 6 and all(row[4].endswith("%") for row in top[2:])  # header, rule, one row a theme
     heat = _png(meta["heatmap"].value)
     assert heat.startswith(PNG) and heat == store.read_bytes(layout.themes_table("2023Q2", "heatmap.png"))
     assert _png(meta["prevalence"].value).startswith(PNG)
@@ -69,7 +72,7 @@ def test_two_quarters_materialize_with_pictures_tables_and_passing_checks(tmp_pa
 
     panel_meta = result.asset_materializations_for_node("theme_exposure")[0].metadata
     assert panel_meta["with_gvkey"].value == 1.0 and panel_meta["with_permno"].value == 1.0
-    assert "| firm_id | quarter | theme_id |" in panel_meta["first_rows"].value
+    assert cells(panel_meta["first_rows"].value.splitlines()[0])[:3] == ["firm_id", "quarter", "theme_id"]
 
 
 def test_an_incomplete_quarter_fails_naming_the_missing_batch(tmp_path):

@@ -1,6 +1,5 @@
 """Materialization metadata and check results the worker reports, recomputed from committed files."""
 
-import re
 from dataclasses import replace
 
 from ftm_assets import constants as C
@@ -14,17 +13,13 @@ from ftm_assets.worker.report import (
     largest_topics_markdown,
     summarize_commit,
 )
+from ftm_assets_tests.support.markdown import cells
 from ftm_assets_tests.support.committed_batches import Firm, sample_batches, write_batch
 
 
 def _commit(tmp_path, firms):
     store = LocalStorage(tmp_path)
     return store, write_batch(store, "2024Q4", "000", firms)
-
-
-def _cells(line: str) -> list[str]:
-    """The cells of a markdown table row, stripped of the padding that aligns the columns."""
-    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
 
 
 def test_summary_counts_come_from_the_files(tmp_path):
@@ -48,7 +43,7 @@ def test_largest_topics_table_shows_the_biggest_firms_first_and_escapes_pipes():
         {"firm_id": "2", "firm_name": "Big | Co", "topic_id": 1, "representation": "z", "n_sentences": 9},
         {"firm_id": "2", "firm_name": "Big | Co", "topic_id": -1, "representation": "out", "n_sentences": 50},
     ]
-    table = [_cells(line) for line in largest_topics_markdown(rows, n_firms=1, n_topics=2).splitlines()]
+    table = [cells(line) for line in largest_topics_markdown(rows, n_firms=1, n_topics=2).splitlines()]
     assert table[0] == ["firm", "topic", "sentences", "representation"]
     assert table[2] == ["Big \\| Co (2)", "1", "9", "z"]
     assert table[3] == ["Big \\| Co (2)", "0", "4", "x_y"]
@@ -69,7 +64,7 @@ def test_firm_topics_metadata_has_counts_stages_and_the_table(tmp_path):
     assert meta["embed_s"] == 1.23 and meta["fit_s"] == 2.0
     assert meta["firms_per_s"] == 0.5
     assert meta["largest_topics"]["type"] == "md"
-    assert _cells(meta["largest_topics"]["raw_value"].splitlines()[2])[:3] == ["Beta \\| Inc (2)", "0", "9"]
+    assert cells(meta["largest_topics"]["raw_value"].splitlines()[2])[:3] == ["Beta \\| Inc (2)", "0", "9"]
     assert meta["path"]["raw_value"].endswith("intermediate/firm-topics/quarter=2024Q4")
     assert meta["embedding_model"] == "test-model"
 
