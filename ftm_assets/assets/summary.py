@@ -56,7 +56,8 @@ def batches_markdown(batches: list[BatchRow]) -> str:
 
 def _checks(summary: QuarterSummary, max_failure_rate: float) -> list[dg.AssetCheckResult]:
     missing = [b.batch for b in summary.batches if not b.committed]
-    attempted, failed, skipped, rate = summary.attempted, summary.failed, summary.skipped, summary.failure_rate
+    total = summary.total
+    attempted, failed, skipped, rate = total.attempted, total.failed, total.skipped, total.failure_rate
     skipped_note = f"; {skipped} more were skipped (not counted as failures)" if skipped else ""
     return [
         dg.AssetCheckResult(
@@ -75,7 +76,7 @@ def _checks(summary: QuarterSummary, max_failure_rate: float) -> list[dg.AssetCh
             passed=rate <= max_failure_rate,
             metadata={
                 "failure_rate": rate,
-                "skip_rate": summary.skip_rate,
+                "skip_rate": total.skip_rate,
                 "max_failure_rate": max_failure_rate,
                 "verdict": f"{failed} of {attempted} firms attempted in the quarter failed ({rate:.1%}){skipped_note}; the "
                 f"limit is {max_failure_rate:.1%}.",
@@ -114,8 +115,8 @@ def _metadata(summary: QuarterSummary, store_uri: str, picture_png: bytes) -> di
         "firms_failed": status.get("failed", 0),
         "firms_skipped": status.get("skipped", 0),
         "firms_missing": status.get("missing", 0),
-        "failure_rate": round(summary.failure_rate, 4),
-        "skip_rate": round(summary.skip_rate, 4),
+        "failure_rate": round(summary.total.failure_rate, 4),
+        "skip_rate": round(summary.total.skip_rate, 4),
         "topics": sum(topics),
         "topics_per_firm_median": topics[len(topics) // 2] if topics else 0,
         "sentences": sum(firms.column("sentences").to_pylist()),

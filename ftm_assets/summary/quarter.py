@@ -40,6 +40,11 @@ class BatchRow:
     modelled: int = 0  # firms with topic rows
 
     @property
+    def attempted(self) -> int:
+        """The failure rate's denominator: firms modelled or failed (skipped and not-yet-run ones are not)."""
+        return self.modelled + self.failed
+
+    @property
     def failure_rate(self) -> float:
         """``outcomes.failure_rate``: failed over modelled and failed firms (0 for a batch not committed)."""
         return failure_rate(self.failed, self.modelled)
@@ -56,34 +61,14 @@ class QuarterSummary:
     stage_seconds: dict[str, float]
 
     @property
-    def n_firms(self) -> int:
-        return sum(b.firms for b in self.batches)
+    def total(self) -> BatchRow:
+        """Every batch added up as one row (batch ``all``): its counts and rates are the quarter's."""
+        def add(name: str) -> Any:
+            return sum(getattr(b, name) for b in self.batches)
 
-    @property
-    def failed(self) -> int:
-        return sum(b.failed for b in self.batches)
-
-    @property
-    def skipped(self) -> int:
-        return sum(b.skipped for b in self.batches)
-
-    @property
-    def modelled(self) -> int:
-        return sum(b.modelled for b in self.batches)
-
-    @property
-    def attempted(self) -> int:
-        """The failure rate's denominator: firms modelled or failed (skipped and not-yet-run ones are not)."""
-        return self.modelled + self.failed
-
-    @property
-    def failure_rate(self) -> float:
-        """``outcomes.failure_rate`` over every batch: what the quarter's check limits."""
-        return failure_rate(self.failed, self.modelled)
-
-    @property
-    def skip_rate(self) -> float:
-        return self.skipped / self.n_firms if self.n_firms else 0.0
+        return BatchRow(batch="all", firms=add("firms"), failed=add("failed"), skipped=add("skipped"),
+                        modelled=add("modelled"), seconds=add("seconds"), cost=self.cost,
+                        committed=all(b.committed for b in self.batches))
 
     @property
     def cost(self) -> CostRecord | None:

@@ -133,7 +133,8 @@ def test_skipped_firms_are_shown_but_not_counted_as_failures(tmp_path):
     assert (statuses["5"], statuses["6"]) == ("skipped", "failed")
     batch = summary.batches[1]
     assert (batch.failed, batch.skipped) == (1, 1)
-    assert (summary.failure_rate, summary.skip_rate) == (1 / 5, 1 / 6)  # the skipped firm is not attempted
+    assert (summary.total.failure_rate, summary.total.skip_rate) == (1 / 5, 1 / 6)  # the skipped one is not attempted
+    assert (summary.total.firms, summary.total.attempted) == (6, 5)
 
 
 def test_per_firm_stability_is_its_topics_stability_weighted_by_sentences(tmp_path):
