@@ -4,13 +4,13 @@
 
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import boto3
 import dagster as dg
-from dagster._utils.interrupts import setup_interrupt_handlers
 
 from ftm_assets.launch.batch import PipesBatchClient
 from ftm_assets_tests.support.aws import S3Faults
@@ -110,7 +110,9 @@ def main(config_path: str) -> None:
     ``hang_after_submit``: the write that records the submitted job's id hangs, so a test can kill the
     process between SubmitJob and that record (the job is then known by its name only).
     """
-    setup_interrupt_handlers()
+    # SIGTERM interrupts as SIGINT does, as in Dagster's run worker (Dagster re-points SIGTERM whenever it
+    # replaces the SIGINT handler during a run); the standard library, not Dagster's private helper.
+    signal.signal(signal.SIGTERM, signal.getsignal(signal.SIGINT))
     config = json.loads(Path(config_path).read_text())
     executor = LocalBatchExecutor(boto3.client("batch"), state_dir=Path(config["state_dir"]), faults=JobFaults())
     s3 = S3Faults(boto3.client("s3"), block_put="/jobs/", after=1) if config.get("hang_after_submit") else None
