@@ -6,7 +6,6 @@ per-topic ``stability``) are added to the committed files here, so each test say
 
 import base64
 import io
-import json
 
 import dagster as dg
 import pyarrow as pa
