@@ -63,7 +63,7 @@ class CostRecord:
             batch=",".join(r.batch for r in records),
             launcher=first.launcher,
             attempts=[a for r in records for a in r.attempts],
-            **{name: _sum_known(getattr(r, name) for r in records) for name in ("gpu_hours", "cpu_seconds", "cost_usd")},
+            **{name: _total(getattr(r, name) for r in records) for name in ("gpu_hours", "cpu_seconds", "cost_usd")},
         )
 
     def metadata(self) -> dict[str, Any]:
@@ -80,22 +80,20 @@ class CostRecord:
                 cost_instance_type=last.instance_type,
                 cost_spot=last.spot,
                 cost_price_per_hour_usd=last.price_per_hour_usd,
-                cost_queued_s=_total(a.queued_s for a in self.attempts),
-                cost_running_s=_total(a.running_s for a in self.attempts),
+                cost_queued_s=_total((a.queued_s for a in self.attempts), 3),
+                cost_running_s=_total((a.running_s for a in self.attempts), 3),
                 cost_attempts=[asdict(a) for a in self.attempts],
             )
         return {k: v for k, v in values.items() if v is not None}
 
 
-def _total(values: Iterable[float | None]) -> float | None:
+def _total(values: Iterable[float | None], ndigits: int | None = None) -> float | None:
+    """The sum of the known values (rounded to ``ndigits`` if given), None when none is known: an unknown
+    cost is never a zero."""
     known = [v for v in values if v is not None]
-    return round(sum(known), 3) if known else None
-
-
-def _sum_known(values: Iterable[float | None]) -> float | None:
-    """The sum of the known values, None when none is known (an unknown cost is never a zero)."""
-    known = [v for v in values if v is not None]
-    return sum(known) if known else None
+    if not known:
+        return None
+    return sum(known) if ndigits is None else round(sum(known), ndigits)
 
 
 def read_cost_records(store: Storage, quarter: str) -> dict[str, CostRecord]:

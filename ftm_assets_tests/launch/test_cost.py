@@ -13,6 +13,7 @@ from ftm_assets.launch.batch.attempt_costs import batch_cost_record
 from ftm_assets.launch.batch.compute import Placement
 from ftm_assets.launch.batch.job_state import JobSnapshot
 from ftm_assets.launch.batch.prices import PriceTable, PriceTableError
+from ftm_assets.launch.cost import AttemptCost, CostRecord
 from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.storage import layout
 from ftm_assets_tests.support.scenario_assets import PARTITIONS
@@ -100,3 +101,20 @@ def test_local_launch_records_the_workers_cpu_seconds(tmp_path):
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["cost_cpu_seconds"].value == record["cpu_seconds"]
     assert metadata["cost_launcher"].value == "local"
+
+
+def test_a_cost_record_reads_back_as_written_and_adds_up_per_quarter():
+    attempt = AttemptCost("job-1", 1, 12.5, 3600.0, "g5.xlarge", True, 0.5, 0.5)
+    aws = CostRecord("2024Q4", "000", "aws", [attempt], gpu_hours=1.0, cpu_seconds=None, cost_usd=0.5)
+    local = CostRecord("2024Q4", "001", "local", [], gpu_hours=0.0, cpu_seconds=90.0, cost_usd=None)
+    assert CostRecord.from_json(aws.to_json()) == aws and CostRecord.from_json(local.to_json()) == local
+    both = CostRecord.combined([aws, local])
+    assert (both.gpu_hours, both.cpu_seconds, both.cost_usd) == (1.0, 90.0, 0.5)  # unknown is not zero
+    assert both.batch == "000,001" and both.attempts == [attempt]
+    unknown = CostRecord.combined([local, CostRecord("2024Q4", "002", "local")])
+    assert unknown.cost_usd is None and unknown.cpu_seconds == 90.0
+
+
+def test_a_record_that_is_not_a_cost_record_says_what_it_should_hold():
+    with pytest.raises(ValueError, match="Not a cost record .*quarter, batch, launcher, attempts"):
+        CostRecord.from_json('{"quarter": "2024Q4", "batch": "000", "seconds": 1}')
