@@ -147,3 +147,18 @@ def test_a_record_from_before_manifest_fingerprints_is_stale(root):
     assert stale.record.batch == "000" and "predates manifest fingerprints" in stale.reason
     with pytest.warns(IncompleteOutputWarning, match="batch 000"):
         assert set(read_firm_topics(root, Q).firm_id) == {"4", "5"}
+
+
+def test_the_package_keeps_every_public_reader_name():
+    """``ftm_assets.readers`` is a package of lower modules; users' ``from ftm_assets.readers import …`` still
+    works for every reader, themes included, and each name is the lower module's own object."""
+    import ftm_assets.readers as readers
+    from ftm_assets.readers import themes, topics
+
+    public = {"read_firm_topics", "read_firm_topics_table", "read_sentences", "read_topic_sentences", "read_failures",
+              "commit_records", "committed_parts", "quarter_commits", "stale_commits", "IncompleteOutputError",
+              "IncompleteOutputWarning", "read_themes", "read_theme_exposure", "ThemesNotMaterialized"}
+    assert set(readers.__all__) == public
+    for name in public:
+        home = themes if hasattr(themes, name) else topics
+        assert getattr(readers, name) is getattr(home, name), name
