@@ -158,7 +158,7 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
 def launcher(settings: Settings) -> dg.ConfigurableResource:
     if settings.env == "local":
         return LocalLauncher()
-    from ftm_assets.launch.batch.resource import AwsBatchLauncher
+    from ftm_assets.launch.aws_batch.resource import AwsBatchLauncher
 
     missing = [k for k in ("FTM_BATCH_JOB_QUEUE", "FTM_BATCH_JOB_DEFINITION") if not settings.get(k)]
     if missing:

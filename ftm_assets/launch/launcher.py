@@ -1,7 +1,7 @@
 """The launcher interface: run the worker for one (quarter, batch) partition and bring its Pipes report back.
 
 One interface, one implementation per compute: the local subprocess (``launch.local``, the embedded
-default) and AWS Batch (``launch.batch``). Asset code calls ``launcher.launch(context, extras=...)`` and
+default) and AWS Batch (``launch.aws_batch``). Asset code calls ``launcher.launch(context, extras=...)`` and
 never asks which one it has; ``environment`` decides which is bound.
 """
 

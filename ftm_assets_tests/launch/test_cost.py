@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 
 from ftm_assets.environment import Settings, launcher
-from ftm_assets.launch.batch.attempt_costs import batch_cost_record
-from ftm_assets.launch.batch.compute import Placement
-from ftm_assets.launch.batch.job_state import JobSnapshot
-from ftm_assets.launch.batch.prices import PriceTable, PriceTableError
+from ftm_assets.launch.aws_batch.attempt_costs import batch_cost_record
+from ftm_assets.launch.aws_batch.compute import Placement
+from ftm_assets.launch.aws_batch.job_state import JobSnapshot
+from ftm_assets.launch.aws_batch.prices import PriceTable, PriceTableError
 from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.storage import layout
 from ftm_assets_tests.support.scenario_assets import PARTITIONS

@@ -12,7 +12,7 @@ import boto3
 import dagster as dg
 from dagster._utils.interrupts import setup_interrupt_handlers
 
-from ftm_assets.launch.batch import PipesBatchClient
+from ftm_assets.launch.aws_batch import PipesBatchClient
 from ftm_assets_tests.support.aws import S3Faults
 from ftm_assets_tests.support.local_batch_executor import JobFaults, LocalBatchExecutor
 

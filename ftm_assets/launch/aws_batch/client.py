@@ -33,14 +33,14 @@ from dagster._core.definitions.resource_annotation import TreatAsResourceParam
 from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster_aws.pipes import PipesS3ContextInjector
 
-from ftm_assets.launch.batch.attempt_costs import batch_cost_record
-from ftm_assets.launch.batch.compute import attempt_placements, runnable_diagnosis
-from ftm_assets.launch.batch.existing_job import ExistingJobFinder, aws_tag, settings_fingerprint
-from ftm_assets.launch.batch.links import console_url, log_stream_url
-from ftm_assets.launch.batch.poller import BatchJobPoller
-from ftm_assets.launch.batch.prices import PriceTable
+from ftm_assets.launch.aws_batch.attempt_costs import batch_cost_record
+from ftm_assets.launch.aws_batch.compute import attempt_placements, runnable_diagnosis
+from ftm_assets.launch.aws_batch.existing_job import ExistingJobFinder, aws_tag, settings_fingerprint
+from ftm_assets.launch.aws_batch.links import console_url, log_stream_url
+from ftm_assets.launch.aws_batch.poller import BatchJobPoller
+from ftm_assets.launch.aws_batch.prices import PriceTable
 from ftm_assets.launch.cost import write_cost_record
-from ftm_assets.launch.batch.errors import (
+from ftm_assets.launch.aws_batch.errors import (
     BatchApiError,
     BatchJobExitError,
     BatchJobInterruptedError,
@@ -52,13 +52,13 @@ from ftm_assets.launch.batch.errors import (
     BatchMessageReaderError,
     BatchSubmitError,
 )
-from ftm_assets.launch.batch.job_registry import JobIdentity, JobRecord, S3JobRegistry
-from ftm_assets.launch.batch.job_state import (
+from ftm_assets.launch.aws_batch.job_registry import JobIdentity, JobRecord, S3JobRegistry
+from ftm_assets.launch.aws_batch.job_state import (
     ATTEMPT_TIMEOUT_REASON,
     HOST_INTERRUPTION_PREFIX,
     JobSnapshot,
 )
-from ftm_assets.launch.batch.message_reader import PipesS3AttemptMessageReader
+from ftm_assets.launch.aws_batch.message_reader import PipesS3AttemptMessageReader
 
 AnyContext = dg.AssetExecutionContext | dg.OpExecutionContext
 TERMINATE_REASON_MAX = 250

@@ -16,9 +16,9 @@ import dagster as dg
 from botocore.config import Config
 from pydantic import Field
 
-from ftm_assets.launch.batch.client import PipesBatchClient
-from ftm_assets.launch.batch.poller import BatchJobPoller
-from ftm_assets.launch.batch.prices import PriceTable
+from ftm_assets.launch.aws_batch.client import PipesBatchClient
+from ftm_assets.launch.aws_batch.poller import BatchJobPoller
+from ftm_assets.launch.aws_batch.prices import PriceTable
 from ftm_assets.launch.launcher import Launcher
 
 _CLIENTS: dict[tuple[str, str | None, str | None], Any] = {}

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from ftm_assets.launch.launcher import Launcher
-from ftm_assets_tests.launch.batch.conftest import batch_env, make_executor  # noqa: F401
+from ftm_assets_tests.launch.aws_batch.conftest import batch_env, make_executor  # noqa: F401
 from ftm_assets_tests.support.aws import moto_server  # noqa: F401
 from ftm_assets_tests.support.local_batch_executor import LocallyExecutedBatchLauncher
 from ftm_assets_tests.support.scenario_assets import PARTITIONS
