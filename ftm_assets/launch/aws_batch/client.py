@@ -40,6 +40,7 @@ from ftm_assets.launch.aws_batch.links import console_url, log_stream_url
 from ftm_assets.launch.aws_batch.poller import BatchJobPoller
 from ftm_assets.launch.aws_batch.prices import PriceTable
 from ftm_assets.launch.cost import write_cost_record
+from ftm_assets.worker.config import WorkerConfig
 from ftm_assets.launch.aws_batch.errors import (
     BatchApiError,
     BatchJobExitError,
@@ -139,7 +140,7 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         self,
         *,
         context: AnyContext,
-        extras: Mapping[str, Any] | None = None,
+        config: WorkerConfig,
         gpus: int = 1,
         vcpus: int | None = None,
         memory_mib: int | None = None,
@@ -147,7 +148,7 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
         tags: Mapping[str, str] | None = None,
     ) -> dg.PipesClientCompletedInvocation:
         """Submit (or reattach to) the partition's job, wait for it, and return its checked Pipes report."""
-        extras = dict(extras or {})
+        extras = config.to_extras()
         identity = self._identity(context)
         settings = settings_fingerprint(extras)
         existing = self.finder.find(context, identity, settings)
@@ -184,7 +185,7 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
                 reader.finish(snapshot.final_attempt)
                 metadata = {
                     **self._metadata(snapshot, reattached=existing is not None),
-                    **self._cost(context, snapshot, extras, gpus),
+                    **self._cost(context, snapshot, config, gpus),
                 }
                 if snapshot.status != "SUCCEEDED":
                     raise self._failure(snapshot)
@@ -468,29 +469,25 @@ class PipesBatchClient(dg.PipesClient, TreatAsResourceParam):
             return f"(log stream {snapshot.log_group}/{snapshot.log_stream} not readable: {exc})"
         return "\n".join(e["message"] for e in events) or None
 
-    def _cost(self, context: AnyContext, snapshot: JobSnapshot, extras: Mapping[str, Any], gpus: int) -> dict[str, Any]:
-        """The job's cost record: written to the storage root when the extras name one, returned as metadata.
+    def _cost(self, context: AnyContext, snapshot: JobSnapshot, config: WorkerConfig, gpus: int) -> dict[str, Any]:
+        """The job's cost record: written to the partition's storage root, returned as metadata.
 
         Best effort: an error here is logged, never raised (the job's outcome is what matters).
         """
-        quarter, batch, root = extras.get("quarter"), extras.get("batch"), extras.get("storage_root")
-        if not quarter or not batch:
-            return {}
         try:
             placements = attempt_placements(self.batch, self.ecs, snapshot.job_queue or self.job_queue, snapshot)
         except Exception as exc:
             context.log.warning(f"[batch] instance types of job {snapshot.job_id} unknown ({exc}): cost not estimated")
             placements = {}
         record = batch_cost_record(
-            snapshot, quarter=str(quarter), batch=str(batch), placements=placements, prices=self.price_table,
+            snapshot, quarter=config.quarter, batch=config.batch, placements=placements, prices=self.price_table,
             gpus_requested=gpus,
         )
-        if root:
-            try:
-                where = write_cost_record(str(root), record)
-                context.log.info(f"[batch] cost record: {where} (estimate: {record.cost_usd} USD)")
-            except Exception as exc:
-                context.log.warning(f"[batch] could not write the cost record of job {snapshot.job_id}: {exc}")
+        try:
+            where = write_cost_record(config.storage_root, record)
+            context.log.info(f"[batch] cost record: {where} (estimate: {record.cost_usd} USD)")
+        except Exception as exc:
+            context.log.warning(f"[batch] could not write the cost record of job {snapshot.job_id}: {exc}")
         return record.metadata()
 
     def _metadata(self, snapshot: JobSnapshot, *, reattached: bool) -> dict[str, Any]:
