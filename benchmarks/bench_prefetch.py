@@ -52,7 +52,7 @@ def _copy(cur, table: str, rows) -> int:
 
 def load_synthetic_quarter(server, firms: int, components: int, text_chars: int, seed: int = 7) -> dict:
     """Create the WRDS tables and fill them with a synthetic quarter; returns row counts."""
-    from ftm_assets.testing.capital_iq import CAPITAL_IQ_DDL, CAPITAL_IQ_INDEXES, grant_read
+    from ftm_assets_tests.support.capital_iq import CAPITAL_IQ_DDL, CAPITAL_IQ_INDEXES, grant_read
 
     rng = random.Random(seed)
     words = [f"w{i}" for i in range(2000)]
@@ -173,7 +173,7 @@ def main() -> int:
         print(json.dumps(fetch_child(int(args.child[0]), int(args.child[1]), args.child[2])))
         return 0
 
-    from ftm_assets.testing.pg_server import start_pg_server
+    from ftm_assets_tests.support.pg_server import start_pg_server
 
     server = start_pg_server()
     try:

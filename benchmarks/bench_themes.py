@@ -29,7 +29,7 @@ from ftm_assets.themes.chain import replay_in_memory
 from ftm_assets.themes.cluster import cluster_topics, normalise
 from ftm_assets.themes.params import ThemeParams
 from ftm_assets.themes import quality
-from ftm_assets.testing.theme_quarters import QUARTERS
+from ftm_assets_tests.support.theme_quarters import QUARTERS
 
 HERE = Path(__file__).resolve().parent
 

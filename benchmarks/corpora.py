@@ -15,7 +15,7 @@ from pathlib import Path
 from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.env import WorkerEnv
 from ftm_assets.worker.inputs import FirmInput, iter_firms
-from ftm_assets.testing.earnings22 import EARNINGS22  # beside the checkout, or FTM_EARNINGS22
+from ftm_assets_tests.support.earnings22_calls import EARNINGS22  # above the checkout, or FTM_EARNINGS22
 from ftm_assets.worker.segment import Component
 
 DEMO_QUARTER = "2024Q4"

@@ -21,8 +21,8 @@ from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform
 from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.inputs import iter_firms
 from ftm_assets.worker.processor import FirmProcessor
-from ftm_assets.testing.earnings22 import read_calls
-from ftm_assets.testing.theme_quarters import QUARTERS, quarter_rows
+from ftm_assets_tests.support.earnings22_calls import read_calls
+from ftm_assets_tests.support.theme_quarters import QUARTERS, quarter_rows
 
 
 def fit_quarter(processor: FirmProcessor, calls: list[dict], quarter: str, variant: str) -> dict:

@@ -21,7 +21,7 @@ from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, quarters_in_folder
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
-from ftm_assets.transcripts.wrds import UNIVERSES
+from ftm_assets.transcripts.wrds import Universe, WrdsUniverseError
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.resources.theme_settings import ThemeSettings
 from ftm_assets.env_values import VariableError, read_int
@@ -109,7 +109,7 @@ def _quarters(env: Mapping[str, str], source: str) -> tuple[str, str, tuple[str,
     folder = env.get("FTM_TRANSCRIPTS_DIR")
     if not folder:
         raise ConfigError("FTM_TRANSCRIPT_SOURCE=files needs FTM_TRANSCRIPTS_DIR, the folder of your transcripts.")
-    cache = Path(env["DAGSTER_HOME"]) / FILES_QUARTERS_CACHE if env.get("DAGSTER_HOME") else None
+    cache = _files_quarters_cache(env)
     try:
         held = quarters_in_folder(folder, cache)
     except (OSError, ValueError) as exc:
@@ -123,6 +123,11 @@ def _quarters(env: Mapping[str, str], source: str) -> tuple[str, str, tuple[str,
             f"FTM_FIRST_QUARTER/FTM_LAST_QUARTER ({env.get('FTM_FIRST_QUARTER') or '-'}..{env.get('FTM_LAST_QUARTER') or '-'})."
         )
     return keys[0], keys[-1], keys
+
+
+def _files_quarters_cache(env: Mapping[str, str]) -> Path | None:
+    """Where each transcript file's quarters are remembered between loads (under DAGSTER_HOME), if anywhere."""
+    return Path(env["DAGSTER_HOME"]) / FILES_QUARTERS_CACHE if env.get("DAGSTER_HOME") else None
 
 
 def _int(env: Mapping[str, str], key: str, default: int, lo: int, hi: int) -> int:
@@ -141,26 +146,27 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
         folder = settings.get("FTM_TRANSCRIPTS_DIR")
         if not folder:
             raise ConfigError("FTM_TRANSCRIPT_SOURCE=files needs FTM_TRANSCRIPTS_DIR, the folder of your transcripts.")
-        return FilesTranscriptSource(folder=folder)
+        cache = _files_quarters_cache(settings.raw)
+        return FilesTranscriptSource(folder=folder, quarters_cache=str(cache) if cache else None)
     from ftm_assets.transcripts.resources import WrdsTranscriptSource
 
     if not settings.get("FTM_WRDS_USERNAME"):
         raise ConfigError("FTM_TRANSCRIPT_SOURCE=wrds needs FTM_WRDS_USERNAME (your WRDS login).")
     universe = (settings.get("FTM_WRDS_UNIVERSE") or "all").strip()
-    if universe.lower() not in UNIVERSES and not Path(universe).expanduser().is_file():
-        raise ConfigError(
-            f"FTM_WRDS_UNIVERSE={universe!r}: use {', '.join(UNIVERSES)}, or the path of a file of Capital IQ "
-            "company ids."
-        )
+    country = (settings.get("FTM_WRDS_COUNTRY") or "").strip() or None
+    try:  # the one check of both (the id file read and counted); the resource gets the checked values
+        Universe.parse(universe, country)
+    except WrdsUniverseError as exc:
+        raise ConfigError(str(exc)) from exc
     # Credentials and host settings are resolved by the resource at run time (FTM_WRDS_*, PGPASSWORD,
     # .pgpass), so a .pgpass user need not put a password in any variable.
-    return WrdsTranscriptSource()
+    return WrdsTranscriptSource(universe=universe, country=country)
 
 
 def launcher(settings: Settings) -> dg.ConfigurableResource:
     if settings.env == "local":
         return LocalLauncher()
-    from ftm_assets.launch.batch.resource import AwsBatchLauncher
+    from ftm_assets.launch.aws_batch.resource import AwsBatchLauncher
 
     missing = [k for k in ("FTM_BATCH_JOB_QUEUE", "FTM_BATCH_JOB_DEFINITION") if not settings.get(k)]
     if missing:

@@ -1,7 +1,7 @@
 """Where each Batch attempt's Pipes messages live on S3: the one rule the worker and the launcher share.
 
 The worker writes its message chunks under ``<key_prefix>/attempt-N/<index>.json`` (``worker.pipes_io``);
-the launcher's reader (``launch.batch.message_reader``) lists them by attempt and keeps the last attempt's
+the launcher's reader (``launch.aws_batch.message_reader``) lists them by attempt and keeps the last attempt's
 results only. No Dagster and no ``dagster_pipes`` import: both sides import this module.
 """
 

@@ -1,5 +1,7 @@
 """Settings from FTM_* variables: defaults, bindings per environment, and fast, actionable config errors."""
 
+from pathlib import Path
+
 import pytest
 
 from ftm_assets import constants as C
@@ -68,7 +70,7 @@ def test_files_source_partitions_are_the_quarters_its_files_hold(tmp_path):
         ({"FTM_ENV": "gcp"}, "FTM_ENV='gcp'"),
         ({"FTM_TRANSCRIPT_SOURCE": "files"}, "FTM_TRANSCRIPTS_DIR"),
         ({"FTM_TRANSCRIPT_SOURCE": "wrds"}, "FTM_WRDS_USERNAME"),
-        ({"FTM_TRANSCRIPT_SOURCE": "wrds", "FTM_WRDS_USERNAME": "u", "FTM_WRDS_UNIVERSE": "sp500"}, "FTM_WRDS_UNIVERSE='sp500'"),
+        ({"FTM_TRANSCRIPT_SOURCE": "wrds", "FTM_WRDS_USERNAME": "u", "FTM_WRDS_UNIVERSE": "sp500"}, "FTM_WRDS_UNIVERSE=sp500: not 'all'"),
         ({"FTM_ENV": "aws"}, "s3://"),
         ({"FTM_ENV": "aws", "FTM_STORAGE_ROOT": "s3://b/p"}, "FTM_BATCH_JOB_QUEUE"),
         ({"FTM_LAST_QUARTER": "2024Q7"}, "2024Q7"),
@@ -83,3 +85,28 @@ def test_files_source_partitions_are_the_quarters_its_files_hold(tmp_path):
 def test_bad_configuration_fails_fast(env, match):
     with pytest.raises(ConfigError, match=match):
         resources(Settings.from_env(env))
+
+
+def test_wrds_universe_and_country_are_checked_at_load_and_passed_in(tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("companyid\n18749\n19691\n")
+    env = {"FTM_TRANSCRIPT_SOURCE": "wrds", "FTM_WRDS_USERNAME": "u"}
+    source = resources(Settings.from_env({**env, "FTM_WRDS_UNIVERSE": str(ids), "FTM_WRDS_COUNTRY": "us,ca"}))[
+        "transcript_source"
+    ]
+    assert (source.universe, source.country) == (str(ids), "us,ca")  # the resource never reads the variables
+    plain = resources(Settings.from_env(env))["transcript_source"]
+    assert (plain.universe, plain.country) == ("all", None)
+    (tmp_path / "empty.txt").write_text("# no ids yet\n")
+    with pytest.raises(ConfigError, match="empty.txt lists no company ids"):
+        resources(Settings.from_env({**env, "FTM_WRDS_UNIVERSE": str(tmp_path / "empty.txt")}))
+
+
+def test_files_source_gets_the_quarters_cache_the_load_wrote(tmp_path):
+    (tmp_path / "calls.csv").write_text("companyid,mostimportantdateutc,componentorder,componenttext\n1,2015-02-02,0,Hello.\n")
+    env = {"FTM_TRANSCRIPT_SOURCE": "files", "FTM_TRANSCRIPTS_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "home")}
+    source = resources(Settings.from_env(env))["transcript_source"]
+    assert source.quarters_cache == str(tmp_path / "home" / "ftm-files-quarters.json")
+    assert Path(source.quarters_cache).exists()
+    no_home = {k: v for k, v in env.items() if k != "DAGSTER_HOME"}
+    assert resources(Settings.from_env(no_home))["transcript_source"].quarters_cache is None

@@ -13,7 +13,7 @@ from ftm_assets import constants as C
 from ftm_assets.batching import batch_keys
 from ftm_assets.partitions import BATCH_DIM, QUARTER_DIM
 from ftm_assets.readers import commit_records, read_failures, read_firm_topics
-from ftm_assets.launch.batch.resource import AwsBatchLauncher
+from ftm_assets.launch.aws_batch.resource import AwsBatchLauncher
 from ftm_assets.storage import S3Storage, open_storage
 from ftm_assets_tests.support.aws import create_bucket, moto_server  # noqa: F401 (session fixture)
 from ftm_assets_tests.support.aws_pipeline import (

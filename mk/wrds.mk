@@ -1,4 +1,4 @@
-# WRDS prefetch (issue 5): the tests start a throwaway PostgreSQL cluster (ftm_assets/testing/pg_server.py),
+# WRDS prefetch (issue 5): the tests start a throwaway PostgreSQL cluster (ftm_assets_tests/support/pg_server.py),
 # so `make test` needs the server binaries. Debian's `postgresql` provides them under
 # /usr/lib/postgresql/<version>/bin; it is installed only when initdb/pg_ctl are not there yet.
 WRDS_SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

@@ -62,6 +62,6 @@ def build_firm_topics(partitions: dg.MultiPartitionsDefinition) -> dg.AssetsDefi
         config = worker_settings.worker_config(
             quarter=quarter, batch=batch, storage_root=storage.store.root, run_id=context.run_id
         )
-        return launcher.launch(context, extras=config.to_extras()).get_results()
+        return launcher.launch(context, config).get_results()
 
     return firm_topics_batch

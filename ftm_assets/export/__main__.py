@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
-
-from ftm_assets import constants as C
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,18 +13,18 @@ def main(argv: list[str] | None = None) -> int:
     panel = sub.add_parser("panel", help="the firm x quarter x theme exposure panel")
     panel.add_argument("--quarters", required=True, help="2024Q4, 2023Q1:2024Q4 or 2023Q1,2023Q3")
     panel.add_argument("--out", required=True, type=Path, help="a .parquet, .csv or .dta file")
-    panel.add_argument("--root", default=os.environ.get("FTM_STORAGE_ROOT")
-                       or str(C.PROJECT_ROOT / C.DEFAULT_LOCAL_STORAGE_DIRNAME),
-                       help="storage root (default: FTM_STORAGE_ROOT, else ./data)")
+    panel.add_argument("--root", help="storage root (default: the loaded settings' FTM_STORAGE_ROOT, else ./data)")
     panel.add_argument("--skip-missing", action="store_true", help="skip quarters without themes instead of failing")
     args = parser.parse_args(argv)
 
+    from ftm_assets.environment import ConfigError, Settings
     from ftm_assets.export.panel import export_panel
     from ftm_assets.readers import ThemesNotMaterialized
 
     try:
-        frame = export_panel(args.root, args.quarters, args.out, strict=not args.skip_missing)
-    except (ThemesNotMaterialized, ValueError) as exc:
+        root = args.root or Settings.from_env().storage_root  # the one loader decides the default root
+        frame = export_panel(root, args.quarters, args.out, strict=not args.skip_missing)
+    except (ConfigError, ThemesNotMaterialized, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Wrote {len(frame):,} rows ({frame['firm_id'].nunique() if len(frame) else 0:,} firms, "

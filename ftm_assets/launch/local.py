@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import resource
 import sys
-from typing import Any
 
 import dagster as dg
 
 from ftm_assets.constants import PROJECT_ROOT
 from ftm_assets.launch.cost import CostRecord, write_cost_record
 from ftm_assets.launch.launcher import Launcher
+from ftm_assets.worker_config import WorkerConfig
 
 WORKER_MODULE = "ftm_assets.worker"
 
@@ -36,9 +36,7 @@ class LocalLauncher(Launcher):
     module: str = WORKER_MODULE  # what ``python -m`` runs (tests run a small Pipes worker of their own)
     env: dict[str, str] = {}
 
-    def launch(
-        self, context: dg.AssetExecutionContext, *, extras: dict[str, Any]
-    ) -> dg.PipesClientCompletedInvocation:
+    def launch(self, context: dg.AssetExecutionContext, config: WorkerConfig) -> dg.PipesClientCompletedInvocation:
         defaults = {
             "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1",
@@ -49,11 +47,11 @@ class LocalLauncher(Launcher):
         client = dg.PipesSubprocessClient(env={**env, "PYTHONUNBUFFERED": "1", **self.env}, cwd=str(PROJECT_ROOT))
         before = children_cpu_seconds()
         try:
-            invocation = client.run(command=[self.python, "-m", self.module], context=context, extras=extras)
+            invocation = client.run(
+                command=[self.python, "-m", self.module], context=context, extras=config.to_extras()
+            )
         finally:
-            record = self._cost(context, extras, children_cpu_seconds() - before)
-        if record is None:
-            return invocation
+            record = self._cost(context, config, children_cpu_seconds() - before)
         # The session is only reachable this way; the metadata then reaches every reported result.
         return dg.PipesClientCompletedInvocation(
             invocation._session,  # noqa: SLF001
@@ -61,16 +59,13 @@ class LocalLauncher(Launcher):
         )
 
     @staticmethod
-    def _cost(context: dg.AssetExecutionContext, extras: dict[str, Any], cpu_seconds: float) -> CostRecord | None:
-        quarter, batch, root = extras.get("quarter"), extras.get("batch"), extras.get("storage_root")
-        if not quarter or not batch:
-            return None
+    def _cost(context: dg.AssetExecutionContext, config: WorkerConfig, cpu_seconds: float) -> CostRecord:
         record = CostRecord(
-            quarter=str(quarter), batch=str(batch), launcher="local", gpu_hours=0.0, cpu_seconds=round(cpu_seconds, 3)
+            quarter=config.quarter, batch=config.batch, launcher="local", gpu_hours=0.0,
+            cpu_seconds=round(cpu_seconds, 3),
         )
-        if root:
-            try:
-                write_cost_record(str(root), record)
-            except Exception as exc:  # the cost is a courtesy; the worker's outcome is what matters
-                context.log.warning(f"[local] could not write the cost record: {exc}")
+        try:
+            write_cost_record(config.storage_root, record)
+        except Exception as exc:  # the cost is a courtesy; the worker's outcome is what matters
+            context.log.warning(f"[local] could not write the cost record: {exc}")
         return record

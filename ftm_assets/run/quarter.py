@@ -177,9 +177,9 @@ def run_one_batch(spec: str) -> int:
     quarter, _, batch = spec.partition(":")
     quiet_libraries()  # before the import below: loading the definitions warns about beta features
     from ftm_assets.definitions import build_definitions
-    from ftm_assets.environment import Settings
+    from ftm_assets.run.settings import load_settings
 
-    job = build_definitions(Settings.from_env()).resolve_implicit_global_asset_job_def()
+    job = build_definitions(load_settings([quarter])).resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             instance=instance, partition_key=dg.MultiPartitionKey({QUARTER_DIM: quarter, BATCH_DIM: batch}),

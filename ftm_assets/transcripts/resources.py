@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import dataclasses
-import os
 from collections.abc import Iterator
 
 import dagster as dg
@@ -62,19 +61,20 @@ class FilesTranscriptSource(TranscriptSource):
     """Transcripts a user already has: CSV, JSONL or Parquet files, our column names or Capital IQ's (see files.py)."""
 
     folder: str
+    # Each file's quarters as the code location recorded them when it loaded (``environment``: under
+    # DAGSTER_HOME); None: every file is read to find its quarters.
+    quarters_cache: str | None = None
 
     @property
     def label(self) -> str:
         return "files"
 
     def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
-        from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, read_transcript_files
+        from ftm_assets.transcripts.files import read_transcript_files
 
         log.info(f"Reading transcripts for {quarter} from {self.folder}.")
-        # The per-file quarters the code location recorded when it loaded: files of other quarters are skipped.
-        home = os.environ.get("DAGSTER_HOME")
-        cache = os.path.join(home, FILES_QUARTERS_CACHE) if home else None
-        yield read_transcript_files(self.folder, quarter, cache)
+        # With the per-file quarters the code location recorded, files of other quarters are skipped.
+        yield read_transcript_files(self.folder, quarter, self.quarters_cache)
 
 
 class WrdsTranscriptSource(TranscriptSource):
@@ -83,7 +83,8 @@ class WrdsTranscriptSource(TranscriptSource):
     unset: at run time (never at import) it then falls back to ``FTM_WRDS_USERNAME``, ``FTM_WRDS_PASSWORD``
     (then ``PGPASSWORD``, then ``.pgpass``), ``FTM_WRDS_HOST``, ``FTM_WRDS_PORT``, ``FTM_WRDS_SSLMODE`` and
     the WRDS defaults, so a ``.pgpass`` user need not put a password in any variable. ``universe`` and
-    ``country`` fall back to ``FTM_WRDS_UNIVERSE`` and ``FTM_WRDS_COUNTRY`` the same way. Selection rules:
+    ``country`` are not secrets: ``environment`` checks ``FTM_WRDS_UNIVERSE`` and ``FTM_WRDS_COUNTRY`` when the
+    code location loads and passes them in (unset: all companies, every country). Selection rules:
     ``ftm_assets.transcripts.wrds.describe_rules()``.
     """
 
@@ -106,9 +107,7 @@ class WrdsTranscriptSource(TranscriptSource):
             username=self.username, password=self.password, host=self.host, port=self.port, sslmode=self.sslmode
         )
         settings = dataclasses.replace(settings, connect_timeout_s=self.connect_timeout_s)
-        universe = Universe.parse(
-            self.universe or os.environ.get("FTM_WRDS_UNIVERSE"), self.country or os.environ.get("FTM_WRDS_COUNTRY")
-        )
+        universe = Universe.parse(self.universe, self.country)
         log.info(
             f"Fetching {quarter} earnings calls of {universe.described} from WRDS as {settings.where} "
             f"(sslmode={settings.sslmode}); a new login from this machine may need a Duo push approval."

@@ -101,7 +101,6 @@ class WrdsUniverseError(WrdsError):
 
 
 ALL, CRSP_LINKED = "all", "crsp-linked"
-UNIVERSES = (ALL, CRSP_LINKED)  # FTM_WRDS_UNIVERSE's named values; anything else is a file of company ids
 
 
 @dataclass(frozen=True)

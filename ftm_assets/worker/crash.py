@@ -2,8 +2,9 @@
 
 ``FTM_TEST_CRASH_AT=<window>[:<n>]`` ends the process with ``os._exit`` (no cleanup, no ``finally``: what
 SIGKILL or a Spot interruption does) the ``n``-th time (default 1st) the worker reaches ``window``. Unset,
-it costs one dictionary lookup. The crash-consistency tests (worker/test_crash_windows.py) use it to prove
-that a restart, or a new run, ends equal to an uninterrupted run from every window.
+it costs one read of the worker's variables through their one reader, ``WorkerEnv.read()`` (not cached: a
+hook set later in a long-lived test process is seen). The crash-consistency tests (worker/test_crash_windows.py)
+use it to prove that a restart, or a new run, ends equal to an uninterrupted run from every window.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
-ENV = "FTM_TEST_CRASH_AT"
+from ftm_assets.worker.env import CRASH_AT_ENV as ENV, WorkerEnv
+
 EXIT_CODE = 137  # what a SIGKILLed process reports
 WINDOWS = (
     "after-part",  # a part written, the checkpoint not yet moved past it
@@ -24,7 +26,7 @@ _seen: dict[str, int] = {}
 
 def crash_point(window: str) -> None:
     """Exit at once if the environment asks to crash at this window (and this is the asked occurrence)."""
-    wanted = os.environ.get(ENV)
+    wanted = WorkerEnv.read().hooks.crash_at
     if not wanted:
         return
     name, _, nth = wanted.partition(":")

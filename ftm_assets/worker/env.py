@@ -19,6 +19,8 @@ from ftm_assets.env_values import read_int, read_switch, read_text
 from ftm_assets.worker_config import EmbeddingSettings
 
 BATCH_ATTEMPT_ENV = "AWS_BATCH_JOB_ATTEMPT"
+CRASH_AT_ENV = "FTM_TEST_CRASH_AT"
+FIT_CRASH_ENV = "FTM_TEST_FIT_CRASH"
 
 # name -> (who sets it, what it is)
 WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
@@ -43,6 +45,8 @@ WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
     "FTM_EMBEDDING_STORE": ("optional", "on (default) or off: keep each batch's embeddings and reuse them."),
     "MKL_DYNAMIC": ("worker", "Defaults to FALSE: fixed thread counts keep resumed firms bit-identical."),
     "OMP_DYNAMIC": ("worker", "Defaults to FALSE, as MKL_DYNAMIC."),
+    CRASH_AT_ENV: ("tests", "<window>[:<n>]: end the worker at a window of the commit protocol (worker.crash)."),
+    FIT_CRASH_ENV: ("tests", "<firm_id>[:<signal>] or @start: kill a fit process (worker.fit_pool)."),
 }
 
 # Set by the launcher at submit time (containerOverrides.environment), not by the job definition.
@@ -63,11 +67,21 @@ def apply_process_defaults() -> None:
 
 
 @dataclass(frozen=True)
+class FaultHooks:
+    """Test-only fault injection; both None in production. Their modules parse the values (``worker.crash``,
+    ``worker.fit_pool``), so that what each hook means stays beside the code it breaks."""
+
+    crash_at: str | None = None  # FTM_TEST_CRASH_AT
+    fit_crash: str | None = None  # FTM_TEST_FIT_CRASH
+
+
+@dataclass(frozen=True)
 class WorkerEnv:
     """What the container's environment tells the worker."""
 
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     batch_attempt: int = 1
+    hooks: FaultHooks = field(default_factory=FaultHooks)
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> WorkerEnv:
@@ -86,4 +100,5 @@ class WorkerEnv:
                 store=read_switch(env, "FTM_EMBEDDING_STORE"),
             ),
             batch_attempt=read_int(env, BATCH_ATTEMPT_ENV, 1, None, "Batch attempts start at 1") or 1,
+            hooks=FaultHooks(crash_at=read_text(env, CRASH_AT_ENV), fit_crash=read_text(env, FIT_CRASH_ENV)),
         )

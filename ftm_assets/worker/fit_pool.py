@@ -38,10 +38,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ftm_assets.worker.env import WorkerEnv
+
 START_METHOD = "spawn"  # not fork: see the module docstring
 IN_FLIGHT_PER_WORKER = 2  # one fitting, one waiting in the process's queue: no idle gap, flat memory
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # a fit process's libraries: 1 thread
-CRASH_ENV = "FTM_TEST_FIT_CRASH"
 START_CRASH = "@start"  # the test hook's value that ends every fit process during its start-up
 JOIN_TIMEOUT_S = 10.0
 PARENT_POLL_S = 0.5  # how soon a fit process notices that the worker is gone
@@ -268,7 +269,7 @@ def _exitcode(process) -> int | None:
 def _init_process(parent: int) -> None:
     """A fit process's start: one BLAS/OpenMP thread (before numpy loads), then a small warm-up fit."""
     _exit_with_parent(parent)
-    if os.environ.get(CRASH_ENV) == START_CRASH:
+    if WorkerEnv.read().hooks.fit_crash == START_CRASH:
         os._exit(3)
     for name in THREAD_ENV:
         os.environ[name] = "1"
@@ -302,7 +303,7 @@ def _run_fit(*args):
 
 
 def _maybe_crash(firm_id: str) -> None:
-    wanted = os.environ.get(CRASH_ENV)
+    wanted = WorkerEnv.read().hooks.fit_crash
     if not wanted:
         return
     name, _, sig = wanted.partition(":")

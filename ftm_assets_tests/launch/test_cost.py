@@ -9,13 +9,14 @@ import dagster as dg
 import pytest
 
 from ftm_assets.environment import Settings, launcher
-from ftm_assets.launch.batch.attempt_costs import batch_cost_record
-from ftm_assets.launch.batch.compute import Placement
-from ftm_assets.launch.batch.job_state import JobSnapshot
-from ftm_assets.launch.batch.prices import PriceTable, PriceTableError
+from ftm_assets.launch.aws_batch.attempt_costs import batch_cost_record
+from ftm_assets.launch.aws_batch.compute import Placement
+from ftm_assets.launch.aws_batch.job_state import JobSnapshot
+from ftm_assets.launch.aws_batch.prices import PriceTable, PriceTableError
 from ftm_assets.launch.cost import AttemptCost, CostRecord
 from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.storage import layout
+from ftm_assets.worker_config import WorkerConfig
 from ftm_assets_tests.support.scenario_assets import PARTITIONS
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
@@ -85,8 +86,10 @@ def test_local_launch_records_the_workers_cpu_seconds(tmp_path):
         partitions_def=PARTITIONS,
     )
     def local_partition(context: dg.AssetExecutionContext, launcher: LocalLauncher):
-        extras = {"quarter": "2024Q4", "batch": context.partition_key, "storage_root": str(tmp_path)}
-        yield from launcher.launch(context, extras=extras).get_results()
+        config = WorkerConfig(
+            quarter="2024Q4", batch=context.partition_key, storage_root=str(tmp_path), run_id=context.run_id
+        )
+        yield from launcher.launch(context, config).get_results()
 
     worker = LocalLauncher(
         module="ftm_assets_tests.support.fake_worker",

@@ -18,7 +18,7 @@ from ftm_assets import run as run_cmd
 from ftm_assets.constants import PROJECT_ROOT
 from ftm_assets.quarters import Quarter
 from ftm_assets.readers import read_failures, read_firm_topics, read_theme_exposure
-from ftm_assets.testing.earnings22 import call_rows, firm_ids, read_calls
+from ftm_assets_tests.support.earnings22_calls import call_rows, firm_ids, read_calls
 from ftm_assets_tests.support.earnings22 import requires_earnings22
 
 CIQ_HEADER = [
@@ -123,7 +123,7 @@ def test_capital_iq_csv_runs_two_quarters_end_to_end(tmp_path):
 
 
 def test_failed_quarter_is_reported_and_the_next_one_still_runs(tmp_path, monkeypatch, capsys):
-    from ftm_assets.testing.pg_server import free_port
+    from ftm_assets_tests.support.pg_server import free_port
 
     (tmp_path / "dagster.yaml").write_text((PROJECT_ROOT / "dagster.yaml").read_text())
     env = {

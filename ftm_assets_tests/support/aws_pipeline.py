@@ -14,7 +14,7 @@ import dagster as dg
 
 from ftm_assets.definitions import build_definitions
 from ftm_assets.environment import Settings, resources
-from ftm_assets.launch.batch.resource import AwsBatchLauncher
+from ftm_assets.launch.aws_batch.resource import AwsBatchLauncher
 from ftm_assets.transcripts.resources import TranscriptSource
 from ftm_assets_tests.support.aws import BatchStack, MotoServer, create_batch_stack
 from ftm_assets_tests.support.local_batch_executor import LocallyExecutedBatchLauncher

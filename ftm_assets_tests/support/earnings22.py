@@ -2,6 +2,6 @@
 
 import pytest
 
-from ftm_assets.testing.earnings22 import EARNINGS22, MISSING_REASON
+from ftm_assets_tests.support.earnings22_calls import EARNINGS22, MISSING_REASON
 
 requires_earnings22 = pytest.mark.skipif(not EARNINGS22.exists(), reason=MISSING_REASON)

@@ -29,7 +29,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ftm_assets.launch.batch.resource import AwsBatchLauncher
+from ftm_assets.launch.aws_batch.resource import AwsBatchLauncher
 from ftm_assets_tests.support.batch_supervisor import (  # noqa: F401 (LOG_GROUP, JobFaults: for the tests)
     LOG_GROUP,
     WORKDIR,

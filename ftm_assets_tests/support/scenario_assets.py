@@ -6,13 +6,15 @@
 import json
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import boto3
 import dagster as dg
 
-from ftm_assets.launch.batch import PipesBatchClient
+from ftm_assets.launch.aws_batch import PipesBatchClient
+from ftm_assets.worker_config import TopicParams, WorkerConfig
 from ftm_assets_tests.support.aws import S3Faults
 from ftm_assets_tests.support.local_batch_executor import JobFaults, LocalBatchExecutor
 
@@ -21,12 +23,15 @@ JOB_NAME = "batch_partition"
 
 
 QUARTER = "2024Q4"
+# The storage root when a scenario names none: one fixed folder, since the root is part of the settings that
+# decide whether a new run may reattach to a live job (a fresh folder per run would make every run "other").
+DEFAULT_ROOT = str(Path(tempfile.gettempdir()) / "ftm-batch-scenarios")
 
 
 class Scenario(dg.Config):
     scenario: str = "success"
     sleep_s: float = 3.0
-    storage_root: str = ""  # where the launcher writes the partition's cost record ("" : none)
+    storage_root: str = ""  # where the launcher writes the partition's cost record ("": DEFAULT_ROOT)
     topic_size: int = 5  # stands for the worker's settings: another value is another job
 
 
@@ -38,13 +43,13 @@ class Scenario(dg.Config):
 def firm_partition(context: dg.AssetExecutionContext, config: Scenario, batch: dg.ResourceParam[PipesBatchClient]):
     yield from batch.run(
         context=context,
-        extras={
-            "quarter": QUARTER,
-            "batch": context.partition_key,
-            "run_id": context.run_id,
-            "storage_root": config.storage_root or None,
-            "topics": {"hdbscan_min_cluster_size": config.topic_size},
-        },
+        config=WorkerConfig(
+            quarter=QUARTER,
+            batch=context.partition_key,
+            run_id=context.run_id,
+            storage_root=config.storage_root or DEFAULT_ROOT,
+            topics=TopicParams(hdbscan_min_cluster_size=config.topic_size),
+        ),
         environment={"FAKE_WORKER_SCENARIO": config.scenario, "FAKE_WORKER_SLEEP_S": str(config.sleep_s)},
         gpus=1,
         vcpus=4,

@@ -45,3 +45,12 @@ def test_stata_names_are_short_unique_and_valid():
     names = stata_names(["share_presentation", "a" * 40, "a" * 40, "1st", "share-qa"])
     assert all(len(n) <= 32 for n in names.values()) and len(set(names.values())) == len(names)
     assert names["1st"] == "_1st" and names["share-qa"] == "share_qa"
+
+
+def test_without_root_the_loaded_settings_name_it(root, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FTM_STORAGE_ROOT", str(root))
+    assert main(["panel", "--quarters", "2023Q1", "--out", str(tmp_path / "p.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == len(read_theme_exposure(str(root), "2023Q1"))
+    monkeypatch.setenv("FTM_ENV", "aws")  # a root the loader refuses is reported, not used
+    assert main(["panel", "--quarters", "2023Q1", "--out", str(tmp_path / "q.csv")]) == 2
+    assert "FTM_ENV=aws needs FTM_STORAGE_ROOT=s3://" in capsys.readouterr().err

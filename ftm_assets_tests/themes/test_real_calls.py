@@ -12,7 +12,7 @@ from ftm_assets.readers import read_theme_exposure, read_themes
 from ftm_assets.themes import quality
 from ftm_assets_tests.support.earnings22 import requires_earnings22
 from ftm_assets_tests.support.pipeline import build_test_definitions, run_quarter
-from ftm_assets.testing.theme_quarters import QUARTERS, write_three_quarters
+from ftm_assets_tests.support.theme_quarters import QUARTERS, write_three_quarters
 
 pytestmark = [pytest.mark.slow, requires_earnings22]
 N_CALLS = 16

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ftm_assets.testing.pg_server import PgServer, start_pg_server
+from ftm_assets_tests.support.pg_server import PgServer, start_pg_server
 
 
 @pytest.fixture(scope="session")

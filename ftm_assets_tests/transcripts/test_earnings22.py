@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ftm_assets.transcripts.files import read_transcript_files
-from ftm_assets.testing.earnings22 import N_CALLS, read_calls, write_earnings22_files
+from ftm_assets_tests.support.earnings22_calls import N_CALLS, read_calls, write_earnings22_files
 from ftm_assets_tests.support.earnings22 import requires_earnings22
 
 pytestmark = requires_earnings22

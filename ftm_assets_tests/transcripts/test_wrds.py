@@ -12,8 +12,8 @@ import pytest
 
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA
 from ftm_assets.transcripts import wrds as w
-from ftm_assets.testing.pg_server import free_port
-from ftm_assets.testing import capital_iq as t
+from ftm_assets_tests.support.pg_server import free_port
+from ftm_assets_tests.support import capital_iq as t
 
 
 @pytest.fixture(scope="module")

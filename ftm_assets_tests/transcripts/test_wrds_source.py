@@ -9,7 +9,7 @@ import pytest
 from ftm_assets.transcripts.resources import WrdsTranscriptSource
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA
 from ftm_assets.transcripts.wrds import OUTPUT_SCHEMA, NoCallsError
-from ftm_assets.testing import capital_iq as t
+from ftm_assets_tests.support import capital_iq as t
 
 
 @pytest.fixture

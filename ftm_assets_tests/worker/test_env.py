@@ -6,7 +6,15 @@ import pytest
 
 from ftm_assets.worker_config import EmbeddingSettings
 from ftm_assets.env_values import VariableError
-from ftm_assets.worker.env import PROCESS_DEFAULTS, WORKER_ENV_VARS, WorkerEnv, apply_process_defaults
+from ftm_assets.worker.env import (
+    CRASH_AT_ENV,
+    FIT_CRASH_ENV,
+    PROCESS_DEFAULTS,
+    WORKER_ENV_VARS,
+    FaultHooks,
+    WorkerEnv,
+    apply_process_defaults,
+)
 
 SET = {
     "FTM_EMBEDDING_MODEL": "/opt/ftm/model",
@@ -64,3 +72,10 @@ def test_process_defaults_leave_what_is_set(monkeypatch):
     apply_process_defaults()
     assert os.environ["OMP_DYNAMIC"] == "TRUE" and os.environ["MKL_DYNAMIC"] == "FALSE"
     assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_fault_hooks_are_read_with_the_rest_and_default_to_off():
+    assert WorkerEnv.read({}).hooks == FaultHooks()
+    hooks = WorkerEnv.read({CRASH_AT_ENV: "after-part:2", FIT_CRASH_ENV: " 18749:SIGTERM "}).hooks
+    assert hooks == FaultHooks(crash_at="after-part:2", fit_crash="18749:SIGTERM")
+    assert {CRASH_AT_ENV, FIT_CRASH_ENV} <= set(WORKER_ENV_VARS)

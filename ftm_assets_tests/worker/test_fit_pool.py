@@ -18,8 +18,8 @@ from ftm_assets.storage import LocalStorage, layout
 from ftm_assets.worker.batch import run_batch
 from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig
 from ftm_assets.worker.failures import EmptyTranscript, is_critical, is_firm_bound
+from ftm_assets.worker.env import FIT_CRASH_ENV as CRASH_ENV
 from ftm_assets.worker.fit_pool import (
-    CRASH_ENV,
     START_CRASH,
     FitPool,
     FitPoolBroken,

@@ -16,10 +16,11 @@ import dagster as dg
 from botocore.config import Config
 from pydantic import Field
 
-from ftm_assets.launch.batch.client import PipesBatchClient
-from ftm_assets.launch.batch.poller import BatchJobPoller
-from ftm_assets.launch.batch.prices import PriceTable
+from ftm_assets.launch.aws_batch.client import PipesBatchClient
+from ftm_assets.launch.aws_batch.poller import BatchJobPoller
+from ftm_assets.launch.aws_batch.prices import PriceTable
 from ftm_assets.launch.launcher import Launcher
+from ftm_assets.worker_config import WorkerConfig
 
 _CLIENTS: dict[tuple[str, str | None, str | None], Any] = {}
 _CLIENTS_LOCK = threading.Lock()
@@ -92,12 +93,10 @@ class AwsBatchLauncher(Launcher):
             price_table=PriceTable.load(self.price_table),
         )
 
-    def launch(
-        self, context: dg.AssetExecutionContext, *, extras: dict[str, Any]
-    ) -> dg.PipesClientCompletedInvocation:
+    def launch(self, context: dg.AssetExecutionContext, config: WorkerConfig) -> dg.PipesClientCompletedInvocation:
         return self.make_client().run(
             context=context,
-            extras=extras,
+            config=config,
             gpus=self.gpus,
             vcpus=self.vcpus,
             memory_mib=self.memory_mib,

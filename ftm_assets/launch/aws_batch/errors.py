@@ -6,7 +6,7 @@ every attempt, plus the tail of the job's CloudWatch log when it could be read.
 
 from __future__ import annotations
 
-from ftm_assets.launch.batch.job_state import JobSnapshot
+from ftm_assets.launch.aws_batch.job_state import JobSnapshot
 
 
 class BatchLaunchError(RuntimeError):

@@ -4,10 +4,11 @@
 import dagster as dg
 
 from ftm_assets.launch.launcher import Launcher
-from ftm_assets_tests.launch.batch.conftest import batch_env, make_executor  # noqa: F401
+from ftm_assets.worker_config import WorkerConfig
+from ftm_assets_tests.launch.aws_batch.conftest import batch_env, make_executor  # noqa: F401
 from ftm_assets_tests.support.aws import moto_server  # noqa: F401
 from ftm_assets_tests.support.local_batch_executor import LocallyExecutedBatchLauncher
-from ftm_assets_tests.support.scenario_assets import PARTITIONS
+from ftm_assets_tests.support.scenario_assets import DEFAULT_ROOT, PARTITIONS
 
 
 @dg.multi_asset(
@@ -16,7 +17,8 @@ from ftm_assets_tests.support.scenario_assets import PARTITIONS
     partitions_def=PARTITIONS,
 )
 def firm_topics_via_launcher(context: dg.AssetExecutionContext, launcher: Launcher):
-    yield from launcher.launch(context, extras={"quarter": "2024Q4"}).get_results()
+    config = WorkerConfig(quarter="2024Q4", batch=context.partition_key, run_id=context.run_id, storage_root=DEFAULT_ROOT)
+    yield from launcher.launch(context, config).get_results()
 
 
 def test_launch_runs_the_partition_on_batch(tmp_path, batch_env):  # noqa: F811

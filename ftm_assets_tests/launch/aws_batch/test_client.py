@@ -9,8 +9,8 @@ import random
 import boto3
 import pytest
 
-from ftm_assets.launch.batch.poller import BatchJobPoller
-from ftm_assets.launch.batch.prices import PriceTable
+from ftm_assets.launch.aws_batch.poller import BatchJobPoller
+from ftm_assets.launch.aws_batch.prices import PriceTable
 from ftm_assets_tests.support.aws import S3Faults, create_batch_stack
 from ftm_assets_tests.support.local_batch_executor import JobFaults
 from ftm_assets_tests.support.scenario_assets import QUARTER, make_client, run_partition, step_error

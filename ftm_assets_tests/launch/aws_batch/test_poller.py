@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from ftm_assets.launch.batch.poller import Backoff, BatchJobPoller
-from ftm_assets.launch.batch.errors import BatchApiError
+from ftm_assets.launch.aws_batch.poller import Backoff, BatchJobPoller
+from ftm_assets.launch.aws_batch.errors import BatchApiError
 from ftm_assets_tests.support.local_batch_executor import LocalBatchExecutor
 
 

@@ -22,11 +22,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ftm_assets.launch.batch.errors import BatchApiError, BatchJobConflictError, BatchSubmitError
-from ftm_assets.launch.batch.job_registry import JobIdentity, JobRecord, S3JobRegistry
-from ftm_assets.launch.batch.job_state import LIVE_STATUSES, JobSnapshot
-from ftm_assets.launch.batch.links import console_url
-from ftm_assets.launch.batch.poller import BatchJobPoller, is_retryable
+from ftm_assets.launch.aws_batch.errors import BatchApiError, BatchJobConflictError, BatchSubmitError
+from ftm_assets.launch.aws_batch.job_registry import JobIdentity, JobRecord, S3JobRegistry
+from ftm_assets.launch.aws_batch.job_state import LIVE_STATUSES, JobSnapshot
+from ftm_assets.launch.aws_batch.links import console_url
+from ftm_assets.launch.aws_batch.poller import BatchJobPoller, is_retryable
 from ftm_assets.pipes_keys import attempt_key_prefix
 
 _TAG_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")

@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from ftm_assets.testing.pg_server import PgServerUnavailable, find_pg_bin
+from ftm_assets_tests.support.pg_server import PgServerUnavailable, find_pg_bin
 
 try:
     find_pg_bin()
@@ -21,7 +21,7 @@ except PgServerUnavailable as exc:  # pragma: no cover - make test installs post
 
 OWNER = """
 import sys, time
-from ftm_assets.testing.pg_server import start_pg_server
+from ftm_assets_tests.support.pg_server import start_pg_server
 server = start_pg_server(sys.argv[1])
 print(server.port, server.base_dir, server.password, flush=True)
 time.sleep(600)

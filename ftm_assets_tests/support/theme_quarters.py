@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ftm_assets.quarters import Quarter
-from ftm_assets.testing.earnings22 import call_rows, firm_ids, read_calls
+from ftm_assets_tests.support.earnings22_calls import call_rows, firm_ids, read_calls
 
 QUARTERS = ("2023Q1", "2023Q2", "2023Q3")
 DROP_SHARE = 0.15

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ftm_assets.launch.batch.job_state import JobSnapshot
+from ftm_assets.launch.aws_batch.job_state import JobSnapshot
 
 ECS_DESCRIBE_MAX = 100  # DescribeContainerInstances takes at most 100 ARNs
 

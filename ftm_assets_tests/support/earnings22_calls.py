@@ -1,6 +1,6 @@
 """Test helper: the 125 real Earnings-22 calls, converted into the ``files`` source format on the fly.
 
-The data lives beside the checkout (``../shared/data/earnings22/calls.jsonl.gz``, CC BY-SA 4.0) or where
+The data lives above the checkout (``shared/data/earnings22/calls.jsonl.gz``, CC BY-SA 4.0) or where
 ``FTM_EARNINGS22`` points, and is never copied into the repository: tests write the converted files under
 ``tmp_path``.
 """
@@ -17,15 +17,28 @@ from pathlib import Path
 
 from ftm_assets.quarters import Quarter
 
-EARNINGS22 = Path(
-    os.environ.get("FTM_EARNINGS22")
-    or Path(__file__).resolve().parents[2].parent / "shared/data/earnings22/calls.jsonl.gz"
-)
+SHARED_CALLS = Path("shared/data/earnings22/calls.jsonl.gz")
+
+
+def find_earnings22() -> Path:
+    """``FTM_EARNINGS22``, else ``shared/data/earnings22/calls.jsonl.gz`` in the nearest folder above the checkout.
+
+    Searching upward (rather than one fixed ``..``) finds the data from a git worktree nested deeper than the
+    main checkout; the nearest candidate is returned even when absent, so the skip reason names a real place.
+    """
+    if os.environ.get("FTM_EARNINGS22"):
+        return Path(os.environ["FTM_EARNINGS22"])
+    checkout = Path(__file__).resolve().parents[2]
+    candidates = [folder / SHARED_CALLS for folder in checkout.parents]
+    return next((path for path in candidates if path.exists()), candidates[0])
+
+
+EARNINGS22 = find_earnings22()
 N_CALLS = 125
 
 MISSING_REASON = (
-    f"Earnings-22 calls not found at {EARNINGS22}: put calls.jsonl.gz in ../shared/data/earnings22/ beside the "
-    "checkout, or set FTM_EARNINGS22 to its path."
+    f"Earnings-22 calls not found at {EARNINGS22}: put calls.jsonl.gz in shared/data/earnings22/ in a folder "
+    "above the checkout, or set FTM_EARNINGS22 to its path."
 )
 
 

@@ -8,9 +8,9 @@ instance Batch did not report stays unpriced.
 
 from __future__ import annotations
 
-from ftm_assets.launch.batch.compute import Placement
-from ftm_assets.launch.batch.job_state import JobSnapshot
-from ftm_assets.launch.batch.prices import PriceTable
+from ftm_assets.launch.aws_batch.compute import Placement
+from ftm_assets.launch.aws_batch.job_state import JobSnapshot
+from ftm_assets.launch.aws_batch.prices import PriceTable
 from ftm_assets.launch.cost import AttemptCost, CostRecord
 
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ftm_assets.launch.batch.errors import BatchApiError
-from ftm_assets.launch.batch.job_state import JobSnapshot
+from ftm_assets.launch.aws_batch.errors import BatchApiError
+from ftm_assets.launch.aws_batch.job_state import JobSnapshot
 
 DESCRIBE_JOBS_MAX_IDS = 100
 THROTTLING_CODES = frozenset(

@@ -31,15 +31,16 @@ import dagster as dg
 from botocore.exceptions import ClientError
 from dagster_aws.pipes import PipesS3ContextInjector
 
-from ftm_assets.launch.batch.attempt_costs import batch_cost_record
-from ftm_assets.launch.batch.compute import attempt_placements, runnable_diagnosis
-from ftm_assets.launch.batch.existing_job import ExistingJobFinder, aws_tag, settings_fingerprint
-from ftm_assets.launch.batch.links import console_url, log_stream_url
-from ftm_assets.launch.batch.poller import BatchJobPoller
-from ftm_assets.launch.batch.prices import PriceTable
+from ftm_assets.launch.aws_batch.attempt_costs import batch_cost_record
+from ftm_assets.launch.aws_batch.compute import attempt_placements, runnable_diagnosis
+from ftm_assets.launch.aws_batch.existing_job import ExistingJobFinder, aws_tag, settings_fingerprint
+from ftm_assets.launch.aws_batch.links import console_url, log_stream_url
+from ftm_assets.launch.aws_batch.poller import BatchJobPoller
+from ftm_assets.launch.aws_batch.prices import PriceTable
 from ftm_assets.launch.cost import write_cost_record
 from ftm_assets.launch.launcher import AnyContext
-from ftm_assets.launch.batch.errors import (
+from ftm_assets.worker_config import WorkerConfig
+from ftm_assets.launch.aws_batch.errors import (
     BatchApiError,
     BatchJobExitError,
     BatchJobInterruptedError,
@@ -51,13 +52,13 @@ from ftm_assets.launch.batch.errors import (
     BatchMessageReaderError,
     BatchSubmitError,
 )
-from ftm_assets.launch.batch.job_registry import JobIdentity, JobRecord, S3JobRegistry
-from ftm_assets.launch.batch.job_state import (
+from ftm_assets.launch.aws_batch.job_registry import JobIdentity, JobRecord, S3JobRegistry
+from ftm_assets.launch.aws_batch.job_state import (
     ATTEMPT_TIMEOUT_REASON,
     HOST_INTERRUPTION_PREFIX,
     JobSnapshot,
 )
-from ftm_assets.launch.batch.message_reader import PipesS3AttemptMessageReader
+from ftm_assets.launch.aws_batch.message_reader import PipesS3AttemptMessageReader
 
 TERMINATE_REASON_MAX = 250
 
@@ -137,7 +138,7 @@ class PipesBatchClient(dg.PipesClient):
         self,
         *,
         context: AnyContext,
-        extras: Mapping[str, Any] | None = None,
+        config: WorkerConfig,
         gpus: int = 1,
         vcpus: int | None = None,
         memory_mib: int | None = None,
@@ -145,7 +146,7 @@ class PipesBatchClient(dg.PipesClient):
         tags: Mapping[str, str] | None = None,
     ) -> dg.PipesClientCompletedInvocation:
         """Submit (or reattach to) the partition's job, wait for it, and return its checked Pipes report."""
-        extras = dict(extras or {})
+        extras = config.to_extras()
         identity = self._identity(context)
         settings = settings_fingerprint(extras)
         existing = self.finder.find(context, identity, settings)
@@ -182,7 +183,7 @@ class PipesBatchClient(dg.PipesClient):
                 reader.finish(snapshot.final_attempt)
                 metadata = {
                     **self._metadata(snapshot, reattached=existing is not None),
-                    **self._cost(context, snapshot, extras, gpus),
+                    **self._cost(context, snapshot, config, gpus),
                 }
                 if snapshot.status != "SUCCEEDED":
                     raise self._failure(snapshot)
@@ -466,29 +467,25 @@ class PipesBatchClient(dg.PipesClient):
             return f"(log stream {snapshot.log_group}/{snapshot.log_stream} not readable: {exc})"
         return "\n".join(e["message"] for e in events) or None
 
-    def _cost(self, context: AnyContext, snapshot: JobSnapshot, extras: Mapping[str, Any], gpus: int) -> dict[str, Any]:
-        """The job's cost record: written to the storage root when the extras name one, returned as metadata.
+    def _cost(self, context: AnyContext, snapshot: JobSnapshot, config: WorkerConfig, gpus: int) -> dict[str, Any]:
+        """The job's cost record: written to the partition's storage root, returned as metadata.
 
         Best effort: an error here is logged, never raised (the job's outcome is what matters).
         """
-        quarter, batch, root = extras.get("quarter"), extras.get("batch"), extras.get("storage_root")
-        if not quarter or not batch:
-            return {}
         try:
             placements = attempt_placements(self.batch, self.ecs, snapshot.job_queue or self.job_queue, snapshot)
         except Exception as exc:
             context.log.warning(f"[batch] instance types of job {snapshot.job_id} unknown ({exc}): cost not estimated")
             placements = {}
         record = batch_cost_record(
-            snapshot, quarter=str(quarter), batch=str(batch), placements=placements, prices=self.price_table,
+            snapshot, quarter=config.quarter, batch=config.batch, placements=placements, prices=self.price_table,
             gpus_requested=gpus,
         )
-        if root:
-            try:
-                where = write_cost_record(str(root), record)
-                context.log.info(f"[batch] cost record: {where} (estimate: {record.cost_usd} USD)")
-            except Exception as exc:
-                context.log.warning(f"[batch] could not write the cost record of job {snapshot.job_id}: {exc}")
+        try:
+            where = write_cost_record(config.storage_root, record)
+            context.log.info(f"[batch] cost record: {where} (estimate: {record.cost_usd} USD)")
+        except Exception as exc:
+            context.log.warning(f"[batch] could not write the cost record of job {snapshot.job_id}: {exc}")
         return record.metadata()
 
     def _metadata(self, snapshot: JobSnapshot, *, reattached: bool) -> dict[str, Any]:

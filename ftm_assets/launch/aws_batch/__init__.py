@@ -1,12 +1,12 @@
 """The AWS Batch side of the launchers: our own Dagster Pipes client for Batch jobs and its parts.
 
-``PipesBatchClient`` runs one Pipes session as one Batch job; ``ftm_assets.launch.batch.resource``
+``PipesBatchClient`` runs one Pipes session as one Batch job; ``ftm_assets.launch.aws_batch.resource``
 binds it as the ``launcher`` resource when ``FTM_ENV=aws``.
 """
 
-from ftm_assets.launch.batch.client import PipesBatchClient
-from ftm_assets.launch.batch.poller import BatchJobPoller
-from ftm_assets.launch.batch.errors import (
+from ftm_assets.launch.aws_batch.client import PipesBatchClient
+from ftm_assets.launch.aws_batch.poller import BatchJobPoller
+from ftm_assets.launch.aws_batch.errors import (
     BatchApiError,
     BatchJobConflictError,
     BatchJobExitError,

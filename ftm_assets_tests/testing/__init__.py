@@ -1,1 +1,0 @@
-"""Tests of the test-support package ftm_assets.testing."""
