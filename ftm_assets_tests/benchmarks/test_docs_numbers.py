@@ -1,11 +1,13 @@
 """Docs that cannot drift: every generated block in README.md and docs/*.md equals what the recorded benchmark
-results give (`make docs` rewrites them), a changed result changes its block, and WORKER_GB covers the recorded RSS."""
+results give (`make docs` rewrites them), a changed result changes its block, WORKER_GB covers the recorded RSS,
+and the README's contents and the pages' links point at headings and files that exist."""
 
 from __future__ import annotations
 
 import copy
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +70,37 @@ def test_the_demo_sample_is_a_recorded_run():
     rec = json.loads((dn.BENCH / "demo_output.json").read_text())
     out = "\n".join(rec["stdout"])
     assert re.search(r"firms\s+\d+ \(\d+ with topics rows", out) and "batches" in out and rec["commit"]
+
+
+def anchors(text: str) -> set[str]:
+    """GitHub's anchors of a markdown file's headings (code blocks skipped)."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    found = set()
+    for heading in re.findall(r"^#+ (.+)$", text, flags=re.M):
+        found.add(re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-"))
+    return found
+
+
+@pytest.mark.parametrize("path", dn.documents(), ids=lambda p: p.name)
+def test_every_link_to_a_page_or_heading_resolves(path: Path):
+    text = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+    broken = []
+    for link in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", link):
+            continue
+        target, _, fragment = link.partition("#")
+        page = (path.parent / target).resolve() if target else path
+        if not page.exists():
+            broken.append(link)
+        elif fragment and page.suffix == ".md" and fragment not in anchors(page.read_text()):
+            broken.append(link)
+    assert not broken, f"{path.name}: links to nothing: {broken}"
+
+
+def test_the_contents_lists_every_section_of_the_readme():
+    text = (dn.ROOT / "README.md").read_text()
+    contents = text.split("## Contents", 1)[1].split("\n## ", 1)[0]
+    sections = [h for h in re.findall(r"^## (.+)$", re.sub(r"```.*?```", "", text, flags=re.S), flags=re.M)]
+    missing = [h for h in sections if h != "Contents" and
+               "#" + re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") + ")" not in contents]  # fmt: skip
+    assert not missing, f"README sections missing from its Contents: {missing}"
