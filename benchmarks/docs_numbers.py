@@ -361,7 +361,10 @@ def render(text: str, sources: Sources, where: str = "") -> str:
         name = m.group("name")
         if name not in GENERATORS:
             raise DocsNumbersError(f"{where}: unknown generated block {name!r}; known: {', '.join(GENERATORS)}")
-        return f"<!-- generated:{name} -->{GENERATORS[name](sources)}<!-- /generated -->"
+        body = GENERATORS[name](sources)
+        if "\n" in body:  # a block of its own: blank lines around it end tables and paragraphs
+            body = "\n\n" + body.strip("\n") + "\n\n"
+        return f"<!-- generated:{name} -->{body}<!-- /generated -->"
 
     return BLOCK.sub(fill, text)
 
