@@ -99,7 +99,8 @@ def run_label(latest: dict) -> str:
     worker = latest.get("worker", {})
     return (
         f"`make bench` of {latest.get('date', '?')[:10]}, {machine.get('cores', '?')}-core {machine.get('cpu', '?')}"
-        f", GPU: {machine.get('gpu', '?')}; the worker embedded in {worker.get('backend', '?')} "
+        f" (load {num(machine.get('load_avg_1m_at_start'), 1)} at start), GPU: {machine.get('gpu', '?')}; the worker "
+        f"embedded in {worker.get('backend', '?')} "
         f"{worker.get('precision', '?')}"
     )
 
