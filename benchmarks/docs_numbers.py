@@ -178,8 +178,8 @@ def headline(s: Sources) -> str:
     parts = [f"{x(c['speedup_vs_naive'])} on {c['corpus']} ({c['firms']} firms)" for c in comparisons]
     cold = need(latest, "cold_start")
     return (
-        f"Latest ({run_label(latest)}): the worker's speed against the naive loop is {' and '.join(parts)}; topic agreement with the fp32 "
-        f"reference {num(latest['ari_vs_reference'], 3)} against a seed-to-seed floor of "
+        f"Latest ({run_label(latest)}): the worker's speed against the naive loop is {' and '.join(parts)}; "
+        f"topic agreement with the fp32 reference {num(latest['ari_vs_reference'], 3)} against a seed-to-seed floor of "
         f"{num(latest['ari_seed_floor'], 3)} ({latest.get('quality_method', 'ward')} topics); embedding cosine "
         f"{num(latest['cosine_mean_vs_fp32'], 4)}; the worker's load stage {x(cold['load_ratio_vs_bare'], 3)} a bare "
         f"script's on ONNX ({num(cold['worker_load_s'])} s against {num(cold['bare_load_s'])} s)."
