@@ -1,6 +1,6 @@
 """How many batch jobs to run at once on this machine (``--jobs``, ``FTM_MAX_BATCH_JOBS_IN_FLIGHT``, a default).
 
-A local worker embeds with every core and peaks at about 2.3 GB, so two workers on few cores only share them.
+A local worker embeds with every core (its memory: ``WORKER_GB``), so two workers on few cores only share them.
 The default is one batch job per ``CORES_PER_JOB`` cores, no more than memory holds at ``WORKER_GB`` each, and
 never more than the batches of a quarter; on AWS Batch (``FTM_ENV=aws``) the jobs run elsewhere and the default
 is 5, as in the ``ftm_batch_gpu`` pool.
@@ -11,7 +11,11 @@ from __future__ import annotations
 import os
 
 CORES_PER_JOB = 4  # a worker's embedder uses every core; below ~4 cores per job, jobs only slow each other
-WORKER_GB = 2.5  # a worker's peak RSS (2.3 GB measured from 100 to 1,000 firms, benchmarks/RESULTS.md) + margin
+# A worker's peak RSS, fit processes included, + margin: 652 MB at 100 firms and 659 MB at 1,000 with the fit pool
+# on (benchmarks/RESULTS.md, "2026-12-01T13:17Z — fit pool alone ... and the RSS probe"), on short demo firms;
+# ~50% more for real calls' longer text. ftm_assets_tests/benchmarks/test_docs_numbers.py keeps it above the
+# latest recorded figure.
+WORKER_GB = 1.0
 RESERVED_GB = 2.0  # left to Dagster itself and the rest of the machine
 AWS_DEFAULT_JOBS = 5  # as the ftm_batch_gpu pool's default; the Batch compute environment caps it too
 
