@@ -18,7 +18,7 @@ import sys
 
 import dagster as dg
 
-from ftm_assets.quarters import QuarterKeyError, current_quarter, expand_quarters
+from ftm_assets.quarters import QuarterKeyError, expand_quarters, last_complete_quarter
 from ftm_assets.run.jobs import jobs_in_flight
 from ftm_assets.run.quarter import Printer, QuarterOutcome, print_line, quiet_libraries, run_one_batch, run_quarter
 from ftm_assets.run.summary import describe_source, summarize
@@ -28,7 +28,7 @@ def run(quarters: list[str], *, jobs: int | None = None, title: str = "ftm run",
     """Run ``quarters`` on the instance in DAGSTER_HOME; 0 when every step succeeded, 1 otherwise."""
     quiet_libraries()
     files = os.environ.get("FTM_TRANSCRIPT_SOURCE", "").strip().lower() == "files"
-    if quarters and not files and quarters[-1] > current_quarter():  # a demo quarter after today's is a partition too
+    if quarters and not files and quarters[-1] > last_complete_quarter():  # a later demo quarter is a partition too
         os.environ["FTM_LAST_QUARTER"] = max(quarters[-1], os.environ.get("FTM_LAST_QUARTER") or quarters[-1])
     from ftm_assets.definitions import build_definitions
     from ftm_assets.environment import ConfigError, Settings
