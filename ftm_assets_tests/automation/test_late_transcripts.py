@@ -50,8 +50,8 @@ def _late_call(calls: list[dict]) -> list[dict]:
 
 def _tick(sensor: dg.SensorDefinition, instance, cursor: str | None, defs: dg.Definitions):
     source = {"transcript_source": defs.resources["transcript_source"]}
-    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=source) as context, \
-            dg.partition_loading_context(dynamic_partitions_store=instance):  # as the daemon threads it
+    with dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs, resources=source,
+                                  instance_ref=instance.get_ref()) as context:  # as the daemon builds it
         result = sensor.evaluate_tick(context)
     return result, result.cursor
 
