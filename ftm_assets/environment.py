@@ -170,7 +170,10 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
 
 def launcher(settings: Settings) -> dg.ConfigurableResource:
     if settings.env == "local":
-        return LocalLauncher()
+        # FTM_WORKER_MODULE: what `python -m` runs for a batch (default ftm_assets.worker; a worker of your own,
+        # or the tests' scripted one, speaks the same Pipes protocol).
+        module = (settings.get("FTM_WORKER_MODULE") or "").strip()
+        return LocalLauncher(module=module) if module else LocalLauncher()
     from ftm_assets.launch.batch.resource import AwsBatchLauncher
 
     missing = [k for k in ("FTM_BATCH_JOB_QUEUE", "FTM_BATCH_JOB_DEFINITION") if not settings.get(k)]
