@@ -128,7 +128,7 @@ def themes_in_order() -> dg.AutomationCondition:
         "its batches or an earlier quarter's themes changed")
 
 
-CONDITIONS: dict[str, dg.AutomationCondition] = {
+CONDITIONS: dict[str, dg.AutomationCondition | None] = {
     "raw_transcripts": None,  # the transcript watch requests it
     "firm_manifest": follow_inputs(),
     "firm_topics": changed_batches(),
