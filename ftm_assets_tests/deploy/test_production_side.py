@@ -5,7 +5,8 @@ Started by ``docker/dagster/entrypoint.sh`` (code-server, daemon, webserver role
 compose file sets. A backfill of two demo quarters (every asset, two batches each) is launched through the
 webserver's GraphQL API; then: every run was queued and started by the daemon, no two runs of one partition
 overlapped, no two batch steps overlapped (pool limit 1), every asset partition is materialized, the run
-history is in PostgreSQL, and the transcript watch, started from the API, recorded its tick. The batch worker
+history is in PostgreSQL, and the transcript watch and the automation sensor, started from the API, recorded
+their ticks (the watch a baseline, no run). The batch worker
 is the real worker protocol with the scripted processor (FTM_WORKER_MODULE), so the test is about the
 deployment, not the model.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from ftm_assets.automation import AUTOMATION_SENSOR
 from ftm_assets.automation.watch import WATCH_SENSOR
 from ftm_assets.testing.pg_server import free_port, start_pg_server
 from ftm_assets_tests.support.dagster_dev import DevServer, _die_with_parent, launch_backfill, wait_for_backfill
@@ -162,10 +164,21 @@ def _start_sensor(server: DevServer, name: str) -> None:
 def _sensor_ticks(server: DevServer, name: str) -> list[dict]:
     data = server.graphql(
         """query($s: SensorSelector!) { sensorOrError(sensorSelector: $s) { __typename
-             ... on Sensor { sensorState { ticks(limit: 5) { status skipReason runIds } } } } }""",
+             ... on Sensor { sensorState { ticks(limit: 5) { status skipReason runIds error { message } } } } } }""",
         s={"repositoryLocationName": "ftm_assets", "repositoryName": "__repository__", "sensorName": name},
     )["sensorOrError"]
     return data["sensorState"]["ticks"]
+
+
+def _first_tick(server: DevServer, name: str, timeout_s: float = 90) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = [t for t in _sensor_ticks(server, name) if t["status"] in ("SKIPPED", "SUCCESS", "FAILURE")]
+        if done:
+            assert done[0]["status"] != "FAILURE", done[0]
+            return done[0]
+        time.sleep(1.0)
+    raise AssertionError(f"no tick of {name} after {timeout_s} s")
 
 
 def test_backfill_through_the_api_on_postgres_with_the_daemon(deployment):
@@ -225,14 +238,20 @@ def test_backfill_through_the_api_on_postgres_with_the_daemon(deployment):
             finally:
                 conn.close()
 
-            # Automation turned on from the API over finished quarters: the watch ticks, records a baseline.
-            _start_sensor(server, WATCH_SENSOR)
-            deadline, ticks = time.monotonic() + 60, []
-            while time.monotonic() < deadline and not ticks:
-                ticks = [t for t in _sensor_ticks(server, WATCH_SENSOR) if t["status"] in ("SKIPPED", "SUCCESS")]
-                time.sleep(1.0)
-            assert ticks and ticks[0]["status"] == "SKIPPED" and "baseline recorded" in ticks[0]["skipReason"], ticks
-            assert not ticks[0]["runIds"]
+            # Automation turned on from the API over finished quarters: the watch records a baseline, and the
+            # automation condition sensor (its Python conditions evaluated in the code server) requests nothing.
+            for sensor in (WATCH_SENSOR, AUTOMATION_SENSOR):
+                _start_sensor(server, sensor)
+            ticks = {name: _first_tick(server, name) for name in (WATCH_SENSOR, AUTOMATION_SENSOR)}
+            watch = ticks[WATCH_SENSOR]
+            assert watch["status"] == "SKIPPED" and "baseline recorded" in watch["skipReason"], watch
+            assert not watch["runIds"], watch
+            # The automation sensor evaluated (no FAILURE tick). It may re-run the later quarter's themes: the
+            # backfill ran both quarters' themes at once, and the later one may have been stored first.
+            for run_id in ticks[AUTOMATION_SENSOR]["runIds"]:
+                run = instance.get_run_by_id(run_id)
+                assert run.asset_selection == {dg.AssetKey("quarter_themes")}, run.asset_selection
+                assert run.tags["dagster/partition"] == QUARTERS[-1]
     finally:
         for key, value in old.items():
             if value is None:
