@@ -94,13 +94,27 @@ class EarlierThemesNewer(dg.AutomationCondition):
         return "earlier_quarter_themes_newer"
 
     def evaluate(self, context: dg.AutomationContext) -> dg.AutomationResult:
-        latest = _latest(context.asset_graph_view.instance, context.key)
-        newest_before = -1
+        instance = context.asset_graph_view.instance
+        latest = _latest(instance, context.key)
+        newest_before, newest_quarter = -1, None
         for quarter in sorted(latest, key=lambda q: Quarter.parse(q).index):
-            if newest_before > latest[quarter]:
+            if newest_before > latest[quarter] and not _same_backfill(instance, context.key, newest_quarter, quarter):
                 return _subset(context, [quarter])
-            newest_before = max(newest_before, latest[quarter])
+            if latest[quarter] > newest_before:
+                newest_before, newest_quarter = latest[quarter], quarter
         return _subset(context, [])
+
+
+def _same_backfill(instance: dg.DagsterInstance, key: dg.AssetKey, *quarters: str | None) -> bool:
+    """Both quarters' latest themes came from one backfill: it ran them together, and a quarter's themes replay
+    the earlier quarters' (``themes.store.resolve``), so the order they were stored in does not matter."""
+    backfills = set()
+    for quarter in quarters:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[quarter]), limit=1).records
+        run = instance.get_run_by_id(records[0].run_id) if records else None
+        backfills.add(run.tags.get("dagster/backfill") if run is not None else None)
+    return len(backfills) == 1 and None not in backfills
 
 
 def _ready() -> dg.AutomationCondition:

@@ -6,7 +6,7 @@ compose file sets. A backfill of two demo quarters (every asset, two batches eac
 webserver's GraphQL API; then: every run was queued and started by the daemon, no two runs of one partition
 overlapped, no two batch steps overlapped (pool limit 1), every asset partition is materialized, the run
 history is in PostgreSQL, and the transcript watch and the automation sensor, started from the API, recorded
-their ticks (the watch a baseline, no run). The batch worker
+their ticks (the watch a baseline; neither launched a run). The batch worker
 is the real worker protocol with the scripted processor (FTM_WORKER_MODULE), so the test is about the
 deployment, not the model.
 """
@@ -245,13 +245,7 @@ def test_backfill_through_the_api_on_postgres_with_the_daemon(deployment):
             ticks = {name: _first_tick(server, name) for name in (WATCH_SENSOR, AUTOMATION_SENSOR)}
             watch = ticks[WATCH_SENSOR]
             assert watch["status"] == "SKIPPED" and "baseline recorded" in watch["skipReason"], watch
-            assert not watch["runIds"], watch
-            # The automation sensor evaluated (no FAILURE tick). It may re-run the later quarter's themes: the
-            # backfill ran both quarters' themes at once, and the later one may have been stored first.
-            for run_id in ticks[AUTOMATION_SENSOR]["runIds"]:
-                run = instance.get_run_by_id(run_id)
-                assert run.asset_selection == {dg.AssetKey("quarter_themes")}, run.asset_selection
-                assert run.tags["dagster/partition"] == QUARTERS[-1]
+            assert not watch["runIds"] and not ticks[AUTOMATION_SENSOR]["runIds"], ticks
     finally:
         for key, value in old.items():
             if value is None:
