@@ -6,6 +6,7 @@ asset code. Secrets (the WRDS password) are never read here: the resource resolv
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import dagster as dg
 import pydantic
 
 from ftm_assets import constants as C
-from ftm_assets.quarters import Quarter, QuarterKeyError, current_quarter, quarter_keys
+from ftm_assets.quarters import Quarter, QuarterKeyError, last_complete_quarter, quarter_keys
 from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.transcripts.files import FILES_QUARTERS_CACHE, quarters_in_folder
@@ -28,6 +29,7 @@ from ftm_assets.env_values import VariableError, read_int
 
 ENVIRONMENTS = ("local", "aws")
 SOURCES = ("demo", "files", "wrds")
+AUTOMATION = {"on": True, "off": False}  # FTM_AUTOMATION: the sensors that keep the panel current (README)
 # Variable -> WorkerSettings field. An unset variable keeps the field's default (constants.py); a set one is
 # validated by the field (type and bounds), and a bad value fails the load with the variable's name.
 WORKER_SETTINGS_VARS = {
@@ -62,6 +64,8 @@ class Settings:
     raw: Mapping[str, str]
     # The quarter partitions: every quarter first..last, or for the files source the quarters its files hold.
     quarters: tuple[str, ...] = ()
+    # FTM_AUTOMATION=on: the transcript watch and the automation condition sensors start running.
+    automation: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -79,6 +83,9 @@ class Settings:
         if name == "aws" and not root.startswith("s3://"):
             raise ConfigError(f"FTM_ENV=aws needs FTM_STORAGE_ROOT=s3://bucket[/prefix]; it is {root!r}.")
         first, last, quarters = _quarters(env, source)
+        switch = (env.get("FTM_AUTOMATION") or "off").strip().lower()
+        if switch not in AUTOMATION:
+            raise ConfigError(f"FTM_AUTOMATION={switch!r} is not known: use on (keep the panel current) or off.")
         return cls(
             env=name,
             storage_root=root,
@@ -88,17 +95,23 @@ class Settings:
             last_quarter=last,
             raw=env,
             quarters=quarters,
+            automation=AUTOMATION[switch],
         )
+
+    def quarters_on(self, today: dt.date) -> tuple[str, ...]:
+        """The quarter partitions as of ``today`` (the calendar sensor's view; ``quarters`` is the load time's)."""
+        return _quarters(self.raw, self.source, today)[2]
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.raw.get(key, default)
 
 
-def _quarters(env: Mapping[str, str], source: str) -> tuple[str, str, tuple[str, ...]]:
-    """The quarter partitions: FTM_FIRST_QUARTER..FTM_LAST_QUARTER (default 2005Q1..now); for the files source,
-    the quarters its files hold, within those bounds where they are set, so that no partition lacks calls."""
+def _quarters(env: Mapping[str, str], source: str, today: dt.date | None = None) -> tuple[str, str, tuple[str, ...]]:
+    """The quarter partitions: FTM_FIRST_QUARTER..FTM_LAST_QUARTER (default 2005Q1..the last complete quarter on
+    ``today``, so a new quarter joins once it has ended); for the files source, the quarters its files hold,
+    within those bounds where they are set, so that no partition lacks calls."""
     first = env.get("FTM_FIRST_QUARTER") or C.FIRST_QUARTER
-    last = env.get("FTM_LAST_QUARTER") or current_quarter()
+    last = env.get("FTM_LAST_QUARTER") or last_complete_quarter(today)
     try:
         if Quarter.parse(last) < Quarter.parse(first):
             raise ConfigError(f"FTM_LAST_QUARTER={last} comes before FTM_FIRST_QUARTER={first}.")
@@ -165,7 +178,10 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
 
 def launcher(settings: Settings) -> dg.ConfigurableResource:
     if settings.env == "local":
-        return LocalLauncher()
+        # FTM_WORKER_MODULE: what `python -m` runs for a batch (default ftm_assets.worker; a worker of your own,
+        # or the tests' scripted one, speaks the same Pipes protocol).
+        module = (settings.get("FTM_WORKER_MODULE") or "").strip()
+        return LocalLauncher(module=module) if module else LocalLauncher()
     from ftm_assets.launch.aws_batch.resource import AwsBatchLauncher
 
     missing = [k for k in ("FTM_BATCH_JOB_QUEUE", "FTM_BATCH_JOB_DEFINITION") if not settings.get(k)]

@@ -76,6 +76,17 @@ def current_quarter(today: dt.date | None = None) -> str:
     return Quarter.containing(today or dt.date.today()).key
 
 
+def last_complete_quarter(today: dt.date | None = None) -> str:
+    """The newest quarter that has ended by ``today``: its calls have all taken place (transcripts may lag)."""
+    day = today or dt.date.today()
+    return Quarter.containing(Quarter.containing(day).start - dt.timedelta(days=1)).key
+
+
+def previous_quarter(key: str) -> str:
+    q = Quarter.parse(key)
+    return Quarter(q.year - (q.q == 1), (q.q - 2) % 4 + 1).key
+
+
 def expand_quarters(spec: str | list[str] | tuple[str, ...]) -> list[str]:
     """Quarter keys from what a user types: ``"2023Q1"``, ``"2015Q1:2019Q4"`` (inclusive), ``"2023Q1,2023Q3"``,
     or a list of any of these. Sorted, without duplicates; raises QuarterKeyError naming the bad part.

@@ -16,6 +16,7 @@ from ftm_assets.transcripts.resources import TranscriptSource
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA
 from ftm_assets.transcripts.demo import demo_transcripts
 from ftm_assets.storage import open_storage
+from ftm_assets.partitions import register_quarters
 from ftm_assets_tests.support.pipeline import build_test_definitions, check_evaluations
 
 QUARTER = "2024Q3"
@@ -47,6 +48,7 @@ def _materialize(tmp_path, env):
     defs, _ = build_test_definitions(env, ManyEmptyFirms())
     job = defs.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.ephemeral() as instance:
+        register_quarters(instance, [QUARTER])  # quarters are partitions on the instance
         job.execute_in_process(instance=instance, partition_key=QUARTER,
                                asset_selection=[dg.AssetKey("raw_transcripts"), dg.AssetKey("firm_manifest")])
         result = job.execute_in_process(

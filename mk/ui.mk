@@ -35,7 +35,13 @@ BATCH_POOL := ftm_batch_gpu
 pool-limit: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster instance concurrency set $(BATCH_POOL) $(FTM_MAX_BATCH_JOBS_IN_FLIGHT)
 
-dev: pool-limit
+# Quarter partitions live on the instance: add the quarters that have ended before the UI opens (the
+# quarter_calendar sensor adds later ones while it runs).
+.PHONY: quarters
+quarters: install $(DAGSTER_HOME)/dagster.yaml
+	$(PY) -m ftm_assets.automation.calendar_sensor
+
+dev: pool-limit quarters
 
 # Backfill by quarter from the command line, against the running `make dev` (the UI's "Materialize all" with
 # a quarter selection): every asset, every batch of the quarters, upstream first. Prints the backfill id.

@@ -40,7 +40,8 @@ def build_firm_manifest(partitions: dg.PartitionsDefinition, batch_count: int) -
         key = write_manifest(store, quarter, entries)
         table = markdown_table([{"batch": e.batch, "firms": len(e.firm_ids)} for e in entries], ["batch", "firms"],
                                right=["firms"])
-        stale = quarter_commits(store, quarter).stale
+        commits = quarter_commits(store, quarter)
+        stale = commits.stale
         if stale:
             context.log.warning(
                 f"{len(stale)} committed batch(es) of {quarter} no longer match the manifest and are no longer read "
@@ -55,6 +56,9 @@ def build_firm_manifest(partitions: dg.PartitionsDefinition, batch_count: int) -
                 "stale_batches": dg.MetadataValue.json(
                     [{"batch": s.record.batch, "run_id": s.record.run_id, "reason": s.reason} for s in stale]
                 ),
+                # The batches whose committed output does not match this manifest (their firm list changed) or
+                # that have none: the automation re-runs only these (ftm_assets.automation.conditions).
+                "batches_to_run": dg.MetadataValue.json(sorted({s.record.batch for s in stale} | set(commits.missing))),
                 "path": dg.MetadataValue.path(store.uri(key)),
             }
         )

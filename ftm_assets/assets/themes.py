@@ -64,7 +64,7 @@ def prevalence(store: Storage, quarters: list[str]) -> tuple[pd.DataFrame, dict[
 
 
 def _quarters_around(context: dg.AssetExecutionContext, quarter: str) -> tuple[list[str], list[str]]:
-    keys = context.assets_def.partitions_def.get_partition_keys()
+    keys = context.assets_def.partitions_def.get_partition_keys(dynamic_partitions_store=context.instance)
     me = Quarter.parse(quarter)
     return [k for k in keys if Quarter.parse(k) < me], [k for k in keys if Quarter.parse(k) > me]
 

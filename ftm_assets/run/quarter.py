@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from ftm_assets.batching import batch_keys
-from ftm_assets.partitions import BATCH_DIM, QUARTER_DIM
+from ftm_assets.partitions import BATCH_DIM, QUARTER_DIM, register_quarters
 
 # Dagster's console logger prints every event at DEBUG; the command shows warnings and its own lines. Every
 # event is still recorded on the instance, for `make dev`.
@@ -86,6 +86,7 @@ def run_quarter(
     """Upstream assets, every batch partition (``jobs`` at once), then the quarter summary."""
     job = defs.resolve_implicit_global_asset_job_def()
     outcome = QuarterOutcome(quarter)
+    register_quarters(instance, [quarter])  # the calendar sensor's job in the UI; a run needs the partition
 
     def execute(step: str, partition_key, selection) -> dg.ExecuteInProcessResult:
         t0 = time.perf_counter()

@@ -20,8 +20,23 @@ from ftm_assets.transcripts.wrds import (
     FetchStats,
     Universe,
     fetch_quarter,
+    quarter_state,
     resolve_settings,
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceState:
+    """What a source holds for a quarter, cheaply: how many transcripts and which is the newest.
+
+    The transcript watch (``ftm_assets.automation.watch``) refetches a quarter when either changes.
+    """
+
+    count: int
+    newest: str
+
+    def describe(self) -> str:
+        return f"{self.count} transcript(s), newest {self.newest}"
 
 
 class TranscriptSource(dg.ConfigurableResource, ABC):
@@ -39,6 +54,13 @@ class TranscriptSource(dg.ConfigurableResource, ABC):
     def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
         """The quarter's transcripts; raises with what to fix when the source cannot deliver."""
 
+    def state(self, quarter: str) -> SourceState:
+        """A cheap look at what the source holds for the quarter (a count, never the text)."""
+        raise NotImplementedError(
+            f"The {self.label} source cannot report how many transcripts {quarter} has, so the transcript watch "
+            "(FTM_AUTOMATION=on) cannot follow it: implement state() or leave automation off."
+        )
+
 
 class DemoTranscriptSource(TranscriptSource):
     """A deterministic, clearly labelled synthetic corpus: the embedded default, no WRDS needed."""
@@ -55,6 +77,12 @@ class DemoTranscriptSource(TranscriptSource):
 
         log.info(f"Generating the synthetic demo corpus for {quarter}: {self.n_firms} firms (not real calls).")
         yield demo_transcripts(quarter, n_firms=self.n_firms, seed=self.seed)
+
+    def state(self, quarter: str) -> SourceState:
+        from ftm_assets.transcripts.demo import call_date, demo_firms
+
+        firms = demo_firms(self.n_firms)
+        return SourceState(len(firms), max(call_date(f, quarter) for f in firms).isoformat())
 
 
 class FilesTranscriptSource(TranscriptSource):
@@ -75,6 +103,17 @@ class FilesTranscriptSource(TranscriptSource):
         log.info(f"Reading transcripts for {quarter} from {self.folder}.")
         # With the per-file quarters the code location recorded, files of other quarters are skipped.
         yield read_transcript_files(self.folder, quarter, self.quarters_cache)
+
+    def state(self, quarter: str) -> SourceState:
+        """A listing: the files that hold the quarter, and the newest change among them (time and size)."""
+        from ftm_assets.transcripts.files import quarters_by_file
+
+        held = [p for p, qs in quarters_by_file(self.folder, self.quarters_cache).items() if quarter in qs]
+        if not held:
+            return SourceState(0, "")
+        stats = [p.stat() for p in held]
+        newest = max(st.st_mtime_ns for st in stats)
+        return SourceState(len(held), f"{newest}:{sum(st.st_size for st in stats)}")
 
 
 class WrdsTranscriptSource(TranscriptSource):
@@ -102,11 +141,19 @@ class WrdsTranscriptSource(TranscriptSource):
     def label(self) -> str:
         return SOURCE_LABEL
 
-    def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
+    def _settings(self):
         settings = resolve_settings(
             username=self.username, password=self.password, host=self.host, port=self.port, sslmode=self.sslmode
         )
-        settings = dataclasses.replace(settings, connect_timeout_s=self.connect_timeout_s)
+        return dataclasses.replace(settings, connect_timeout_s=self.connect_timeout_s)
+
+    def state(self, quarter: str) -> SourceState:
+        """One count/max query (QUARTER_STATE_SQL) through the prefetch's own connection code."""
+        calls, newest = quarter_state(self._settings(), quarter)
+        return SourceState(calls, f"transcriptid {newest}")
+
+    def fetch(self, quarter: str, log) -> Iterator[pa.Table]:
+        settings = self._settings()
         universe = Universe.parse(self.universe, self.country)
         log.info(
             f"Fetching {quarter} earnings calls of {universe.described} from WRDS as {settings.where} "

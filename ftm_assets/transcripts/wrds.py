@@ -458,6 +458,30 @@ def fetch_quarter(
             raise failure
 
 
+def quarter_state(settings: WrdsSettings, quarter: str) -> tuple[int, str]:
+    """(earnings calls in ``quarter``, newest transcript id) on WRDS: the transcript watch's cheap look.
+
+    The same connection code as the prefetch (``wrds_connection``), one small aggregate query. It counts every
+    earnings call of the quarter, whatever FTM_WRDS_UNIVERSE says: a change outside the universe costs one
+    needless refetch, never a missed one.
+    """
+    import sqlalchemy as sa
+
+    q = Quarter.parse(quarter)
+    with wrds_connection(settings) as connection:
+        failure: WrdsError | None = None
+        try:
+            with connection.begin():
+                calls, newest = connection.execute(
+                    sa.text(wrds_sql.QUARTER_STATE_SQL), {"start": q.start, "end": q.end}
+                ).one()
+        except sa.exc.DBAPIError as err:
+            failure = _translate_query_error(err, settings, q.key)
+        if failure is not None:
+            raise failure
+    return int(calls), str(newest)
+
+
 def _no_calls_error(q: Quarter, n_calls: int, universe: Universe) -> NoCallsError:
     window = f"{q.start:%Y-%m-%d}..{q.end:%Y-%m-%d}"
     if n_calls and universe != Universe():

@@ -182,6 +182,17 @@ WHERE keydeveventtypeid = {EARNINGS_CALL_EVENT_TYPE_ID}
   AND mostimportantdateutc < CAST(:end AS date) + 1
 """
 
+# What the transcript watch asks WRDS each time it looks (cheap: one index range of the detail table): how many
+# earnings calls the quarter has and the newest transcript version among them (a new call or a new version of
+# an old one, e.g. Final replacing Preliminary, changes one of the two). Binds ``:start`` and ``:end``.
+QUARTER_STATE_SQL = f"""
+SELECT count(DISTINCT keydevid), coalesce(max(transcriptid), 0)::bigint
+FROM {TRANSCRIPT_SCHEMA}.wrds_transcript_detail
+WHERE keydeveventtypeid = {EARNINGS_CALL_EVENT_TYPE_ID}
+  AND mostimportantdateutc >= :start
+  AND mostimportantdateutc < CAST(:end AS date) + 1
+"""
+
 # Which of REQUIRED_TABLES this login can see (information_schema lists only tables it may use).
 VISIBLE_TABLES_SQL = """
 SELECT table_schema, table_name

@@ -146,6 +146,9 @@ def start_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT, startup_timeo
         [str(DAGSTER), "instance", "concurrency", "set", POOL, str(pool_limit)],
         env=env, cwd=REPO, check=True, capture_output=True, timeout=120,
     )
+    # The quarter partitions live on the instance (make dev adds them the same way before it starts).
+    subprocess.run([sys.executable, "-m", "ftm_assets.automation.calendar_sensor"],
+                   env=env, cwd=REPO, check=True, capture_output=True, timeout=120)
     port = free_port()
     log_path = workdir / "dagster_dev.log"
     with log_path.open("wb") as log:

@@ -12,6 +12,7 @@ from ftm_assets.storage import LocalStorage
 from ftm_assets.storage.manifest import read_manifest
 from ftm_assets.worker.batch import run_batch
 from ftm_assets.worker_config import WorkerConfig
+from ftm_assets.partitions import register_quarters
 from ftm_assets_tests.support.pipeline import build_test_definitions
 from ftm_assets_tests.support.scripted_processor import scripted
 from ftm_assets_tests.support.staging import firm_rows, rows_table, stage_quarter
@@ -32,6 +33,7 @@ def _materialize_manifest(root: str, batch_count: int) -> dict:
     defs, _ = build_test_definitions(env)
     job = defs.resolve_implicit_global_asset_job_def()
     with dg.DagsterInstance.ephemeral() as instance:
+        register_quarters(instance, [Q])  # quarters are partitions on the instance
         result = job.execute_in_process(instance=instance, partition_key=Q,
                                         asset_selection=[dg.AssetKey("firm_manifest")])
     (materialization,) = result.asset_materializations_for_node("firm_manifest")
