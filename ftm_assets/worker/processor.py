@@ -104,7 +104,7 @@ class FirmProcessor:
             "ftm.topic_method": self.cfg.topics.topic_method,
             "ftm.topic_backend": topic_backend(self.cfg.topics.topic_method, self.use_gpu),
             "ftm.random_seed": str(self.cfg.topics.random_seed),
-            "ftm.params": json.dumps(self.cfg.topics.__dict__, sort_keys=True),
+            "ftm.params": json.dumps(self.cfg.topics.identity(), sort_keys=True),  # the chosen method's settings
             "ftm.pipeline_depth": str(self.pipeline_depth),
             "ftm.fit_workers": str(self.fit_workers),
             "ftm.versions": json.dumps(library_versions(), sort_keys=True),
