@@ -16,8 +16,9 @@ The list is the union of scikit-learn's English stop words and five groups:
 - ``QUESTION_FORM``: the form of an analyst's question, not its subject ("a quick question", "a couple of
   questions", "a different topic", "to follow up", "just to clarify", "if I could squeeze one in"): in "a
   quick follow-up on pricing" only "pricing" stays;
-- ``GENERIC``: words every call uses whatever it discusses (quarter, year, modal verbs, titles, contraction
-  fragments), which c-TF-IDF would otherwise rank among the keywords of broad themes.
+- ``GENERIC``: words every call uses whatever it discusses (quarter, year, modal verbs, titles, contractions
+  as tokenizers leave them: "don", "ll", and "todays", "wont" once BERTopic strips the apostrophe), which
+  c-TF-IDF would otherwise rank among the keywords of broad themes.
 
 No Dagster and no worker import: both sides import it. scikit-learn is imported on first use only.
 """
@@ -59,7 +60,7 @@ QUESTION_FORM = frozenset(
     question questions answer answers ask asking asked quick quickly couple topic topics different follow
     followup followups clarify clarification clarifying curious wondering wonder elaborate unpack color
     colour commentary comment comments mention mentioned mentioning helpful housekeeping squeeze sneak
-    piggyback gears touch touched regarding prepared
+    piggyback gears touch touched regarding prepared answering answered chance
     """.split()
 )
 
@@ -68,6 +69,7 @@ GENERIC = frozenset(
     quarter quarters year years time period also well would could should may might will can one two today
     executive president vice director analyst analysts cautionary filing factors moderator taking take took
     ve ll re don didn doesn isn wasn aren couldn wouldn shouldn concluding
+    todays wont cant youve theyve lets whats im ill id youll theyll itll hes shes
     """.split()
 )
 
