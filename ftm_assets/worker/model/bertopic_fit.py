@@ -14,7 +14,9 @@ them with its class-based TF-IDF (c-TF-IDF) over ``vectorizer``'s counts.
   (``ftm_assets/text/stopwords.py``) and the call's speaker names.
 
 BERTopic is built without the 3 representative documents per topic it would pick (``lean_bertopic_class``),
-which nothing here reads. It imports umap at import time, so the numba JIT cache hook runs first.
+which nothing here reads. It imports umap at import time, so the numba JIT cache hook runs first. BERTopic
+also imports sentence-transformers and torch at import time: each fit process pays that once, in its warm-up
+(``worker/fit.warm_up``), never per firm; ``benchmarks/bertopic_import.py`` measures it.
 """
 
 from __future__ import annotations
