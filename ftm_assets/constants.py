@@ -30,12 +30,18 @@ TOP_N_KEYWORDS = 10
 # Topic method: "ward" (default; Ward clustering of context-smoothed embeddings, stable under a reseed or a
 # few lost components, see worker/model/ward.py) or "umap" (one UMAP + HDBSCAN fit, the seed's method).
 TOPIC_METHOD = "ward"
+TOPIC_METHODS = ("ward", "umap")  # FTM_TOPIC_METHOD
+# The Ward method's settings (FTM_CONTEXT_WINDOW, ...), each with the upper bound its variable accepts
 CONTEXT_WINDOW = 4  # sentences either side, within the speaker's component, averaged into each sentence
+MAX_CONTEXT_WINDOW = 50
 CONTEXT_DECAY = 0.8  # weight of a neighbour d sentences away: 0.8**d
 SENTENCES_PER_TOPIC = 12  # a 300-sentence call gets ~25 topics (20 and 15: fewer, broader topics whose
 # themes across firms lump together; see RESULTS.md)
+MAX_SENTENCES_PER_TOPIC = 1000
 MAX_TOPICS = 40  # ...and no call more than this
+MAX_MAX_TOPICS = 1000
 STABILITY_MEMBERS = 20  # seeded 80% resamples behind each topic's stability score
+MAX_STABILITY_MEMBERS = 200  # each resample is one more Ward fit per firm
 STABILITY_SUBSAMPLE = 0.8
 WARD_MAX_SENTENCES = 4000  # longer calls: Ward on every k-th sentence, the rest to the nearest topic
 EMBEDDING_BATCH_SIZE = 64

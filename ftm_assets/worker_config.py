@@ -22,9 +22,12 @@ class WorkerConfigError(ValueError):
     """The extras the worker received are incomplete or invalid."""
 
 
-def bounded(default: Any, ge: float | None = None, le: float | None = None) -> Any:
-    """A dataclass field with inclusive bounds, which ``WorkerSettings`` turns into a pydantic ``Field``."""
-    return field(default=default, metadata={"ge": ge, "le": le})
+def bounded(default: Any, ge: float | None = None, le: float | None = None, *, method: str | None = None) -> Any:
+    """A dataclass field with inclusive bounds, which ``WorkerSettings`` turns into a pydantic ``Field``.
+
+    ``method``: the topic method the setting belongs to (``TopicParams``); None: every method reads it.
+    """
+    return field(default=default, metadata={"ge": ge, "le": le, "method": method})
 
 
 def bounds(f: Field) -> tuple[float | None, float | None]:
@@ -55,26 +58,48 @@ class FailurePolicy(_Checked):
     allow_failures: bool = C.ALLOW_FAILURES
 
 
+def check_topic_method(method: str) -> str:
+    """``method`` if it is one of ``constants.TOPIC_METHODS``; else an error that lists them."""
+    if method not in C.TOPIC_METHODS:
+        raise WorkerConfigError(
+            f"topic_method={method!r} (FTM_TOPIC_METHOD) is not known: use {' or '.join(C.TOPIC_METHODS)}"
+        )
+    return method
+
+
 @dataclass(frozen=True)
 class TopicParams(_Checked):
-    """Segmentation and topic-model parameters; they go into every output file's metadata."""
+    """Segmentation and topic-model parameters; they go into every output file's metadata.
+
+    A field declared with ``method=`` shapes the topics of that method only (``worker/model/topic_model.py``);
+    ``identity()`` leaves the other method's fields out, so that they do not refit anything.
+    """
 
     random_seed: int = bounded(C.RANDOM_SEED, 0, 2**31 - 1)
     min_sentences: int = bounded(C.MIN_SENTENCES, 3)
     min_sentence_words: int = bounded(C.MIN_SENTENCE_WORDS, 1)
-    umap_n_neighbors: int = bounded(C.UMAP_N_NEIGHBORS, 2)
-    umap_n_components: int = bounded(C.UMAP_N_COMPONENTS, 1)
-    umap_min_dist: float = bounded(C.UMAP_MIN_DIST, 0.0)
-    hdbscan_min_cluster_size: int = bounded(C.HDBSCAN_MIN_CLUSTER_SIZE, 2)
-    hdbscan_min_samples: int = bounded(C.HDBSCAN_MIN_SAMPLES, 1)
+    umap_n_neighbors: int = bounded(C.UMAP_N_NEIGHBORS, 2, method="umap")
+    umap_n_components: int = bounded(C.UMAP_N_COMPONENTS, 1, method="umap")
+    umap_min_dist: float = bounded(C.UMAP_MIN_DIST, 0.0, method="umap")
+    hdbscan_min_cluster_size: int = bounded(C.HDBSCAN_MIN_CLUSTER_SIZE, 2)  # both methods' minimum topic size
+    hdbscan_min_samples: int = bounded(C.HDBSCAN_MIN_SAMPLES, 1, method="umap")
     top_n_keywords: int = bounded(C.TOP_N_KEYWORDS, 1)
     embedding_batch_size: int = bounded(C.EMBEDDING_BATCH_SIZE, 1)
-    topic_method: str = C.TOPIC_METHOD  # "ward" (default) or "umap"
-    context_window: int = bounded(C.CONTEXT_WINDOW, 0)
-    context_decay: float = bounded(C.CONTEXT_DECAY, 0.0, 1.0)
-    sentences_per_topic: int = bounded(C.SENTENCES_PER_TOPIC, 2)
-    max_topics: int = bounded(C.MAX_TOPICS, 1)
-    stability_members: int = bounded(C.STABILITY_MEMBERS, 0)
+    topic_method: str = C.TOPIC_METHOD  # one of C.TOPIC_METHODS
+    context_window: int = bounded(C.CONTEXT_WINDOW, 0, C.MAX_CONTEXT_WINDOW, method="ward")
+    context_decay: float = bounded(C.CONTEXT_DECAY, 0.0, 1.0, method="ward")
+    sentences_per_topic: int = bounded(C.SENTENCES_PER_TOPIC, 2, C.MAX_SENTENCES_PER_TOPIC, method="ward")
+    max_topics: int = bounded(C.MAX_TOPICS, 1, C.MAX_MAX_TOPICS, method="ward")
+    stability_members: int = bounded(C.STABILITY_MEMBERS, 0, C.MAX_STABILITY_MEMBERS, method="ward")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_topic_method(self.topic_method)
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that shape this method's topics: every field but those of the other method."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.metadata.get("method") in (None, self.topic_method)}
 
 
 @dataclass(frozen=True)

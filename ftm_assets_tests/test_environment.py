@@ -8,6 +8,7 @@ from ftm_assets import constants as C
 from ftm_assets.environment import ConfigError, Settings, resources
 from ftm_assets.launch.local import LocalLauncher
 from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscriptSource
+from ftm_assets.worker_config import TopicParams
 
 
 def test_defaults_are_the_embedded_demo():
@@ -34,6 +35,19 @@ def test_files_source_and_policy_from_env(tmp_path):
     assert bound["worker_settings"].allow_failures is False
     assert settings.batch_count == 3
     assert settings.quarters == ("2023Q1",)
+
+
+def test_the_topic_method_and_its_settings_travel_to_the_worker():
+    """FTM_TOPIC_METHOD (any case) and the Ward settings reach the worker's TopicParams; unset, the defaults."""
+    env = {"FTM_TOPIC_METHOD": " UMAP ", "FTM_UMAP_NEIGHBORS": "15", "FTM_SENTENCES_PER_TOPIC": "20",
+           "FTM_MAX_TOPICS": "30", "FTM_CONTEXT_WINDOW": "2", "FTM_CONTEXT_DECAY": "0.5",
+           "FTM_STABILITY_RESAMPLES": "5"}
+    worker = resources(Settings.from_env(env))["worker_settings"]
+    topics = worker.worker_config(quarter="2024Q4", batch="000", storage_root="/r", run_id="r").topics
+    assert (topics.topic_method, topics.umap_n_neighbors, topics.sentences_per_topic, topics.max_topics,
+            topics.context_window, topics.context_decay, topics.stability_members) == ("umap", 15, 20, 30, 2, 0.5, 5)
+    default = resources(Settings.from_env({}))["worker_settings"]
+    assert default.worker_config(quarter="2024Q4", batch="000", storage_root="/r", run_id="r").topics == TopicParams()
 
 
 def test_the_embedding_store_switch_travels_to_the_worker():
@@ -80,6 +94,12 @@ def test_files_source_partitions_are_the_quarters_its_files_hold(tmp_path):
         ({"FTM_MIN_TOPIC_SIZE": "1"}, "FTM_MIN_TOPIC_SIZE='1'.*greater than or equal to 2"),
         ({"CHECKPOINT_EVERY": "ten"}, "CHECKPOINT_EVERY='ten'.*integer"),
         ({"ALLOW_FAILURES": "maybe"}, "ALLOW_FAILURES='maybe'"),
+        ({"FTM_TOPIC_METHOD": "lda"}, "FTM_TOPIC_METHOD='lda'.*use ward or umap"),
+        ({"FTM_CONTEXT_DECAY": "1.5"}, "FTM_CONTEXT_DECAY='1.5'.*less than or equal to 1"),
+        ({"FTM_CONTEXT_WINDOW": "-1"}, "FTM_CONTEXT_WINDOW='-1'.*greater than or equal to 0"),
+        ({"FTM_SENTENCES_PER_TOPIC": "1"}, "FTM_SENTENCES_PER_TOPIC='1'.*greater than or equal to 2"),
+        ({"FTM_MAX_TOPICS": "0"}, "FTM_MAX_TOPICS='0'"),
+        ({"FTM_STABILITY_RESAMPLES": "1000"}, "FTM_STABILITY_RESAMPLES='1000'.*less than or equal to 200"),
     ],
 )
 def test_bad_configuration_fails_fast(env, match):

@@ -44,6 +44,8 @@ NEUTRAL = frozenset({
     "ftm_assets.storage.lease",
     "ftm_assets.storage.manifest",
     "ftm_assets.storage.root",
+    "ftm_assets.text",
+    "ftm_assets.text.stopwords",
     "ftm_assets.transcripts",
     "ftm_assets.transcripts.demo",
     "ftm_assets.transcripts.demo_vocabulary",

@@ -49,6 +49,7 @@ def test_every_batch_committed_with_the_contract_schema(demo_quarter):
                 "ftm.embedding_model"
             ].lower()
             assert json.loads(meta["ftm.params"])["random_seed"] == C.RANDOM_SEED
+            assert meta["ftm.topic_method"] == C.TOPIC_METHOD
             assert "bertopic" in json.loads(meta["ftm.versions"])
 
 

@@ -7,7 +7,7 @@ import pytest
 from ftm_assets import constants as C
 from ftm_assets.quarters import QuarterKeyError
 from ftm_assets.resources.worker_settings import WorkerSettings
-from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig, WorkerConfigError
+from ftm_assets.worker_config import EmbeddingSettings, TopicParams, WorkerConfig, WorkerConfigError
 
 BASE = {"quarter": "2023Q1", "batch": "000", "storage_root": "/tmp/x", "run_id": "r1"}
 
@@ -51,6 +51,8 @@ def test_extras_win_over_the_container_which_wins_over_defaults():
         ({"embedding": {"pipeline_depth": 9}}, WorkerConfigError, "pipeline_depth=9"),
         ({"policy": {"nope": 1}}, WorkerConfigError, "nope"),
         ({"surprise": 1}, WorkerConfigError, "surprise.*out of step"),
+        ({"topics": {"topic_method": "lda"}}, WorkerConfigError, "topic_method='lda'.*ward or umap"),
+        ({"topics": {"context_decay": 1.2}}, WorkerConfigError, r"context_decay=1.2 is outside \[0.0, 1.0\]"),
     ],
 )
 def test_errors_name_the_setting(change, error, match):
@@ -63,3 +65,21 @@ def test_dagster_side_validates_the_same_bounds():
         WorkerSettings(max_failure_rate=1.5)
     with pytest.raises(ValueError, match="checkpoint_every"):
         WorkerSettings(checkpoint_every=0)
+
+
+def test_the_identity_holds_the_chosen_methods_settings_only():
+    """What the checkpoint fingerprint reads: the common settings and the chosen method's, never the other's."""
+    ward, umap = TopicParams().identity(), TopicParams(topic_method="umap").identity()
+    ward_only = {"context_window", "context_decay", "sentences_per_topic", "max_topics", "stability_members"}
+    umap_only = {"umap_n_neighbors", "umap_n_components", "umap_min_dist", "hdbscan_min_samples"}
+    assert ward_only <= set(ward) and not umap_only & set(ward)
+    assert umap_only <= set(umap) and not ward_only & set(umap)
+    assert set(ward) - ward_only == set(umap) - umap_only >= {"topic_method", "random_seed", "hdbscan_min_cluster_size"}
+    assert TopicParams(umap_n_neighbors=30).identity() == ward
+    assert TopicParams(topic_method="umap", context_window=1).identity() == umap
+
+
+def test_dagster_side_rejects_an_unknown_topic_method():
+    with pytest.raises(ValueError, match="topic_method='lda'.*ward or umap"):
+        WorkerSettings(topic_method="lda")
+    assert WorkerSettings(topic_method="UMAP").worker_config(**BASE).topics.topic_method == "umap"

@@ -12,9 +12,17 @@ from dataclasses import fields
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from ftm_assets.worker_config import EmbeddingSettings, FailurePolicy, TopicParams, WorkerConfig, bounds
+from ftm_assets.worker_config import (
+    EmbeddingSettings,
+    FailurePolicy,
+    TopicParams,
+    WorkerConfig,
+    WorkerConfigError,
+    bounds,
+    check_topic_method,
+)
 
 
 def _like(section: type, name: str) -> Any:
@@ -33,11 +41,25 @@ class WorkerSettings(dg.ConfigurableResource):
     random_seed: int = _like(TopicParams, "random_seed")
     min_sentences: int = _like(TopicParams, "min_sentences")
     hdbscan_min_cluster_size: int = _like(TopicParams, "hdbscan_min_cluster_size")
-    umap_n_neighbors: int = _like(TopicParams, "umap_n_neighbors")
+    topic_method: str = _like(TopicParams, "topic_method")  # ward or umap (topic_model.py)
+    umap_n_neighbors: int = _like(TopicParams, "umap_n_neighbors")  # umap only
+    sentences_per_topic: int = _like(TopicParams, "sentences_per_topic")  # ward only, as the next four
+    max_topics: int = _like(TopicParams, "max_topics")
+    context_window: int = _like(TopicParams, "context_window")
+    context_decay: float = _like(TopicParams, "context_decay")
+    stability_members: int = _like(TopicParams, "stability_members")
     embedding_model: str | None = None  # None: the worker's FTM_EMBEDDING_MODEL or the packaged model
     device: str | None = None  # None: the worker's FTM_DEVICE, else auto
     fit_workers: int | None = _like(EmbeddingSettings, "fit_workers")  # None: the worker's FTM_FIT_WORKERS or its cores
     embedding_store: bool | None = None  # None: the worker's FTM_EMBEDDING_STORE, else on
+
+    @field_validator("topic_method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        try:
+            return check_topic_method(value.strip().lower())
+        except WorkerConfigError as exc:
+            raise ValueError(str(exc)) from exc
 
     def worker_config(self, *, quarter: str, batch: str, storage_root: str, run_id: str) -> WorkerConfig:
         """The worker's instructions for one (quarter, batch) partition; send them with ``to_extras()``."""

@@ -16,7 +16,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from ftm_assets import constants as C
 from ftm_assets.storage import Storage, StorageError, layout
@@ -88,7 +88,7 @@ class BatchInputs:
         raw = {k: v for k, v in storage.versions(layout.raw_transcripts_prefix(cfg.quarter)).items()
                if k.endswith(".parquet")}
         identity = {"manifest": entry.fingerprint, "batch_count": batch_count, "raw_transcripts": raw,
-                    "topics": asdict(cfg.topics), "embedding": _result_settings(cfg)}
+                    "topics": cfg.topics.identity(), "embedding": _result_settings(cfg)}
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         return cls(entry, batch_count, digest)
 

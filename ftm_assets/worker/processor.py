@@ -43,10 +43,10 @@ def library_versions() -> dict[str, str]:
 
 
 def topic_backend(method: str, use_gpu: bool) -> str:
-    """What fits the topics: scipy's Ward on CPU (the default, also on GPU machines), or UMAP + HDBSCAN."""
+    """What fits the topics inside BERTopic: scipy's Ward on CPU (the default, also on GPU machines), or UMAP + HDBSCAN."""
     if method == "ward":
-        return "scipy-ward"
-    return "cuml" if use_gpu else "umap-learn+hdbscan"
+        return "bertopic+scipy-ward"
+    return "bertopic+cuml" if use_gpu else "bertopic+umap-learn+hdbscan"
 
 
 @dataclass
@@ -101,9 +101,10 @@ class FirmProcessor:
             "ftm.embedding_precision": self.precision,
             "ftm.embedding_backend": self.backend,
             "ftm.device": self.device,
+            "ftm.topic_method": self.cfg.topics.topic_method,
             "ftm.topic_backend": topic_backend(self.cfg.topics.topic_method, self.use_gpu),
             "ftm.random_seed": str(self.cfg.topics.random_seed),
-            "ftm.params": json.dumps(self.cfg.topics.__dict__, sort_keys=True),
+            "ftm.params": json.dumps(self.cfg.topics.identity(), sort_keys=True),  # the chosen method's settings
             "ftm.pipeline_depth": str(self.pipeline_depth),
             "ftm.fit_workers": str(self.fit_workers),
             "ftm.versions": json.dumps(library_versions(), sort_keys=True),

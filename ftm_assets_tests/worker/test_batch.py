@@ -326,6 +326,22 @@ def test_changed_topic_settings_start_over(staged):
     assert _batch_files(staged) == sorted(outcome.commit.files)
 
 
+@pytest.mark.parametrize(("first", "then", "resumed"), [
+    ({}, {"topic_method": "umap"}, False),  # switching the method refits every firm
+    ({"topic_method": "umap"}, {"topic_method": "ward"}, False),
+    ({}, {"context_window": 2}, False),  # a setting of the chosen method
+    ({"topic_method": "umap"}, {"umap_n_neighbors": 30, "topic_method": "umap"}, False),
+    ({}, {"umap_n_neighbors": 30, "hdbscan_min_samples": 4}, True),  # the other method's settings: resumed
+    ({"topic_method": "umap"}, {"topic_method": "umap", "context_decay": 0.5, "max_topics": 7}, True),
+])
+def test_only_the_chosen_methods_settings_decide_a_resume(staged, first, then, resumed):
+    run_batch(_cfg(staged.root, "run-1", topics=first), staged, LOG, scripted({"f3": StorageError("down")}))
+    assert _checkpoint(staged)["firms_done"] == ["f1", "f2"]
+    second = scripted()
+    assert run_batch(_cfg(staged.root, "run-2", topics=then), staged, LOG, second).error is None
+    assert second.seen == (FIRMS[2:] if resumed else FIRMS)
+
+
 def test_a_second_writer_is_refused_and_touches_nothing(staged):
     holder = PartitionLease(staged, Q, "000", "run-holding", token="hold-1")
     holder.acquire()

@@ -1,38 +1,56 @@
-"""Fits BERTopic on one firm's sentence embeddings: by default on stable, deterministic clusters.
+"""One firm's topics: BERTopic (Grootendorst 2022) on the sentences of its call, by one of two methods.
 
-The default (``topic_method="ward"``, ``ward.py``) sets the call's procedural sentences (``boilerplate.py``)
-aside as outliers, smooths each remaining sentence's embedding with its neighbours in the same component and
-cuts the call into topics with Ward's clustering; the topics are then numbered and named as BERTopic names
-given labels (``ctfidf.py``: c-TF-IDF keywords, with the call's procedural words, fillers and speaker names
-as stop words), without importing BERTopic, umap or hdbscan. It runs on the CPU on GPU machines
-too: scipy on a few hundred rows, a fraction of the embedding's cost. Each topic carries a ``stability`` in
-[0, 1] from seeded resamples.
+Both methods run inside BERTopic (``bertopic_fit.py``): the firm's sentences go in with their precomputed
+Sentence-BERT embeddings (all-MiniLM-L6-v2; Reimers & Gurevych 2019), a dimensionality-reduction step and a
+clustering step give each sentence a topic (-1: outlier, no topic), and BERTopic numbers the topics by size
+(largest first) and names each with its top c-TF-IDF words and bigrams: the topic's sentences are one
+document, a term scores its frequency in the topic times ``log(1 + A / f)`` (``A`` the average number of words
+per topic, ``f`` the term's frequency over all topics). The counts leave out the one stop list
+(``ftm_assets/text/stopwords.py``: English stop words, call procedure, fillers, the form of analysts'
+questions) and the call's speaker names. The methods differ in the two steps between embedding and naming:
 
-``topic_method="umap"`` is the seed's method, kept as the benchmark's baseline and for comparison: one UMAP
-+ HDBSCAN fit, cuML's on GPU when importable, else CPU.
+``ward`` (the default, ``FTM_TOPIC_METHOD=ward``): no reduction (BERTopic's ``BaseDimensionalityReduction``
+passes the 384-d embeddings through) and Ward's minimum-variance agglomerative clustering (Ward 1963) as the
+cluster model (``bertopic_fit.WardClusters``, ``ward.py``). Sentences that are mostly call procedure
+(greetings, operator lines, safe-harbor text, the call's names: ``boilerplate.py``) are outliers. Each other
+sentence's embedding is averaged with up to ``context_window`` neighbours either side *within the same
+speaker turn* (weight ``context_decay**d`` at distance d) and re-normalised; Ward's linkage (scipy) then cuts
+the call into ``round(n / sentences_per_topic)`` clusters (at most ``max_topics``), and clusters under the
+minimum topic size become outliers. Nothing is drawn at random, so the topics do not depend on the seed.
+Each topic carries a ``stability`` in [0, 1]: over ``stability_members`` seeded resamples of the call, the
+mean of its best Jaccard overlap with a resample's cluster (``ward.stability``).
 
-On CPU, UMAP's numba kernels are compiled once per machine and cached (``jit_cache``); with a
-``random_state`` its layout runs on one core, which is why the processor overlaps it with embedding.
-The worker's fit is lean but gives the same topics as plain BERTopic (``lean=False``, the seed's pipeline
-and the benchmark's baseline), bit for bit: UMAP gets its exact cosine neighbours from compiled code
-(``exact_knn``) instead of ~60,000 Python calls, and BERTopic skips the representative documents it
-would pick per topic, which the outputs do not carry. Together ~40% of a firm's fit time on CPU.
+``umap`` (the seed's method, ``FTM_TOPIC_METHOD=umap``): BERTopic's own default pipeline. UMAP (McInnes et
+al. 2018; cosine, ``umap_n_neighbors`` neighbours, ``umap_n_components`` dimensions, seeded) reduces the
+embeddings, and HDBSCAN (Campello et al. 2013; ``hdbscan_min_cluster_size``, ``hdbscan_min_samples``,
+excess-of-mass selection) finds the topics, leaving low-density sentences as outliers. On a GPU with cuML
+importable, cuML's UMAP and HDBSCAN; else umap-learn and hdbscan on the CPU. No stability is measured.
+
+References: M. Grootendorst (2022), BERTopic: Neural topic modeling with a class-based TF-IDF procedure,
+arXiv:2203.05794. J. H. Ward (1963), Hierarchical grouping to optimize an objective function, JASA 58(301).
+N. Reimers, I. Gurevych (2019), Sentence-BERT, EMNLP. L. McInnes, J. Healy, J. Melville (2018), UMAP,
+arXiv:1802.03426. R. Campello, D. Moulavi, J. Sander (2013), Density-based clustering based on hierarchical
+density estimates, PAKDD.
+
+On CPU, UMAP's numba kernels are compiled once per machine and cached (``jit_cache``). The UMAP fit is lean
+but gives the same topics as plain BERTopic (``lean=False``), bit for bit: UMAP gets its exact cosine
+neighbours from compiled code (``exact_knn``) instead of ~60,000 Python calls, and BERTopic skips the
+representative documents it would pick per topic, which the outputs do not carry.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Hashable, Sequence
 import warnings
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ftm_assets import constants as C
-from ftm_assets.worker_config import TopicParams
-from ftm_assets.worker.model import boilerplate, ctfidf
-from ftm_assets.worker.model.ward import WardParams, cluster
+from ftm_assets.worker_config import TopicParams, check_topic_method
+from ftm_assets.worker.model.bertopic_fit import WardClusters, fit_bertopic, pass_through
 from ftm_assets.worker.model.jit_cache import import_umap_with_jit_cache
+from ftm_assets.worker.model.ward import WardParams
 
 
 @dataclass(frozen=True)
@@ -57,26 +75,11 @@ def gpu_backend_available() -> bool:
     return True
 
 
-@functools.cache
-def lean_bertopic_class() -> type:
-    """BERTopic without the 3 representative documents per topic, which nothing here reads.
-
-    Built on first use: BERTopic imports umap, which must wait for ``import_umap_with_jit_cache``.
-    Overrides a private hook of bertopic 0.17 (pinned); ``test_topic_model`` checks the topics match.
-    """
-    from bertopic import BERTopic
-
-    class LeanBERTopic(BERTopic):
-        def _save_representative_docs(self, documents) -> None:
-            self.representative_docs_ = {}
-
-    return LeanBERTopic
-
-
 def _reducers(params: TopicParams, n_docs: int, use_gpu: bool, embeddings: np.ndarray | None = None):
     """UMAP and HDBSCAN for ``n_docs`` sentences; with ``embeddings``, UMAP's exact neighbours precomputed."""
     n_neighbors = max(2, min(params.umap_n_neighbors, n_docs - 1))
     n_components = max(2, min(params.umap_n_components, n_docs - 2))
+    import_umap_with_jit_cache()
     if use_gpu:
         from cuml.cluster import HDBSCAN
         from cuml.manifold import UMAP
@@ -126,50 +129,6 @@ def min_topic_size(params: TopicParams, n_docs: int) -> int:
     return max(params.hdbscan_min_cluster_size, n_docs // C.SENTENCES_PER_MIN_TOPIC_SIZE)
 
 
-def fit_topics(
-    sentences: list[str],
-    embeddings: np.ndarray,
-    params: TopicParams,
-    *,
-    use_gpu: bool,
-    lean: bool = True,
-    groups: Sequence[Hashable] | None = None,
-) -> list[Topic]:
-    """Topics of one firm, ordered by topic id (-1, the outliers, first when present).
-
-    ``groups``: each sentence's component (e.g. ``(call_id, component_order)``), in call order; the default
-    method smooths embeddings within a component only. None: every sentence on its own (no smoothing).
-
-    With ``topic_method="umap"``, ``lean=False`` runs plain BERTopic as the seed did; same topics, slower.
-    """
-    if params.topic_method == "ward":
-        return _fit_ward(sentences, embeddings, params, groups)
-    if params.topic_method != "umap":
-        raise ValueError(f"topic_method={params.topic_method!r} is not one of 'ward', 'umap'.")
-    import_umap_with_jit_cache()  # a no-op once umap is imported; must precede BERTopic's own import of it
-    from bertopic import BERTopic
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    umap_model, hdbscan_model = _reducers(params, len(sentences), use_gpu, embeddings if lean else None)
-    model = (lean_bertopic_class() if lean else BERTopic)(
-        umap_model=umap_model,
-        hdbscan_model=hdbscan_model,
-        vectorizer_model=CountVectorizer(stop_words="english", ngram_range=(1, 2)),
-        top_n_words=params.top_n_keywords,
-        calculate_probabilities=False,
-        verbose=False,
-    )
-    assignments, _ = model.fit_transform(sentences, embeddings=embeddings)
-    assignments = np.asarray(assignments)
-    topics = []
-    for topic_id in sorted(set(assignments.tolist())):
-        words = model.get_topic(topic_id) or []
-        keywords = [w for w, _ in words if w][: params.top_n_keywords]
-        ids = np.flatnonzero(assignments == topic_id).astype(int).tolist()
-        topics.append(Topic(int(topic_id), keywords, ids))
-    return topics
-
-
 def ward_params(params: TopicParams, n_docs: int) -> WardParams:
     return WardParams(
         window=params.context_window,
@@ -183,38 +142,45 @@ def ward_params(params: TopicParams, n_docs: int) -> WardParams:
     )
 
 
-def ward_labels(
-    sentences: list[str], embeddings: np.ndarray, params: TopicParams, groups: Sequence[Hashable] | None
-) -> tuple[np.ndarray, dict[int, float]]:
-    """Per sentence its Ward topic (-1: procedural or in a group under the minimum), and each topic's stability."""
-    n = len(sentences)
-    names = boilerplate.call_names(sentences)
-    procedural = np.asarray(boilerplate.procedural_mask(sentences, names), dtype=bool)
-    content = np.flatnonzero(~procedural)
-    labels = np.full(n, -1, dtype=np.int64)
-    stability: dict[int, float] = {}
-    wparams = ward_params(params, n)
-    if len(content) >= max(2 * wparams.min_cluster_size, 4):
-        keys = list(range(n)) if groups is None else list(groups)
-        found = cluster(embeddings[content], [keys[i] for i in content], wparams, params.random_seed)
-        labels[content] = found.labels
-        stability = dict(found.stability)
-    return labels, stability
-
-
-def _fit_ward(
-    sentences: list[str], embeddings: np.ndarray, params: TopicParams, groups: Sequence[Hashable] | None
+def fit_topics(
+    sentences: list[str],
+    embeddings: np.ndarray,
+    params: TopicParams,
+    *,
+    use_gpu: bool,
+    lean: bool = True,
+    groups: Sequence[Hashable] | None = None,
 ) -> list[Topic]:
-    """Procedural sentences -> outliers; Ward topics on the rest; numbered and named as BERTopic would (ctfidf)."""
+    """Topics of one firm, ordered by topic id (-1, the outliers, first when present).
+
+    ``groups``: each sentence's component (e.g. ``(call_id, component_order)``), in call order; the Ward
+    method smooths embeddings within a component only. None: every sentence on its own (no smoothing).
+    ``lean=False`` runs plain BERTopic (with the UMAP method, without precomputed neighbours): same topics, slower.
+    """
     n = len(sentences)
-    labels, stability = ward_labels(sentences, embeddings, params, groups)
-    if (labels >= 0).sum() == 0:
-        return [Topic(-1, [], list(range(n)), 0.0)]
-    assignments = ctfidf.renumber_by_size(labels)
-    words = ctfidf.keywords(sentences, assignments, boilerplate.stop_words(sentences), params.top_n_keywords)
+    if check_topic_method(params.topic_method) == "ward":
+        reduction, cluster_model = pass_through(), WardClusters(sentences, groups, ward_params(params, n),
+                                                                params.random_seed)
+        if not cluster_model.has_content():
+            return [Topic(-1, [], list(range(n)), 0.0)]
+    else:
+        reduction, cluster_model = _reducers(params, n, use_gpu, embeddings if lean else None)
+    assignments, words = fit_bertopic(sentences, embeddings, reduction, cluster_model, params.top_n_keywords,
+                                      lean=lean)
+    if (assignments >= 0).sum() == 0:
+        return [Topic(-1, [], list(range(n)), 0.0 if isinstance(cluster_model, WardClusters) else None)]
     topics = []
     for topic_id in sorted(set(assignments.tolist())):
         ids = np.flatnonzero(assignments == topic_id)
-        score = stability.get(int(labels[ids[0]]), 0.0) if topic_id >= 0 else 0.0  # outliers: no topic
-        topics.append(Topic(int(topic_id), words[topic_id], ids.astype(int).tolist(), float(score)))
+        topics.append(Topic(int(topic_id), words[topic_id], ids.astype(int).tolist(),
+                            _stability(cluster_model, int(topic_id), int(ids[0]))))
     return topics
+
+
+def _stability(cluster_model, topic_id: int, first: int) -> float | None:
+    """The Ward topic's stability, found by its first sentence's label before BERTopic renumbered it; 0 for -1."""
+    if not isinstance(cluster_model, WardClusters):
+        return None
+    if topic_id < 0:
+        return 0.0
+    return float(cluster_model.stability_.get(int(cluster_model.labels_[first]), 0.0))
