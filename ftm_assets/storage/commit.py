@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 
-from ftm_assets.storage import Storage, StorageError, layout
+from ftm_assets.storage import PreconditionFailed, Storage, StorageError, layout
 from ftm_assets.storage.manifest import BatchEntry, read_manifest
 
 
@@ -69,15 +69,31 @@ class CommitRecord:
 
 
 def load_commit(storage: Storage, quarter: str, batch: str) -> CommitRecord | None:
+    return load_commit_versioned(storage, quarter, batch)[0]
+
+
+def load_commit_versioned(storage: Storage, quarter: str, batch: str) -> tuple[CommitRecord | None, str | None]:
+    """The record and its storage version (None, None when there is none): what a fenced commit replaces."""
     key = layout.commit_record(quarter, batch)
-    return CommitRecord.from_json(storage.read_text(key)) if storage.exists(key) else None
+    try:
+        data, version = storage.read_versioned(key)
+    except StorageError:
+        if storage.exists(key):
+            raise
+        return None, None
+    return CommitRecord.from_json(data.decode("utf-8")), version
 
 
-def write_commit(storage: Storage, record: CommitRecord) -> str:
-    """Replace the (quarter, batch)'s record in one atomic write: the switch from old to new output."""
+def write_commit(storage: Storage, record: CommitRecord, version: str | None) -> str:
+    """Replace the (quarter, batch)'s record in one atomic write, the switch from old to new output, only if it
+    is still at ``version`` (None: only if there is none); the new version. PreconditionFailed otherwise: a
+    writer that stalled past its lease finds its successor's record there and must not replace it."""
     key = layout.commit_record(record.quarter, record.batch)
-    storage.write_text(key, record.to_json())
-    return key
+    try:
+        return storage.write_if(key, record.to_json().encode("utf-8"), version)
+    except PreconditionFailed as exc:
+        raise PreconditionFailed(f"The commit record {storage.uri(key)} changed since this run read it: another "
+                                 f"run committed {record.quarter} batch {record.batch} meanwhile.") from exc
 
 
 @dataclass(frozen=True)
