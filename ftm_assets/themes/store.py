@@ -49,11 +49,13 @@ class StoredOutcome:
 
 
 def missing_batches(store: Storage, quarter: str) -> list[str]:
-    """Batches of the quarter's manifest without a current commit (missing or stale), or why there are none."""
+    """Batches of the quarter's manifest without a current commit (missing or stale), or why there are none.
+
+    Records of batches the manifest no longer has (the batch count was lowered) are left over, not missing."""
     state = quarter_commits(store, quarter)
     if state.batch_count is None:
         return ["(no firm manifest)"]
-    return sorted(set(state.missing) | {s.record.batch for s in state.stale})
+    return sorted(set(state.missing) | {s.record.batch for s in state.stale_in_manifest})
 
 
 def input_fingerprint(store: Storage, quarter: str) -> str:
