@@ -20,21 +20,37 @@ class ThemesNotMaterialized(LookupError):
     """A requested quarter has no themes: quarter_themes / theme_exposure were not materialized for it."""
 
 
+class ThemesStale(ThemesNotMaterialized):
+    """A requested quarter's stored themes are not current: its topics or an earlier quarter's changed since."""
+
+
 def _store(root: str | Storage) -> Storage:
     return root if isinstance(root, Storage) else open_storage(root)
 
 
 def _read(store: Storage, quarters: list[str], name: str, schema, strict: bool) -> pd.DataFrame:
-    from ftm_assets.themes.store import read_table
+    """The quarters whose themes are stored and current (the chain up to each recomputed from the commits)."""
+    from ftm_assets.quarters import Quarter
+    from ftm_assets.themes.store import chain_status, load_outcome, read_table
 
-    missing = [q for q in quarters if not store.exists(layout.themes_table(q, "outcome.json"))]
+    outcomes = {q: load_outcome(store, q) for q in quarters}
+    missing = [q for q in quarters if outcomes[q] is None]
+    status = chain_status(store, max(quarters, key=Quarter.parse)) if len(missing) < len(quarters) else {}
+    stale = {q: status.get(q) or "not part of the stored chain" for q in quarters
+             if outcomes[q] is not None and status.get(q, "") is not None}
     if missing:
         message = (f"No themes for {', '.join(missing)} under {store.uri(layout.THEMES_PREFIX)}: materialize "
                    "quarter_themes and theme_exposure for them.")
         if strict:
             raise ThemesNotMaterialized(message)
         warnings.warn(message, stacklevel=3)
-    frames = [read_table(store, q, name, schema) for q in quarters if q not in missing]
+    if stale:
+        message = ("Stale themes, not read: " + "; ".join(f"{q}: {why}" for q, why in stale.items())
+                   + ". Materialize quarter_themes for them again.")
+        if strict:
+            raise ThemesStale(message)
+        warnings.warn(message, stacklevel=3)
+    frames = [read_table(store, q, name, schema, outcomes[q]) for q in quarters if q not in missing and q not in stale]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else schema.empty_table().to_pandas()
 

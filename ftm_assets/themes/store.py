@@ -1,9 +1,16 @@
 """A quarter's theme outcome in the storage root, and the calendar-order replay that makes ids order-free.
 
-Under ``themes/quarter=<q>/``: ``themes.parquet``, ``members.parquet``, ``exposure.parquet`` and
-``outcome.json`` (chain fingerprint, the quarter's theme ids, the anchors of those born in it, its events),
-written last; ``themes/registry.json`` holds the registry after the latest quarter whose stored outcome is
-current. Every write is a single atomic ``write_bytes``.
+Under ``themes/quarter=<q>/``: the tables ``themes-<h>.parquet``, ``members-<h>.parquet`` and
+``exposure-<h>.parquet`` (``<h>``: a hash of the table's bytes) and ``outcome.json`` (chain fingerprint and its
+parts, the tables' keys, the quarter's theme ids, the anchors of those born in it, its events). The tables are
+written first under names of their own, then ``outcome.json`` names them in one atomic write, as a batch's
+commit record names its parts: a reader following it sees the old outcome or the new one, never a mix.
+``themes/registry.json`` holds the registry after the latest quarter whose stored outcome is current.
+
+``chain_problem`` recomputes the chain's fingerprints from the commit records, every quarter up to the one
+asked, and names the first whose stored themes are missing or stale: what ``theme_exposure`` and the readers
+check before serving a quarter. ``compute`` takes the inputs' fingerprint before its reads and checks it again
+after them: a batch committing meanwhile makes it read again, never store old topics under a new fingerprint.
 
 ``resolve(store, quarter, earlier)`` replays the quarters before ``quarter`` that have committed topics, in
 calendar order, from their stored outcomes, recomputing (and storing) any whose inputs or predecessors
@@ -25,17 +32,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets.quarters import Quarter
-from ftm_assets.readers import commit_records, quarter_commits, read_firm_topics, read_sentences
+from ftm_assets.readers import commit_records, quarter_commits, read_records
 from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEME_MEMBERS_SCHEMA, THEMES_SCHEMA
-from ftm_assets.storage import Storage, layout
-from ftm_assets.themes.chain import QuarterOutcome, chain_fingerprint, run_quarter
+from ftm_assets.storage import Storage, StorageError, layout
+from ftm_assets.storage.commit import CommitRecord
+from ftm_assets.themes.chain import QuarterOutcome, chain_fingerprint, chain_fingerprint_of, run_quarter
 from ftm_assets.themes.params import ThemeParams
 from ftm_assets.themes.quarter import QuarterThemes
 from ftm_assets.themes.registry import Registry
 
 
+COMPUTE_TRIES = 3  # reads of a quarter's topics before giving up on batches that keep committing
+
+
 class IncompleteQuarter(RuntimeError):
     """A quarter's batches are not all committed: its themes, or a later quarter's ids, would be partial."""
+
+
+class InputsChanged(RuntimeError):
+    """A quarter's batches kept committing while its themes were computed: nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,17 @@ class StoredOutcome:
     events: list[dict]
     sentences_total: int = 0
     firms: tuple[str, ...] = ()
+    tables: dict[str, str] | None = None  # table name -> key; None: an outcome of the fixed-name layout
+    params: str = ""  # the parts of ``fingerprint`` ("" in outcomes older than them)
+    previous: str = ""
+    inputs: str = ""
+
+    def table_key(self, quarter: str, name: str) -> str:
+        return (self.tables or {}).get(name) or layout.themes_table(quarter, name)
+
+
+TABLES = {"themes.parquet": THEMES_SCHEMA, "members.parquet": THEME_MEMBERS_SCHEMA,
+          "exposure.parquet": THEME_EXPOSURE_SCHEMA}
 
 
 def missing_batches(store: Storage, quarter: str) -> list[str]:
@@ -60,7 +86,12 @@ def missing_batches(store: Storage, quarter: str) -> list[str]:
 
 def input_fingerprint(store: Storage, quarter: str) -> str:
     """Changes whenever any batch of the quarter commits a new run."""
-    records = sorted(commit_records(store, quarter), key=lambda r: r.batch)
+    return records_fingerprint(commit_records(store, quarter))
+
+
+def records_fingerprint(records: list[CommitRecord]) -> str:
+    """``input_fingerprint`` of these records (a snapshot that the reads then follow)."""
+    records = sorted(records, key=lambda r: r.batch)
     slim = [{"batch": r.batch, "run_id": r.run_id, "token": r.token, "firm_topics_parts": r.firm_topics_parts,
              "sentences_parts": r.sentences_parts} for r in records]
     return hashlib.sha256(json.dumps(slim, sort_keys=True).encode()).hexdigest()[:24]
@@ -74,22 +105,38 @@ def _parquet(df: pd.DataFrame, schema: pa.Schema) -> bytes:
     return sink.getvalue()
 
 
-def read_table(store: Storage, quarter: str, name: str, schema: pa.Schema) -> pd.DataFrame:
-    key = layout.themes_table(quarter, name)
+def read_table(store: Storage, quarter: str, name: str, schema: pa.Schema,
+               outcome: StoredOutcome | None = None) -> pd.DataFrame:
+    """A table of the quarter's stored outcome (``outcome`` if already loaded: its tables, not a later one's)."""
+    stored = outcome if outcome is not None else load_outcome(store, quarter)
+    if stored is None:
+        return schema.empty_table().to_pandas()
+    key = stored.table_key(quarter, name)
     if not store.exists(key):
         return schema.empty_table().to_pandas()
     return pq.read_table(io.BytesIO(store.read_bytes(key))).to_pandas()
 
 
 def save_outcome(store: Storage, outcome: QuarterOutcome) -> None:
+    """Write the tables under names of their own, then the record naming them (the switch), then drop the
+    tables no record names."""
     q, t = outcome.quarter, outcome.themes
-    store.write_bytes(layout.themes_table(q, "themes.parquet"), _parquet(t.themes, THEMES_SCHEMA))
-    store.write_bytes(layout.themes_table(q, "members.parquet"), _parquet(t.members, THEME_MEMBERS_SCHEMA))
-    store.write_bytes(layout.themes_table(q, "exposure.parquet"), _parquet(outcome.exposure, THEME_EXPOSURE_SCHEMA))
+    frames = {"themes.parquet": t.themes, "members.parquet": t.members, "exposure.parquet": outcome.exposure}
+    tables = {}
+    for name, frame in frames.items():
+        data = _parquet(frame, TABLES[name])
+        stem = name.removesuffix(".parquet")
+        key = layout.themes_table(q, f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}.parquet")
+        store.write_bytes(key, data)
+        tables[name] = key
     record = {"quarter": q, "fingerprint": outcome.fingerprint, "present": t.present, "events": t.events,
-              "sentences_total": outcome.sentences_total, "firms": outcome.firms,
+              "sentences_total": outcome.sentences_total, "firms": outcome.firms, "tables": tables,
+              "params": outcome.params, "previous": outcome.previous, "inputs": outcome.inputs,
               "new_anchors": {k: np.asarray(v, dtype=np.float32).tolist() for k, v in t.new_anchors.items()}}
-    store.write_text(layout.themes_table(q, "outcome.json"), json.dumps(record))  # last: marks it complete
+    store.write_text(layout.themes_table(q, "outcome.json"), json.dumps(record))  # the switch to the new tables
+    for key in store.list(layout.themes_quarter_prefix(q)):
+        if key.endswith(".parquet") and key not in tables.values():
+            store.delete(key)
 
 
 def load_outcome(store: Storage, quarter: str) -> StoredOutcome | None:
@@ -99,18 +146,102 @@ def load_outcome(store: Storage, quarter: str) -> StoredOutcome | None:
     rec = json.loads(store.read_text(key))
     return StoredOutcome(rec["fingerprint"], rec["present"],
                          {k: np.asarray(v, dtype=np.float32) for k, v in rec["new_anchors"].items()}, rec["events"],
-                         rec.get("sentences_total", 0), tuple(rec.get("firms", ())))
+                         rec.get("sentences_total", 0), tuple(rec.get("firms", ())), rec.get("tables"),
+                         rec.get("params", ""), rec.get("previous", ""), rec.get("inputs", ""))
+
+
+def _materialized(store: Storage, quarter: str) -> bool:
+    """Whether a quarter is part of the chain: it has a firm manifest or a current commit."""
+    return store.exists(layout.manifest(quarter)) or bool(quarter_commits(store, quarter).current)
+
+
+def stored_quarters(store: Storage) -> list[str]:
+    """Quarters with a firm manifest or stored themes in the root, in calendar order."""
+    found = set()
+    for prefix in ("manifests/", layout.THEMES_PREFIX):
+        for key in store.list(prefix):
+            head = key[len(prefix):].split("/", 1)[0]
+            if head.startswith("quarter="):
+                found.add(head[len("quarter="):])
+    return sorted(found, key=Quarter.parse)
+
+
+def chain_status(store: Storage, quarter: str, earlier: list[str] | None = None,
+                 params: ThemeParams | None = None) -> dict[str, str | None]:
+    """Every quarter of the chain up to ``quarter`` -> why its stored themes are not current (None: current).
+
+    The chain is recomputed from the commit records: each quarter's fingerprint from the settings, the quarter
+    before's and its own commits; from the first stale or missing quarter on, every later one names it.
+    ``earlier``: the quarters before (default: those found in the root); ``params``: the current theme settings
+    (default: the settings each stored outcome records).
+    """
+    before = stored_quarters(store) if earlier is None else earlier
+    chain = [p for p in sorted(set(before), key=Quarter.parse) if Quarter.parse(p) < Quarter.parse(quarter)
+             and _materialized(store, p)] + [quarter]
+    out: dict[str, str | None] = {}
+    previous, broken = "empty", None
+    for p in chain:
+        if broken is not None:
+            out[p] = broken
+            continue
+        problem = _quarter_problem(store, p, previous, params)
+        if problem is None:
+            out[p] = None
+            previous = load_outcome(store, p).fingerprint
+        else:
+            out[p] = problem
+            broken = problem if p == quarter else f"the chain before it is not current: {problem}"
+    return out
+
+
+def chain_problem(store: Storage, quarter: str, earlier: list[str] | None = None,
+                  params: ThemeParams | None = None) -> str | None:
+    """Why ``quarter``'s stored themes are not current, naming the first quarter of the chain that is stale or
+    missing; None when every quarter up to it is current (see ``chain_status``)."""
+    return chain_status(store, quarter, earlier, params)[quarter]
+
+
+def _quarter_problem(store: Storage, p: str, previous: str, params: ThemeParams | None) -> str | None:
+    gaps = missing_batches(store, p)
+    if gaps:
+        return f"{p} is incomplete (batch(es) {', '.join(gaps)} not committed)"
+    stored = load_outcome(store, p)
+    if stored is None:
+        return f"{p} has committed topics but no stored themes"
+    settings = params.fingerprint() if params is not None else stored.params
+    if not settings:
+        return f"the themes of {p} were stored by an older version that did not record their chain"
+    if stored.fingerprint != chain_fingerprint_of(settings, previous, input_fingerprint(store, p)):
+        return (f"the themes of {p} are stale (its firm topics, an earlier quarter or the theme settings changed "
+                "since they were computed)")
+    return None
 
 
 def compute(store: Storage, registry: Registry, quarter: str, params: ThemeParams) -> QuarterOutcome:
-    """Read ``quarter``'s committed topics and sentences (with component types) and run it on ``registry``."""
-    topics = read_firm_topics(store, quarter)
-    sentences = read_sentences(store, quarter)
-    sentences["call_id"] = sentences["call_id"].astype("Int64")
-    sentences["component_order"] = sentences["component_order"].astype("int32")
-    sentences = sentences.merge(raw_component_types(store, quarter), how="left",
-                                on=["firm_id", "call_id", "component_order"])
-    return run_quarter(registry, quarter, input_fingerprint(store, quarter), topics, sentences, params)
+    """Read ``quarter``'s committed topics and sentences (with component types) and run it on ``registry``.
+
+    The commit records are read once and their fingerprint taken before the parts are read; after the reads
+    it must still be the quarter's, else (a batch committed meanwhile) the reads are done again, at most
+    ``COMPUTE_TRIES`` times, then InputsChanged: old topics are never stored under a newer fingerprint.
+    """
+    for _ in range(COMPUTE_TRIES):
+        records = commit_records(store, quarter)
+        inputs = records_fingerprint(records)
+        try:
+            topics = read_records(store, records, "firm_topics")
+            sentences = read_records(store, records, "sentences")
+        except StorageError:  # a part deleted by a newer commit's clean-up: that commit is read next time
+            continue
+        if input_fingerprint(store, quarter) != inputs:
+            continue
+        sentences["call_id"] = sentences["call_id"].astype("Int64")
+        sentences["component_order"] = sentences["component_order"].astype("int32")
+        sentences = sentences.merge(raw_component_types(store, quarter), how="left",
+                                    on=["firm_id", "call_id", "component_order"])
+        return run_quarter(registry, quarter, inputs, topics, sentences, params)
+    raise InputsChanged(f"Batches of {quarter} kept committing while its themes were computed ({COMPUTE_TRIES} "
+                        f"reads); nothing was stored. Materialize quarter_themes for {quarter} again once its "
+                        "batches are done.")
 
 
 def raw_component_types(store: Storage, quarter: str) -> pd.DataFrame:
@@ -164,9 +295,11 @@ def resolve(store: Storage, quarter: str, earlier: list[str], params: ThemeParam
     save_outcome(store, outcome)
     tail = Registry(**{k: (v.copy() if hasattr(v, "copy") else v) for k, v in registry.__dict__.items()})
     for p in sorted(later, key=Quarter.parse):
+        if not _materialized(store, p):
+            continue  # never materialized: not part of the chain
         stored = load_outcome(store, p)
-        if stored is None or not quarter_commits(store, p).current:
-            continue
+        if stored is None:
+            break  # committed topics without themes: the chain stops here until they are computed
         if stored.fingerprint != chain_fingerprint(params, tail.fingerprint, input_fingerprint(store, p)):
             break
         tail.advance(p, stored.fingerprint, stored.present, stored.new_anchors, stored.events)
@@ -176,7 +309,8 @@ def resolve(store: Storage, quarter: str, earlier: list[str], params: ThemeParam
 
 def stored_themes(store: Storage, quarter: str) -> QuarterThemes | None:
     """The stored tables of a quarter (for pictures over quarters); None when never materialized."""
-    if load_outcome(store, quarter) is None:
+    stored = load_outcome(store, quarter)
+    if stored is None:
         return None
-    return QuarterThemes(read_table(store, quarter, "themes.parquet", THEMES_SCHEMA),
-                         read_table(store, quarter, "members.parquet", THEME_MEMBERS_SCHEMA), [], {}, [])
+    return QuarterThemes(read_table(store, quarter, "themes.parquet", THEMES_SCHEMA, stored),
+                         read_table(store, quarter, "members.parquet", THEME_MEMBERS_SCHEMA, stored), [], {}, [])
