@@ -146,8 +146,10 @@ class PartitionLease:
                         if holder.run_id == self.run_id else "")
             raise LeaseHeld(
                 f"{self.label} is being written by {holder.describe(age)}{relaunch}. This run stops so that the two "
-                f"do not mix their files; wait for that run to finish (or cancel it). A lease not renewed for "
-                f"{holder.ttl_s:.0f} s is taken over. Lease: {self.storage.uri(self.key)}."
+                f"do not mix their files: runs of `make run`, `make dev` (the UI) and Batch jobs all take this "
+                f"partition's lease, so they never write it at once. Wait for that run to finish (or cancel it), "
+                f"then run again. A lease not renewed for {holder.ttl_s:.0f} s is taken over. "
+                f"Lease: {self.storage.uri(self.key)}."
             )
         try:
             self._version = self.storage.replace_if(self.key, me.to_bytes(), version)
