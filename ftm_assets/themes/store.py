@@ -35,7 +35,7 @@ from ftm_assets.quarters import Quarter
 from ftm_assets.readers import commit_records, quarter_commits, read_records
 from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEME_MEMBERS_SCHEMA, THEMES_SCHEMA
 from ftm_assets.storage import Storage, StorageError, layout
-from ftm_assets.storage.commit import CommitRecord
+from ftm_assets.storage.commit import CommitRecord, QuarterCommits
 from ftm_assets.themes.chain import QuarterOutcome, chain_fingerprint, chain_fingerprint_of, run_quarter
 from ftm_assets.themes.params import ThemeParams
 from ftm_assets.themes.quarter import QuarterThemes
@@ -78,7 +78,10 @@ def missing_batches(store: Storage, quarter: str) -> list[str]:
     """Batches of the quarter's manifest without a current commit (missing or stale), or why there are none.
 
     Records of batches the manifest no longer has (the batch count was lowered) are left over, not missing."""
-    state = quarter_commits(store, quarter)
+    return _gaps(quarter_commits(store, quarter))
+
+
+def _gaps(state: QuarterCommits) -> list[str]:
     if state.batch_count is None:
         return ["(no firm manifest)"]
     return sorted(set(state.missing) | {s.record.batch for s in state.stale_in_manifest})
@@ -113,7 +116,10 @@ def read_table(store: Storage, quarter: str, name: str, schema: pa.Schema,
         return schema.empty_table().to_pandas()
     key = stored.table_key(quarter, name)
     if not store.exists(key):
-        return schema.empty_table().to_pandas()
+        if stored.tables is None:
+            return schema.empty_table().to_pandas()  # the fixed-name layout never wrote it
+        raise StorageError(f"{store.uri(key)}, named by the themes of {quarter}, is gone: a newer outcome replaced "
+                           "it while this one was read. Read again.")
     return pq.read_table(io.BytesIO(store.read_bytes(key))).to_pandas()
 
 
@@ -202,7 +208,8 @@ def chain_problem(store: Storage, quarter: str, earlier: list[str] | None = None
 
 
 def _quarter_problem(store: Storage, p: str, previous: str, params: ThemeParams | None) -> str | None:
-    gaps = missing_batches(store, p)
+    state = quarter_commits(store, p)  # once: the gaps and the inputs' fingerprint from the same records
+    gaps = _gaps(state)
     if gaps:
         return f"{p} is incomplete (batch(es) {', '.join(gaps)} not committed)"
     stored = load_outcome(store, p)
@@ -211,7 +218,7 @@ def _quarter_problem(store: Storage, p: str, previous: str, params: ThemeParams 
     settings = params.fingerprint() if params is not None else stored.params
     if not settings:
         return f"the themes of {p} were stored by an older version that did not record their chain"
-    if stored.fingerprint != chain_fingerprint_of(settings, previous, input_fingerprint(store, p)):
+    if stored.fingerprint != chain_fingerprint_of(settings, previous, records_fingerprint(state.current)):
         return (f"the themes of {p} are stale (its firm topics, an earlier quarter or the theme settings changed "
                 "since they were computed)")
     return None
