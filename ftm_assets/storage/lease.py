@@ -134,7 +134,8 @@ class PartitionLease:
             reason = holder.gone_because(age, self.storage.age_resolution_s)
             if reason is not None:
                 break
-            if holder.run_id == self.run_id and waited <= holder.ttl_s + 2 * self.storage.age_resolution_s + self.renew_every_s:
+            patience = holder.ttl_s + 2 * self.storage.age_resolution_s + self.renew_every_s
+            if holder.run_id == self.run_id and waited <= patience:
                 if waited == 0.0:
                     self.log.info(f"{self.label}: the lease is held by an earlier worker of this run "
                                   f"({holder.describe(age)}); waiting for it to expire before taking over.")
