@@ -1,6 +1,7 @@
 """Before submitting a partition's job: is there one to follow instead? Never a silent duplicate.
 
-1. This run lineage's recorded job (``job_registry``), when it was given this launch's settings: reattach while
+1. This run lineage's recorded job (``job_registry``), when it was given this launch's settings (what the worker
+   is told and the versions of the inputs it reads, ``settings_fingerprint``): reattach while
    it is live; report it when it already SUCCEEDED and its messages are there (its output is committed:
    running it again would retract it). A recorded job given other settings (a re-execution after a settings
    change) is never reported as this launch's work: a live one is refused (BatchJobConflictError), an ended
@@ -32,6 +33,7 @@ from ftm_assets.launch.batch.job_state import LIVE_STATUSES, JobSnapshot
 from ftm_assets.launch.batch.links import console_url
 from ftm_assets.launch.batch.poller import BatchJobPoller, is_retryable
 from ftm_assets.pipes_keys import attempt_key_prefix
+from ftm_assets.storage import StorageError, layout, open_storage
 
 AnyContext = dg.AssetExecutionContext | dg.OpExecutionContext
 _TAG_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
@@ -43,9 +45,25 @@ def aws_tag(value: str) -> str:
 
 
 def settings_fingerprint(extras: Mapping[str, Any]) -> str:
-    """What the worker is told, minus the run id: two launches with the same fingerprint do the same work."""
-    text = json.dumps({k: v for k, v in extras.items() if k != "run_id"}, sort_keys=True, default=str)
+    """What the worker is told, minus the run id, and the versions of the inputs it will read (the quarter's
+    manifest and raw transcripts): two launches with the same fingerprint do the same work."""
+    told = {k: v for k, v in extras.items() if k != "run_id"}
+    text = json.dumps({**told, "inputs": inputs_identity(extras)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def inputs_identity(extras: Mapping[str, Any]) -> dict[str, str] | None:
+    """Storage versions (content hashes or ETags) of the quarter's manifest and raw transcripts, so a job that
+    read other inputs (``raw_transcripts`` re-materialized since) is not taken for this launch's work."""
+    root, quarter = extras.get("storage_root"), extras.get("quarter")
+    if not root or not quarter:
+        return None
+    try:
+        store = open_storage(str(root))
+        return {**store.versions(layout.manifest(str(quarter))),
+                **store.versions(layout.raw_transcripts_prefix(str(quarter)))}
+    except StorageError as exc:  # the worker reports an unreadable root with what to do; here it only differs
+        return {"unreadable": str(exc)}
 
 
 def _age_s(iso_time: str) -> float:
