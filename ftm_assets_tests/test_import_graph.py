@@ -40,6 +40,7 @@ NEUTRAL = frozenset({
     "ftm_assets.storage",
     "ftm_assets.storage.commit",
     "ftm_assets.storage.embeddings",
+    "ftm_assets.storage.file_hash",
     "ftm_assets.storage.layout",
     "ftm_assets.storage.lease",
     "ftm_assets.storage.manifest",

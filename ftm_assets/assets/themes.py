@@ -5,11 +5,11 @@ Both are partitioned by quarter; ``quarter_themes`` depends on *every* batch of 
 have not committed. The work is ``ftm_assets.themes.store.resolve``: the quarters before are replayed in
 calendar order from their stored outcomes, so ids never depend on the order a backfill runs quarters in.
 The exposure panel is computed with the themes (one stored outcome per quarter, so a replayed earlier
-quarter stays consistent); ``theme_exposure`` checks that outcome is current, then publishes and checks it.
+quarter stays consistent); ``theme_exposure`` recomputes the chain from the commit records up to its quarter
+(``store.chain_problem``), refuses naming the first stale or missing quarter, then publishes and checks it.
 """
 
 
-import json
 import time
 
 import dagster as dg
@@ -23,9 +23,8 @@ from ftm_assets.resources.theme_settings import ThemeSettings
 from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEMES_SCHEMA
 from ftm_assets.storage import Storage, layout
 from ftm_assets.themes import plots, quality
-from ftm_assets.themes.chain import chain_fingerprint
-from ftm_assets.readers.themes import read_table
-from ftm_assets.themes.store import IncompleteQuarter, input_fingerprint, load_outcome, resolve
+from ftm_assets.themes.outcome import chain_problem, load_outcome, read_table
+from ftm_assets.themes.store import IncompleteQuarter, InputsChanged, resolve
 
 CHECK_FIRMS_EXPOSED = "firms_with_theme_exposure"
 CHECK_IDS_ACCOUNTED = "last_quarter_ids_matched_or_ended"
@@ -56,11 +55,16 @@ def prevalence(store: Storage, quarters: list[str]) -> tuple[pd.DataFrame, dict[
         stored = load_outcome(store, q)
         if stored is None or not stored.sentences_total:
             continue
-        themes = read_table(store, q, "themes.parquet", THEMES_SCHEMA)
+        themes = read_table(store, q, "themes.parquet", THEMES_SCHEMA, stored)
         rows[q] = dict(zip(themes["theme_id"], themes["n_sentences"] / stored.sentences_total))
         labels.update(dict(zip(themes["theme_id"], themes["label"])))
     return pd.DataFrame.from_dict(rows, orient="index").fillna(0.0).sort_index(key=lambda i: i.map(
         lambda q: Quarter.parse(q).index)), labels
+
+
+def _table_key(store: Storage, quarter: str, name: str) -> str:
+    stored = load_outcome(store, quarter)
+    return stored.table_key(quarter, name) if stored else layout.themes_table(quarter, name)
 
 
 def _quarters_around(context: dg.AssetExecutionContext, quarter: str) -> tuple[list[str], list[str]]:
@@ -93,7 +97,7 @@ def build_quarter_themes(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
         earlier, later = _quarters_around(context, quarter)
         try:
             outcome, registry = resolve(store, quarter, earlier, theme_settings.params(), context.log.info, later)
-        except IncompleteQuarter as exc:
+        except (IncompleteQuarter, InputsChanged) as exc:
             raise dg.Failure(str(exc)) from exc
         themes, exposure = outcome.themes.themes, outcome.exposure
         seconds = round(time.perf_counter() - t0, 2)
@@ -111,7 +115,7 @@ def build_quarter_themes(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
             "top_themes": dg.MetadataValue.md(top_themes_markdown(themes, outcome.sentences_total))
             if len(themes) else "no themes",
             "registry": dg.MetadataValue.path(store.uri(layout.theme_registry())),
-            "path": dg.MetadataValue.path(store.uri(layout.themes_table(quarter, "themes.parquet"))),
+            "path": dg.MetadataValue.path(store.uri(_table_key(store, quarter, "themes.parquet"))),
             "seconds": seconds,
         }
         if len(themes):
@@ -167,16 +171,12 @@ def build_theme_exposure(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
         stored = load_outcome(store, quarter)
         if stored is None:
             raise dg.Failure(f"No themes for {quarter}: materialize quarter_themes for {quarter} first.")
-        registry = json.loads(store.read_text(layout.theme_registry())) \
-            if store.exists(layout.theme_registry()) else {}
-        previous = registry.get("fingerprints", {})
-        chain_before = [q for q in registry.get("quarters", []) if Quarter.parse(q) < Quarter.parse(quarter)]
-        expected = chain_fingerprint(theme_settings.params(), previous[chain_before[-1]] if chain_before else "empty",
-                                     input_fingerprint(store, quarter))
-        if stored.fingerprint != expected:
-            raise dg.Failure(f"The themes of {quarter} are stale (its firm topics, an earlier quarter or the theme "
-                             f"settings changed since): re-materialize quarter_themes for {quarter} first.")
-        panel = read_table(store, quarter, "exposure.parquet", THEME_EXPOSURE_SCHEMA)
+        earlier, _ = _quarters_around(context, quarter)
+        problem = chain_problem(store, quarter, earlier, theme_settings.params())
+        if problem is not None:
+            raise dg.Failure(f"The themes of {quarter} are not current: {problem}. Re-materialize quarter_themes "
+                             f"for {quarter} first (it recomputes every stale quarter before it).")
+        panel = read_table(store, quarter, "exposure.parquet", THEME_EXPOSURE_SCHEMA, stored)
         sums = panel.groupby("firm_id")["share"].sum() if len(panel) else pd.Series(dtype=float)
         head = panel.head(8).drop(columns=["earnings_call_date"]).round(4)
         return dg.MaterializeResult(
@@ -188,7 +188,7 @@ def build_theme_exposure(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
                 "with_gvkey": round(float(panel["gvkey"].notna().mean()), 4) if len(panel) else 0.0,
                 "with_permno": round(float(panel["permno"].notna().mean()), 4) if len(panel) else 0.0,
                 "first_rows": dg.MetadataValue.md(frame_markdown(head)) if len(panel) else "empty",
-                "path": dg.MetadataValue.path(store.uri(layout.themes_table(quarter, "exposure.parquet"))),
+                "path": dg.MetadataValue.path(store.uri(stored.table_key(quarter, "exposure.parquet"))),
             },
             check_results=[dg.AssetCheckResult(
                 check_name=CHECK_SHARES, passed=bool((sums <= 1 + 1e-9).all()),

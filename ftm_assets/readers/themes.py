@@ -7,40 +7,44 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ftm_assets.quarters import expand_quarters
+from ftm_assets.quarters import Quarter, expand_quarters
 from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEMES_SCHEMA
 from ftm_assets.storage import Storage, layout, open_storage
+from ftm_assets.themes.outcome import chain_status, load_outcome, read_table
 
 
 class ThemesNotMaterialized(LookupError):
     """A requested quarter has no themes: quarter_themes / theme_exposure were not materialized for it."""
 
 
-def read_table(store: Storage, quarter: str, name: str, schema: pa.Schema) -> pd.DataFrame:
-    """One stored table of a quarter's themes (``themes.parquet``, ``members.parquet``, ``exposure.parquet``);
-    empty, with ``schema``'s columns, when the quarter has none."""
-    key = layout.themes_table(quarter, name)
-    if not store.exists(key):
-        return schema.empty_table().to_pandas()
-    return pq.read_table(io.BytesIO(store.read_bytes(key))).to_pandas()
+class ThemesStale(ThemesNotMaterialized):
+    """A requested quarter's stored themes are not current: its topics or an earlier quarter's changed since."""
 
 
-def _read(store: Storage, quarters: list[str], name: str, schema: pa.Schema, strict: bool) -> pd.DataFrame:
-    missing = [q for q in quarters if not store.exists(layout.themes_table(q, "outcome.json"))]
+def _read(store: Storage, quarters: list[str], name: str, schema, strict: bool) -> pd.DataFrame:
+    """The quarters whose themes are stored and current (the chain up to each recomputed from the commits)."""
+    outcomes = {q: load_outcome(store, q) for q in quarters}
+    missing = [q for q in quarters if outcomes[q] is None]
+    status = chain_status(store, max(quarters, key=Quarter.parse)) if len(missing) < len(quarters) else {}
+    stale = {q: status.get(q) or "not part of the stored chain" for q in quarters
+             if outcomes[q] is not None and status.get(q, "") is not None}
     if missing:
         message = (f"No themes for {', '.join(missing)} under {store.uri(layout.THEMES_PREFIX)}: materialize "
                    "quarter_themes and theme_exposure for them.")
         if strict:
             raise ThemesNotMaterialized(message)
         warnings.warn(message, stacklevel=3)
-    frames = [read_table(store, q, name, schema) for q in quarters if q not in missing]
+    if stale:
+        message = ("Stale themes, not read: " + "; ".join(f"{q}: {why}" for q, why in stale.items())
+                   + ". Materialize quarter_themes for them again.")
+        if strict:
+            raise ThemesStale(message)
+        warnings.warn(message, stacklevel=3)
+    frames = [read_table(store, q, name, schema, outcomes[q]) for q in quarters if q not in missing and q not in stale]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else schema.empty_table().to_pandas()
 

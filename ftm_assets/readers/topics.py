@@ -81,13 +81,27 @@ def commit_records(root: str | Storage, quarters: Quarters, *, strict: bool = Fa
 
 
 def _part_keys(store: Storage, quarters: Quarters, kind: PartKind, strict: bool) -> list[str]:
+    return _keys_of(_current_records(store, quarters, strict), kind)
+
+
+def _keys_of(records: list[CommitRecord], kind: PartKind) -> list[str]:
     if kind not in _KINDS:
         raise ValueError(f"Unknown output {kind!r}: use one of {', '.join(_KINDS)}.")
     keys: list[str] = []
-    for record in _current_records(store, quarters, strict):
+    for record in records:
         keys.extend({"firm_topics": record.firm_topics_parts, "sentences": record.sentences_parts,
                      "failures": [record.failures]}[kind])
     return keys
+
+
+_SCHEMAS = {"firm_topics": FIRM_TOPICS_SCHEMA, "sentences": SENTENCES_SCHEMA, "failures": FAILURES_SCHEMA}
+
+
+def read_records(root: str | Storage, records: list[CommitRecord], kind: PartKind) -> pd.DataFrame:
+    """``kind`` of exactly these commit records (from ``commit_records``): several reads of one snapshot, so a
+    commit landing in between cannot mix two runs' output."""
+    store = open_storage(root)
+    return _read_parts(store, _keys_of(records, kind), _SCHEMAS[kind]).to_pandas()
 
 
 def committed_parts(root: str | Storage, quarters: Quarters, kind: PartKind = "firm_topics", *,
@@ -121,10 +135,11 @@ def read_firm_topics(root: str | Storage, quarters: Quarters, *, with_text: bool
     ``with_text=True`` adds ``sentences``: the text of each of the row's ``sentence_ids``, in the same order.
     """
     store = open_storage(root)
-    topics = read_firm_topics_table(store, quarters, strict=strict).to_pandas()
+    records = _current_records(store, quarters, strict)  # once: topics and text from the same commits
+    topics = read_records(store, records, "firm_topics")
     if not with_text:
         return topics
-    text = read_sentences(store, quarters, strict=strict).set_index(["quarter", "firm_id", "sentence_id"])["text"]
+    text = read_records(store, records, "sentences").set_index(["quarter", "firm_id", "sentence_id"])["text"]
     lookup = text.to_dict()
     topics["sentences"] = [
         [lookup.get((quarter, firm_id, int(i))) for i in (ids if ids is not None else [])]
@@ -149,11 +164,11 @@ def read_failures(root: str | Storage, quarters: Quarters, *, strict: bool = Fal
 def read_topic_sentences(root: str | Storage, quarters: Quarters, *, strict: bool = False) -> pd.DataFrame:
     """One row per (firm, topic, sentence): ``sentence_ids`` resolved to the sentences' text."""
     store = open_storage(root)
-    topics = read_firm_topics(store, quarters, strict=strict)
+    records = _current_records(store, quarters, strict)  # once: topics and sentences from the same commits
+    topics = read_records(store, records, "firm_topics")
     exploded = topics[["quarter", "firm_id", "topic_id", "representation", "sentence_ids"]].explode("sentence_ids")
     exploded = exploded.dropna(subset=["sentence_ids"]).rename(columns={"sentence_ids": "sentence_id"})
     exploded["sentence_id"] = exploded["sentence_id"].astype("int32")
-    sentences = read_sentences(store, quarters, strict=strict)[
-        ["quarter", "firm_id", "sentence_id", "speaker_type", "text"]]
+    sentences = read_records(store, records, "sentences")[["quarter", "firm_id", "sentence_id", "speaker_type", "text"]]
     return exploded.merge(sentences, on=["quarter", "firm_id", "sentence_id"], how="left", validate="one_to_one")
 

@@ -3,6 +3,7 @@ processes), then the quarter summary and the themes panel; what failed is collec
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -50,8 +51,9 @@ class QuarterOutcome:
         return not self.failed
 
 
-def _error(result: dg.ExecuteInProcessResult) -> str:
-    """The first step failure's message, in one line."""
+def _error(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance | None = None) -> str:
+    """The first step failure's message, in one line; for a worker that failed, the reason it logged (a refused
+    lease names the run writing the partition, a `make dev` run say), not only its exit code."""
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE" and event.step_failure_data is not None:
             error = event.step_failure_data.error
@@ -59,10 +61,21 @@ def _error(result: dg.ExecuteInProcessResult) -> str:
                 error = error.cause
             if error is None:
                 return "step failed"
+            if error.cls_name == "DagsterPipesExecutionError" and instance is not None:
+                worker = _worker_error(result, instance)
+                if worker:
+                    return worker
             text = " ".join(error.message.split())
             prefix = text.split(":", 1)[0]  # a user exception's message starts with its dotted class name
             return error.cls_name + text[len(prefix):] if prefix.endswith(error.cls_name) else f"{error.cls_name}: {text}"
     return "run failed"
+
+
+def _worker_error(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance) -> str | None:
+    """The last error the worker logged through Pipes in this run, in one line (None when it logged none)."""
+    errors = [e.user_message for e in instance.all_logs(result.run_id)
+              if e.dagster_event is None and e.level >= logging.ERROR and e.user_message]
+    return " ".join(errors[-1].split()) if errors else None
 
 
 def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -96,7 +109,7 @@ def run_quarter(
         )  # fmt: skip
         outcome.seconds[step] = time.perf_counter() - t0
         if not result.success:
-            outcome.failed[step] = _error(result)
+            outcome.failed[step] = _error(result, instance)
         return result
 
     if not execute("raw_transcripts + firm_manifest", quarter, UPSTREAM).success:
@@ -186,10 +199,11 @@ def run_one_batch(spec: str) -> int:
             instance=instance, partition_key=dg.MultiPartitionKey({QUARTER_DIM: quarter, BATCH_DIM: batch}),
             asset_selection=BATCH_ASSETS, raise_on_error=False, run_config=QUIET,
         )  # fmt: skip
+        error = None if result.success else _error(result, instance)
     for check in _failed_checks(result):
         print(f"{_CHECK_FAILED}{check}", flush=True)
-    if not result.success:
-        print(f"{_FAILED}{_error(result)}", flush=True)
+    if error is not None:
+        print(f"{_FAILED}{error}", flush=True)
         return 1
     return 0
 

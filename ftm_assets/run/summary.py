@@ -61,6 +61,6 @@ def _themes_lines(root: str, quarter: str) -> list[str]:
     return [
         f"  themes           {len(themes)} shared across firms; {exposure.firm_id.nunique()} firms exposed "
         f"(median share of a firm's sentences on themes {exposed.median() if len(exposed) else 0:.2f})",
-        f"  panel            {root}/themes/quarter={quarter}/exposure.parquet ({len(exposure)} firm x theme rows; "
+        f"  panel            {root}/themes/quarter={quarter}/exposure-*.parquet ({len(exposure)} firm x theme rows; "
         "python -m ftm_assets.export panel)",
     ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 
-from ftm_assets.storage import Storage, StorageError, layout
+from ftm_assets.storage import PreconditionFailed, Storage, StorageError, layout
 from ftm_assets.storage.manifest import BatchEntry, read_manifest
 
 
@@ -69,15 +69,31 @@ class CommitRecord:
 
 
 def load_commit(storage: Storage, quarter: str, batch: str) -> CommitRecord | None:
+    return load_commit_versioned(storage, quarter, batch)[0]
+
+
+def load_commit_versioned(storage: Storage, quarter: str, batch: str) -> tuple[CommitRecord | None, str | None]:
+    """The record and its storage version (None, None when there is none): what a fenced commit replaces."""
     key = layout.commit_record(quarter, batch)
-    return CommitRecord.from_json(storage.read_text(key)) if storage.exists(key) else None
+    try:
+        data, version = storage.read_versioned(key)
+    except StorageError:
+        if storage.exists(key):
+            raise
+        return None, None
+    return CommitRecord.from_json(data.decode("utf-8")), version
 
 
-def write_commit(storage: Storage, record: CommitRecord) -> str:
-    """Replace the (quarter, batch)'s record in one atomic write: the switch from old to new output."""
+def write_commit(storage: Storage, record: CommitRecord, version: str | None) -> str:
+    """Replace the (quarter, batch)'s record in one atomic write, the switch from old to new output, only if it
+    is still at ``version`` (None: only if there is none); the new version. PreconditionFailed otherwise: a
+    writer that stalled past its lease finds its successor's record there and must not replace it."""
     key = layout.commit_record(record.quarter, record.batch)
-    storage.write_text(key, record.to_json())
-    return key
+    try:
+        return storage.write_if(key, record.to_json().encode("utf-8"), version)
+    except PreconditionFailed as exc:
+        raise PreconditionFailed(f"The commit record {storage.uri(key)} changed since this run read it: another "
+                                 f"run committed {record.quarter} batch {record.batch} meanwhile.") from exc
 
 
 @dataclass(frozen=True)
@@ -98,16 +114,29 @@ class QuarterCommits:
     stale: list[StaleCommit]
     missing: list[str]  # manifest batches with no record at all
     batch_count: int | None  # of the current manifest; None: no manifest
+    manifest_batches: tuple[str, ...] = ()  # the current manifest's batch keys
 
     @property
     def complete(self) -> bool:
         """Every batch of the manifest has a current commit."""
         return self.batch_count is not None and not self.missing and len(self.current) == self.batch_count
 
+    @property
+    def stale_in_manifest(self) -> list[StaleCommit]:
+        """Stale records of batches the manifest still has: those batches must be materialized again."""
+        return [s for s in self.stale if self.batch_count is None or s.record.batch in self.manifest_batches]
+
+    @property
+    def outside_manifest(self) -> list[StaleCommit]:
+        """Records of batches the manifest no longer has (``FTM_BATCH_COUNT`` lowered): left over, not missing;
+        their firms belong to the current batches, so nothing is to be redone for them."""
+        return [s for s in self.stale if s not in self.stale_in_manifest]
+
     def problems(self) -> list[str]:
-        """One line per missing or stale batch, for warnings and errors."""
+        """One line per missing or stale batch of the manifest, for warnings and errors (leftover records of
+        batches outside the manifest are reported by firm_manifest and the summary, not here)."""
         out = [f"{self.quarter} batch {b}: not materialized" for b in self.missing]
-        out += [f"stale {s.describe()}" for s in self.stale]
+        out += [f"stale {s.describe()}" for s in self.stale_in_manifest]
         if self.batch_count is None and not self.stale:
             out.append(f"{self.quarter}: no firm manifest (nothing materialized)")
         return out
@@ -131,4 +160,5 @@ def quarter_commits(storage: Storage, quarter: str) -> QuarterCommits:
             stale.append(StaleCommit(record, reason))
     recorded = {r.batch for r in current} | {s.record.batch for s in stale}
     missing = [e.batch for e in entries or [] if e.batch not in recorded]
-    return QuarterCommits(quarter, current, stale, missing, len(entries) if entries is not None else None)
+    return QuarterCommits(quarter, current, stale, missing, len(entries) if entries is not None else None,
+                          tuple(e.batch for e in entries or []))

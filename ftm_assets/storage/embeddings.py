@@ -25,11 +25,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ftm_assets.storage.file_hash import file_sha256
 from ftm_assets.versions import installed_versions
 
 KEY_BYTES = 16
-HEAD_BYTES = 1 << 20  # of the weights file hashed into the fingerprint: cheap, and any retrain changes it
-WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.onnx")
 IDENTITY_META = "ftm.embedding_identity"
 DIM_META = "ftm.embedding_dim"
 RUNTIMES = ("torch", "transformers", "sentence-transformers", "onnxruntime")
@@ -53,21 +52,27 @@ def call_key(sentence_hashes: list[bytes]) -> bytes:
 
 
 def model_fingerprint(model_path: str) -> str:
-    """Cheap and machine-independent: file sizes, config.json's sha256 and the first MB of the weights."""
+    """Every file of the model folder by content (its pooling, its ``max_seq_length``, its weights), machine-
+    independent; each file's hash is cached by path, size and mtime, so the folder is read once per machine."""
     root = Path(model_path)
     if not root.is_dir():
         return "name-only"  # a hub name: the identity then rests on the name and the runtime versions
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(root).as_posix()}:{path.stat().st_size}\n".encode())
-    config = root / "config.json"
-    if config.exists():
-        digest.update(hashlib.sha256(config.read_bytes()).digest())
-    for name in WEIGHTS:
-        if (root / name).exists():
-            with open(root / name, "rb") as fh:
-                digest.update(hashlib.sha256(fh.read(HEAD_BYTES)).digest())
+        digest.update(f"{path.relative_to(root).as_posix()}:{file_sha256(path, persist=True)}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def device_name(device: str) -> str:
+    """``device`` with the GPU's model for ``cuda`` (a T4 and an A10G round differently): ``cuda:Tesla T4``."""
+    if not device.startswith("cuda"):
+        return device
+    try:
+        import torch
+
+        return f"{device}:{torch.cuda.get_device_name()}" if torch.cuda.is_available() else device
+    except Exception:  # no torch, no driver: the plain name is all there is to say
+        return device
 
 
 def runtime_versions() -> dict[str, str]:
@@ -89,8 +94,8 @@ class EmbeddingIdentity:
 
     @classmethod
     def of(cls, model_path: str, backend: str, precision: str, device: str, batch_size: int) -> EmbeddingIdentity:
-        return cls(Path(model_path).name or model_path, model_fingerprint(model_path), backend, precision, device,
-                   int(batch_size), json.dumps(runtime_versions(), sort_keys=True))
+        return cls(Path(model_path).name or model_path, model_fingerprint(model_path), backend, precision,
+                   device_name(device), int(batch_size), json.dumps(runtime_versions(), sort_keys=True))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -3,9 +3,13 @@
 Taken with an exclusive create (locally a file created under an ``flock``; on S3 a PUT with
 ``If-None-Match: *``), renewed and fenced with a compare-and-swap (the version read last; ``If-Match: <etag>``
 on S3). A run that finds the lease held stops at once with a message naming the holder: it never waits, so
-two runs of a partition cannot interleave their writes. A lease is taken over when its holder is gone:
-the same Dagster run relaunching its worker (a restart after a crash or a Spot interruption), a holder on
-this host whose process has died, or a holder that has not renewed for ``STALE_AFTER_RENEWALS`` intervals.
+two runs of a partition cannot interleave their writes. A lease is taken over when its holder is gone: a
+holder on this host whose process has died, or a lease object that storage says was last written more than
+``STALE_AFTER_RENEWALS`` intervals ago (its age by the storage's own clock, never one machine's clock against
+another's). A relaunched worker of the same Dagster run (a restart after a crash or a Spot interruption) waits
+for one of those to hold, at most the lease's life, instead of stopping: its old holder may still be alive.
+Holding the lease is not enough on its own: the commit record and the checkpoint are also written with a
+conditional write on the version read under the lease, so a holder that stalled past its lease cannot land.
 No Dagster import: the worker holds the lease.
 """
 
@@ -17,7 +21,8 @@ import os
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 
 from ftm_assets.storage import PreconditionFailed, Storage, StorageError, layout
 
@@ -53,21 +58,22 @@ class Holder:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Holder":
-        return cls(**json.loads(data))
+        """A lease written by this version or a newer one (fields it does not know are ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in json.loads(data).items() if k in known})
 
-    def gone_because(self, run_id: str, now: float) -> str | None:
-        """Why this holder can be taken over by a worker of ``run_id``; None while it may be alive."""
-        if self.run_id == run_id:
-            return "it belongs to this run (a relaunched worker)"
+    def gone_because(self, age_s: float, resolution_s: float = 0.0) -> str | None:
+        """Why this holder is gone, given its lease object's age as storage sees it (measured to within
+        ``resolution_s``); None while it may be alive."""
         if self.host == socket.gethostname() and not _pid_alive(self.pid):
             return f"its process {self.pid} on this host has ended"
-        if now - self.renewed_at > self.ttl_s:
-            return f"it was last renewed {now - self.renewed_at:.0f} s ago (limit {self.ttl_s:.0f} s)"
+        if age_s - resolution_s > self.ttl_s:
+            return f"its lease was last written {age_s:.0f} s ago (limit {self.ttl_s:.0f} s)"
         return None
 
-    def describe(self, now: float) -> str:
+    def describe(self, age_s: float) -> str:
         return (f"run {self.run_id} (worker pid {self.pid} on {self.host}, attempt {self.token}, "
-                f"renewed {now - self.renewed_at:.0f} s ago)")
+                f"renewed {age_s:.0f} s ago)")
 
 
 def _pid_alive(pid: int) -> bool:
@@ -84,7 +90,8 @@ class PartitionLease:
     """The lease of one (quarter, batch); ``acquire`` first, ``fence`` before commit and deletes."""
 
     def __init__(self, storage: Storage, quarter: str, batch: str, run_id: str, token: str,
-                 renew_every_s: float = RENEW_EVERY_S, log: logging.Logger | None = None):
+                 renew_every_s: float = RENEW_EVERY_S, log: logging.Logger | None = None,
+                 sleep: Callable[[float], None] = time.sleep):
         self.storage = storage
         self.key = layout.lease(quarter, batch)
         self.label = f"{quarter} batch {batch}"
@@ -93,6 +100,7 @@ class PartitionLease:
         self.renew_every_s = renew_every_s
         self.ttl_s = renew_every_s * STALE_AFTER_RENEWALS
         self.log = log or logging.getLogger(__name__)
+        self._sleep = sleep  # how a relaunch waits for its old holder's lease to expire (tests pass their own)
         self._version: str | None = None
         self._acquired_at: float | None = None
         self._lock = threading.Lock()
@@ -102,36 +110,55 @@ class PartitionLease:
 
     # -- taking and giving back ---------------------------------------------------------------------
     def acquire(self) -> None:
-        """Take the lease or raise LeaseHeld naming the run that holds it."""
+        """Take the lease or raise LeaseHeld naming the run that holds it.
+
+        A relaunched worker of the same run waits (at most the holder's lease life and one renewal) for its old
+        holder to be proven gone; any other run stops at once.
+        """
         me = Holder.me(self.run_id, self.token, self.ttl_s)
-        try:
-            self._version = self.storage.create_exclusive(self.key, me.to_bytes())
-            self._acquired_at = me.acquired_at
-            return
-        except PreconditionFailed:
-            pass
-        try:
-            data, version = self.storage.read_versioned(self.key)
-        except StorageError:  # released between our create and our read: try once more
-            self._version = self.storage.create_exclusive(self.key, me.to_bytes())
-            self._acquired_at = me.acquired_at
-            return
-        holder = Holder.from_bytes(data)
-        now = time.time()
-        reason = holder.gone_because(self.run_id, now)
-        if reason is None:
+        waited = 0.0
+        while True:
+            try:
+                self._version = self.storage.create_exclusive(self.key, me.to_bytes())
+                self._acquired_at = me.acquired_at
+                return
+            except PreconditionFailed:
+                pass
+            try:
+                data, version, age = self.storage.read_versioned_age(self.key)
+            except StorageError:  # released between our create and our read: try again
+                if self.storage.exists(self.key):
+                    raise
+                continue
+            holder = Holder.from_bytes(data)
+            reason = holder.gone_because(age, self.storage.age_resolution_s)
+            if reason is not None:
+                break
+            patience = holder.ttl_s + 2 * self.storage.age_resolution_s + self.renew_every_s
+            if holder.run_id == self.run_id and waited <= patience:
+                if waited == 0.0:
+                    self.log.info(f"{self.label}: the lease is held by an earlier worker of this run "
+                                  f"({holder.describe(age)}); waiting for it to expire before taking over.")
+                step = min(5.0, self.renew_every_s)
+                self._sleep(step)
+                waited += step
+                continue
+            relaunch = (" (an earlier worker of this same run, still renewing: it may still be writing)"
+                        if holder.run_id == self.run_id else "")
             raise LeaseHeld(
-                f"{self.label} is being written by {holder.describe(now)}. This run stops so that the two do not "
-                f"mix their files; wait for that run to finish (or cancel it). A lease not renewed for "
-                f"{holder.ttl_s:.0f} s is taken over. Lease: {self.storage.uri(self.key)}."
+                f"{self.label} is being written by {holder.describe(age)}{relaunch}. This run stops so that the two "
+                f"do not mix their files: runs of `make run`, `make dev` (the UI) and Batch jobs all take this "
+                f"partition's lease, so they never write it at once. Wait for that run to finish (or cancel it), "
+                f"then run again. A lease not renewed for {holder.ttl_s:.0f} s is taken over. "
+                f"Lease: {self.storage.uri(self.key)}."
             )
         try:
             self._version = self.storage.replace_if(self.key, me.to_bytes(), version)
         except PreconditionFailed as exc:
-            raise LeaseHeld(f"{self.label}: another run took over the lease of {holder.describe(now)} "
+            raise LeaseHeld(f"{self.label}: another run took over the lease of {holder.describe(age)} "
                             f"at the same moment; this run stops. Lease: {self.storage.uri(self.key)}.") from exc
         self._acquired_at = me.acquired_at
-        self.log.info(f"Took over the lease of {self.label} from {holder.describe(now)}: {reason}.")
+        self.log.info(f"Took over the lease of {self.label} from {holder.describe(age)}: {reason}.")
 
     def release(self) -> None:
         """Give the lease back if it is still ours (stops the renewal thread first)."""
@@ -139,8 +166,8 @@ class PartitionLease:
         if self._version is None:
             return
         try:
-            data, version = self.storage.read_versioned(self.key)
-            if version == self._version and Holder.from_bytes(data).token == self.token:
+            data, _ = self.storage.read_versioned(self.key)
+            if Holder.from_bytes(data).token == self.token:  # ours (whatever a retried renewal left as version)
                 self.storage.delete(self.key)
         except StorageError as exc:
             self.log.warning(f"Could not release the lease {self.storage.uri(self.key)}: {exc}")

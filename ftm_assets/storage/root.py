@@ -6,14 +6,18 @@ Keys are always ``/``-separated and relative to the root.
 
 from __future__ import annotations
 
+import email.utils
 import fcntl
 import hashlib
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
+
+from ftm_assets.storage.file_hash import file_sha256
 
 
 class StorageError(RuntimeError):
@@ -26,6 +30,7 @@ class PreconditionFailed(StorageError):
 
 class Storage(ABC):
     root: str
+    age_resolution_s: float = 0.0  # how coarse read_versioned_age's clock is (S3's headers: whole seconds)
 
     @abstractmethod
     def uri(self, key: str) -> str:
@@ -72,8 +77,25 @@ class Storage(ABC):
         """Rewrite ``key`` only if it is still at ``version`` (else PreconditionFailed); return the new version."""
 
     @abstractmethod
+    def read_versioned_age(self, key: str) -> tuple[bytes, str, float]:
+        """The object, its version and its age in seconds, both ends of the age measured by the storage's own
+        clock (S3: ``Last-Modified`` against the answer's ``Date``): no comparison of two machines' clocks."""
+
+    @abstractmethod
     def versions(self, prefix: str) -> dict[str, str]:
-        """Key -> version of every object under ``prefix``: a cheap identity of inputs (no reads)."""
+        """Key -> version of every object under ``prefix``, from its content: an identical re-upload keeps it."""
+
+    def write_if(self, key: str, data: bytes, version: str | None) -> str:
+        """Write ``key`` only if it is still at ``version`` (None: only if it does not exist); the new version.
+
+        What a fenced writer uses: a holder that lost its lease meanwhile cannot land (PreconditionFailed).
+        """
+        return self.create_exclusive(key, data) if version is None else self.replace_if(key, data, version)
+
+    def temp_files(self, prefix: str, name_prefix: str) -> list[str]:
+        """Temporary files of interrupted writes under ``prefix`` whose target name starts with ``name_prefix``
+        (a killed writer leaves them); none on S3, where an unfinished PUT leaves nothing."""
+        return []
 
     def read_text(self, key: str) -> str:
         return self.read_bytes(key).decode("utf-8")
@@ -153,6 +175,14 @@ class LocalStorage(Storage):
         data = self.read_bytes(key)
         return data, hashlib.sha256(data).hexdigest()
 
+    def read_versioned_age(self, key: str) -> tuple[bytes, str, float]:
+        try:
+            mtime = self._p(key).stat().st_mtime
+        except FileNotFoundError as exc:
+            raise StorageError(f"{self.uri(key)} does not exist.") from exc
+        data, version = self.read_versioned(key)
+        return data, version, max(0.0, time.time() - mtime)  # one machine's clock: the root is on this host
+
     def _locked(self, key: str):
         """An flock on a hidden sidecar file: local compare-and-swap between processes of this machine."""
         target = self._p(key)
@@ -162,6 +192,8 @@ class LocalStorage(Storage):
     def create_exclusive(self, key: str, data: bytes) -> str:
         with self._locked(key):
             if self.exists(key):
+                if self.read_bytes(key) == data:  # our own write, repeated: not a conflict
+                    return hashlib.sha256(data).hexdigest()
                 raise PreconditionFailed(f"{self.uri(key)} already exists.")
             self.write_bytes(key, data)
         return hashlib.sha256(data).hexdigest()
@@ -173,16 +205,20 @@ class LocalStorage(Storage):
             except StorageError as exc:
                 raise PreconditionFailed(f"{self.uri(key)} is gone (expected version {version[:12]}).") from exc
             if current != version:
+                if current == hashlib.sha256(data).hexdigest():  # our own write, repeated: not a conflict
+                    return current
                 raise PreconditionFailed(f"{self.uri(key)} changed (expected version {version[:12]}).")
             self.write_bytes(key, data)
         return hashlib.sha256(data).hexdigest()
 
     def versions(self, prefix: str) -> dict[str, str]:
-        out = {}
-        for key in self.list(prefix):
-            st = self._p(key).stat()
-            out[key] = f"{st.st_size}-{st.st_mtime_ns}"
-        return out
+        return {key: file_sha256(self._p(key)) for key in self.list(prefix)}
+
+    def temp_files(self, prefix: str, name_prefix: str) -> list[str]:
+        folder = self._p(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(p.relative_to(self.path).as_posix() for p in folder.glob(f".{name_prefix}*.tmp") if p.is_file())
 
     def check_writable(self) -> None:
         try:
@@ -199,6 +235,8 @@ class LocalStorage(Storage):
 
 class S3Storage(Storage):
     """S3 through boto3 (honours AWS_ENDPOINT_URL, so moto's server works the same as AWS)."""
+
+    age_resolution_s = 2.0  # Last-Modified and Date are whole seconds, each truncated
 
     def __init__(self, root: str, client=None):
         if not root.startswith("s3://"):
@@ -291,12 +329,30 @@ class S3Storage(Storage):
         except Exception as exc:
             raise self._error(exc, key, "read") from exc
 
+    def read_versioned_age(self, key: str) -> tuple[bytes, str, float]:
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._k(key))
+            data = answer["Body"].read()
+        except Exception as exc:
+            raise self._error(exc, key, "read") from exc
+        date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        now = email.utils.parsedate_to_datetime(date).timestamp() if date else time.time()
+        return data, answer["ETag"], max(0.0, now - answer["LastModified"].timestamp())
+
     def _put_conditional(self, key: str, data: bytes, **condition: str) -> str:
         try:
             return self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=data, **condition)["ETag"]
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409", "NoSuchKey"):
+                # The SDK retries a PUT whose answer was lost; the retry then meets our own first write. The
+                # object holding exactly our bytes means the write happened: success, not a lost race.
+                try:
+                    current, version = self.read_versioned(key)
+                except StorageError:
+                    current, version = None, ""
+                if current == data:
+                    return version
                 raise PreconditionFailed(f"{self.uri(key)}: conditional write refused ({code}).") from exc
             raise self._error(exc, key, "write") from exc
 

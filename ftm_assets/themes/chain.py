@@ -27,11 +27,19 @@ class QuarterOutcome:
     exposure: pd.DataFrame
     sentences_total: int  # every modelled sentence of the quarter, outliers included
     firms: list[str]  # every modelled firm of the quarter
+    params: str = ""  # the three parts of ``fingerprint``: the theme settings' fingerprint,
+    previous: str = ""  # the chain fingerprint of the quarter before ("empty" for the first),
+    inputs: str = ""  # and the quarter's own inputs (its commit records), so a reader can check the chain
 
 
 def chain_fingerprint(params: ThemeParams, previous: str, inputs: str) -> str:
     """Identifies a quarter's outcome: the parameters, the chain before it and the quarter's own inputs."""
-    return hashlib.sha256(f"{params.fingerprint()}|{previous}|{inputs}".encode()).hexdigest()[:24]
+    return chain_fingerprint_of(params.fingerprint(), previous, inputs)
+
+
+def chain_fingerprint_of(params_fingerprint: str, previous: str, inputs: str) -> str:
+    """``chain_fingerprint`` from the settings' fingerprint (what a stored outcome records)."""
+    return hashlib.sha256(f"{params_fingerprint}|{previous}|{inputs}".encode()).hexdigest()[:24]
 
 
 def with_sections(sentences: pd.DataFrame) -> pd.DataFrame:
@@ -43,12 +51,14 @@ def with_sections(sentences: pd.DataFrame) -> pd.DataFrame:
 def run_quarter(registry: Registry, quarter: str, inputs: str, topics: pd.DataFrame, sentences: pd.DataFrame,
                 params: ThemeParams) -> QuarterOutcome:
     """Compute ``quarter`` on top of ``registry`` and advance the registry past it."""
-    fingerprint = chain_fingerprint(params, registry.fingerprint, inputs)
+    previous = registry.fingerprint
+    fingerprint = chain_fingerprint(params, previous, inputs)
     themes = build_quarter(topics, sentences, registry, quarter, params)
     exposure = theme_exposure(topics, themes.members, with_sections(sentences), quarter)
     registry.advance(quarter, fingerprint, themes.present, themes.new_anchors, themes.events)
     firms = sorted(topics["firm_id"].unique().tolist()) if len(topics) else []
-    return QuarterOutcome(quarter, fingerprint, themes, exposure, int(topics["n_sentences"].sum()), firms)
+    return QuarterOutcome(quarter, fingerprint, themes, exposure, int(topics["n_sentences"].sum()), firms,
+                          params.fingerprint(), previous, inputs)
 
 
 def replay_in_memory(quarters: Iterable[tuple[str, pd.DataFrame, pd.DataFrame]], params: ThemeParams,

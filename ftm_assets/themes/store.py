@@ -1,9 +1,15 @@
 """A quarter's theme outcome in the storage root, and the calendar-order replay that makes ids order-free.
+Under ``themes/quarter=<q>/``: the tables ``themes-<h>.parquet``, ``members-<h>.parquet`` and
+``exposure-<h>.parquet`` (``<h>``: a hash of the table's bytes) and ``outcome.json`` (chain fingerprint and its
+parts, the tables' keys, the quarter's theme ids, the anchors of those born in it, its events). The tables are
+written first under names of their own, then ``outcome.json`` names them in one atomic write, as a batch's
+commit record names its parts: a reader following it sees the old outcome or the new one, never a mix.
+``themes/registry.json`` holds the registry after the latest quarter whose stored outcome is current.
 
-Under ``themes/quarter=<q>/``: ``themes.parquet``, ``members.parquet``, ``exposure.parquet`` and
-``outcome.json`` (chain fingerprint, the quarter's theme ids, the anchors of those born in it, its events),
-written last; ``themes/registry.json`` holds the registry after the latest quarter whose stored outcome is
-current. Every write is a single atomic ``write_bytes``.
+``chain_problem`` recomputes the chain's fingerprints from the commit records, every quarter up to the one
+asked, and names the first whose stored themes are missing or stale: what ``theme_exposure`` and the readers
+check before serving a quarter. ``compute`` takes the inputs' fingerprint before its reads and checks it again
+after them: a batch committing meanwhile makes it read again, never store old topics under a new fingerprint.
 
 ``resolve(store, quarter, earlier)`` replays the quarters before ``quarter`` that have committed topics, in
 calendar order, from their stored outcomes, recomputing (and storing) any whose inputs or predecessors
@@ -17,7 +23,6 @@ import hashlib
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -25,42 +30,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets.quarters import Quarter
-from ftm_assets.readers.topics import commit_records, quarter_commits, read_firm_topics, read_sentences
-from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEME_MEMBERS_SCHEMA, THEMES_SCHEMA
-from ftm_assets.storage import Storage, layout
+from ftm_assets.readers.topics import commit_records, quarter_commits, read_records
+from ftm_assets.storage import Storage, StorageError, layout
 from ftm_assets.themes.chain import QuarterOutcome, chain_fingerprint, run_quarter
+from ftm_assets.themes.outcome import TABLES, load_outcome, materialized, missing_batches, records_fingerprint
 from ftm_assets.themes.params import ThemeParams
 from ftm_assets.themes.registry import Registry
+
+
+COMPUTE_TRIES = 3  # reads of a quarter's topics before giving up on batches that keep committing
 
 
 class IncompleteQuarter(RuntimeError):
     """A quarter's batches are not all committed: its themes, or a later quarter's ids, would be partial."""
 
 
-@dataclass(frozen=True)
-class StoredOutcome:
-    fingerprint: str
-    present: list[str]
-    new_anchors: dict[str, np.ndarray]
-    events: list[dict]
-    sentences_total: int = 0
-    firms: tuple[str, ...] = ()
-
-
-def missing_batches(store: Storage, quarter: str) -> list[str]:
-    """Batches of the quarter's manifest without a current commit (missing or stale), or why there are none."""
-    state = quarter_commits(store, quarter)
-    if state.batch_count is None:
-        return ["(no firm manifest)"]
-    return sorted(set(state.missing) | {s.record.batch for s in state.stale})
+class InputsChanged(RuntimeError):
+    """A quarter's batches kept committing while its themes were computed: nothing was stored."""
 
 
 def input_fingerprint(store: Storage, quarter: str) -> str:
     """Changes whenever any batch of the quarter commits a new run."""
-    records = sorted(commit_records(store, quarter), key=lambda r: r.batch)
-    slim = [{"batch": r.batch, "run_id": r.run_id, "token": r.token, "firm_topics_parts": r.firm_topics_parts,
-             "sentences_parts": r.sentences_parts} for r in records]
-    return hashlib.sha256(json.dumps(slim, sort_keys=True).encode()).hexdigest()[:24]
+    return records_fingerprint(commit_records(store, quarter))
 
 
 def _parquet(df: pd.DataFrame, schema: pa.Schema) -> bytes:
@@ -72,35 +63,52 @@ def _parquet(df: pd.DataFrame, schema: pa.Schema) -> bytes:
 
 
 def save_outcome(store: Storage, outcome: QuarterOutcome) -> None:
+    """Write the tables under names of their own, then the record naming them (the switch), then drop the
+    tables no record names."""
     q, t = outcome.quarter, outcome.themes
-    store.write_bytes(layout.themes_table(q, "themes.parquet"), _parquet(t.themes, THEMES_SCHEMA))
-    store.write_bytes(layout.themes_table(q, "members.parquet"), _parquet(t.members, THEME_MEMBERS_SCHEMA))
-    store.write_bytes(layout.themes_table(q, "exposure.parquet"), _parquet(outcome.exposure, THEME_EXPOSURE_SCHEMA))
+    frames = {"themes.parquet": t.themes, "members.parquet": t.members, "exposure.parquet": outcome.exposure}
+    tables = {}
+    for name, frame in frames.items():
+        data = _parquet(frame, TABLES[name])
+        stem = name.removesuffix(".parquet")
+        key = layout.themes_table(q, f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}.parquet")
+        store.write_bytes(key, data)
+        tables[name] = key
     record = {"quarter": q, "fingerprint": outcome.fingerprint, "present": t.present, "events": t.events,
-              "sentences_total": outcome.sentences_total, "firms": outcome.firms,
+              "sentences_total": outcome.sentences_total, "firms": outcome.firms, "tables": tables,
+              "params": outcome.params, "previous": outcome.previous, "inputs": outcome.inputs,
               "new_anchors": {k: np.asarray(v, dtype=np.float32).tolist() for k, v in t.new_anchors.items()}}
-    store.write_text(layout.themes_table(q, "outcome.json"), json.dumps(record))  # last: marks it complete
-
-
-def load_outcome(store: Storage, quarter: str) -> StoredOutcome | None:
-    key = layout.themes_table(quarter, "outcome.json")
-    if not store.exists(key):
-        return None
-    rec = json.loads(store.read_text(key))
-    return StoredOutcome(rec["fingerprint"], rec["present"],
-                         {k: np.asarray(v, dtype=np.float32) for k, v in rec["new_anchors"].items()}, rec["events"],
-                         rec.get("sentences_total", 0), tuple(rec.get("firms", ())))
+    store.write_text(layout.themes_table(q, "outcome.json"), json.dumps(record))  # the switch to the new tables
+    for key in store.list(layout.themes_quarter_prefix(q)):
+        if key.endswith(".parquet") and key not in tables.values():
+            store.delete(key)
 
 
 def compute(store: Storage, registry: Registry, quarter: str, params: ThemeParams) -> QuarterOutcome:
-    """Read ``quarter``'s committed topics and sentences (with component types) and run it on ``registry``."""
-    topics = read_firm_topics(store, quarter)
-    sentences = read_sentences(store, quarter)
-    sentences["call_id"] = sentences["call_id"].astype("Int64")
-    sentences["component_order"] = sentences["component_order"].astype("int32")
-    sentences = sentences.merge(raw_component_types(store, quarter), how="left",
-                                on=["firm_id", "call_id", "component_order"])
-    return run_quarter(registry, quarter, input_fingerprint(store, quarter), topics, sentences, params)
+    """Read ``quarter``'s committed topics and sentences (with component types) and run it on ``registry``.
+
+    The commit records are read once and their fingerprint taken before the parts are read; after the reads
+    it must still be the quarter's, else (a batch committed meanwhile) the reads are done again, at most
+    ``COMPUTE_TRIES`` times, then InputsChanged: old topics are never stored under a newer fingerprint.
+    """
+    for _ in range(COMPUTE_TRIES):
+        records = commit_records(store, quarter)
+        inputs = records_fingerprint(records)
+        try:
+            topics = read_records(store, records, "firm_topics")
+            sentences = read_records(store, records, "sentences")
+        except StorageError:  # a part deleted by a newer commit's clean-up: that commit is read next time
+            continue
+        if input_fingerprint(store, quarter) != inputs:
+            continue
+        sentences["call_id"] = sentences["call_id"].astype("Int64")
+        sentences["component_order"] = sentences["component_order"].astype("int32")
+        sentences = sentences.merge(raw_component_types(store, quarter), how="left",
+                                    on=["firm_id", "call_id", "component_order"])
+        return run_quarter(registry, quarter, inputs, topics, sentences, params)
+    raise InputsChanged(f"Batches of {quarter} kept committing while its themes were computed ({COMPUTE_TRIES} "
+                        f"reads); nothing was stored. Materialize quarter_themes for {quarter} again once its "
+                        "batches are done.")
 
 
 def raw_component_types(store: Storage, quarter: str) -> pd.DataFrame:
@@ -154,12 +162,13 @@ def resolve(store: Storage, quarter: str, earlier: list[str], params: ThemeParam
     save_outcome(store, outcome)
     tail = Registry(**{k: (v.copy() if hasattr(v, "copy") else v) for k, v in registry.__dict__.items()})
     for p in sorted(later, key=Quarter.parse):
+        if not materialized(store, p):
+            continue  # never materialized: not part of the chain
         stored = load_outcome(store, p)
-        if stored is None or not quarter_commits(store, p).current:
-            continue
+        if stored is None:
+            break  # committed topics without themes: the chain stops here until they are computed
         if stored.fingerprint != chain_fingerprint(params, tail.fingerprint, input_fingerprint(store, p)):
             break
         tail.advance(p, stored.fingerprint, stored.present, stored.new_anchors, stored.events)
     store.write_text(layout.theme_registry(), tail.to_json())
     return outcome, registry
-

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ftm_assets import constants as C
 from ftm_assets.storage import Storage, StorageError, layout
 from ftm_assets.storage.commit import CommitRecord, load_commit
-from ftm_assets.storage.embeddings import encode_file
+from ftm_assets.storage.embeddings import device_name, encode_file, model_fingerprint
 from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.storage.manifest import BatchEntry, read_batch_and_count
 from ftm_assets.worker_config import WorkerConfig
@@ -38,7 +38,8 @@ from ftm_assets.worker.failures import (
 )
 from ftm_assets.worker.inputs import FirmInput, iter_firms, read_raw_for_firms
 from ftm_assets.worker.outputs import BatchState, BatchWriter, now_utc
-from ftm_assets.worker.processor import FirmProcessor, FirmResult
+from ftm_assets.worker.model.embed import ModelNotFoundError, resolve_device, resolve_model_path
+from ftm_assets.worker.processor import FirmProcessor, FirmResult, library_versions
 
 PROGRESS_EVERY_S = 30.0
 ProcessorFactory = Callable[[WorkerConfig, logging.Logger], FirmProcessor]
@@ -61,16 +62,21 @@ class BatchOutcome:
             reason = str(self.error).rstrip(". ")
             head = (f"{s.quarter} batch {s.batch} failed after {len(s.firms_done)} of {s.firms_total} firms: "
                     f"{type(self.error).__name__}: {reason}.")
+        lost = isinstance(self.error, LeaseLost)
         own = []
-        if s.topic_parts:
+        if s.topic_parts and not lost:
             own.append(f"{len(s.topic_parts)} checkpointed part(s) listed in "
                        f"{storage.uri(layout.checkpoint(s.quarter, s.batch))} (the next run resumes from them)")
         if self.failures_key:
             own.append(f"failures so far in {storage.uri(self.failures_key)}")
         where = f" This run's own files: {'; '.join(own)}." if own else ""
         prev = self.previous_commit
-        kept = (f" The partition's output is unchanged: the commit of run {prev.run_id} ({prev.committed_at})."
-                if prev else " The partition has no committed output yet.")
+        if lost:
+            kept = (f" The partition's output is the commit of run {prev.run_id} ({prev.committed_at}), not this run's."
+                    if prev else " The partition has no committed output.")
+        else:
+            kept = (f" The partition's output is unchanged: the commit of run {prev.run_id} ({prev.committed_at})."
+                    if prev else " The partition has no committed output yet.")
         return head + where + kept
 
 
@@ -88,7 +94,8 @@ class BatchInputs:
         raw = {k: v for k, v in storage.versions(layout.raw_transcripts_prefix(cfg.quarter)).items()
                if k.endswith(".parquet")}
         identity = {"manifest": entry.fingerprint, "batch_count": batch_count, "raw_transcripts": raw,
-                    "topics": cfg.topics.identity(), "embedding": _result_settings(cfg)}
+                    "topics": cfg.topics.identity(), "embedding": _result_settings(cfg),
+                    "code": _code_identity(cfg)}
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
         return cls(entry, batch_count, digest)
 
@@ -96,6 +103,21 @@ class BatchInputs:
 def _result_settings(cfg: WorkerConfig) -> dict[str, str | None]:
     """The embedding settings that change a firm's topics (not the prefetch depth or cache folder)."""
     return {k: getattr(cfg.embedding, k) for k in ("model", "device", "backend", "precision")}
+
+
+def _code_identity(cfg: WorkerConfig) -> dict[str, str]:
+    """What else changes the output: package and library versions, the model's content and the GPU model, so a
+    fixed image or another model never resumes next to parts of the old one."""
+    try:
+        model = model_fingerprint(resolve_model_path(cfg.embedding.model))
+    except ModelNotFoundError:
+        model = "missing"  # the model load reports it, with what to do
+    requested = cfg.embedding.device or C.DEVICE
+    try:
+        device = device_name(resolve_device(requested))
+    except (RuntimeError, ValueError):
+        device = requested  # the model load reports it, with what to do
+    return {"versions": json.dumps(library_versions(), sort_keys=True), "model": model, "device": device}
 
 
 def new_token(run_id: str) -> str:
@@ -150,6 +172,9 @@ def _run_leased(cfg: WorkerConfig, storage: Storage, log: logging.Logger, proces
                                  if _store_enabled(cfg) else None)
     outcome.error = loop.run(processor, raw, todo)
     _count_outcomes(state, loop.pending.firms)
+    if isinstance(outcome.error, LeaseLost):  # another run owns the partition now: write nothing more
+        outcome.previous_commit = load_commit(storage, cfg.quarter, cfg.batch)
+        return outcome
     if outcome.error is not None:
         # The checkpoint stays as of the last flush; the failures seen since are still written for the user.
         outcome.failures_key = writer.write_failures(state) if state.failures else None
@@ -160,6 +185,7 @@ def _run_leased(cfg: WorkerConfig, storage: Storage, log: logging.Logger, proces
         outcome.commit = _commit(writer, state, inputs, lease, loop.poison, outcome.failures_key, log)
     except LeaseLost as exc:  # another run took the partition over while this one stalled: it must not commit
         outcome.error = exc
+        outcome.previous_commit = load_commit(storage, cfg.quarter, cfg.batch)
         return outcome
     loop.log_progress()
     return outcome
@@ -186,8 +212,14 @@ def _state_of(record: CommitRecord) -> BatchState:
 
 def _resume_or_start(writer: BatchWriter, cfg: WorkerConfig, inputs: BatchInputs, previous: BatchState | None,
                      log: logging.Logger) -> BatchState:
-    """The checkpoint of any run made from the same inputs and settings, else a fresh start."""
-    if previous is not None and previous.inputs_fingerprint == inputs.fingerprint:
+    """The checkpoint of any run made from the same inputs and settings whose parts are all there, else a fresh
+    start (a stalled run's late checkpoint may name parts its successor deleted)."""
+    missing = writer.missing_parts(previous) if previous is not None else []
+    if missing:
+        log.warning(f"Discarding the checkpoint of run {previous.run_id}: {len(missing)} part(s) it names are "
+                    f"gone (first: {writer.storage.uri(missing[0])}); starting {cfg.quarter} batch {cfg.batch} "
+                    "afresh.")
+    if previous is not None and not missing and previous.inputs_fingerprint == inputs.fingerprint:
         log.info(
             f"Resuming {cfg.quarter} batch {cfg.batch} from checkpoint {previous.checkpoint_seq} of run "
             f"{previous.run_id}: {len(previous.firms_done)} of {previous.firms_total} firms already done."
@@ -196,7 +228,7 @@ def _resume_or_start(writer: BatchWriter, cfg: WorkerConfig, inputs: BatchInputs
         previous.failures = [f for f in previous.failures if f["firm_id"] in done]
         previous.run_id = cfg.run_id
         return previous
-    if previous is not None:
+    if previous is not None and not missing:
         log.info(f"Discarding the checkpoint of run {previous.run_id}: its inputs or topic settings differ from "
                  f"this run's (fingerprint {previous.inputs_fingerprint or 'none'} vs {inputs.fingerprint}).")
     # Its stored embeddings stay reusable: named as carried until this run's commit keeps the ones it used.

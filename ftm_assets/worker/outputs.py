@@ -2,7 +2,9 @@
 
 Order matters: a part is written before the checkpoint that names it; every data file carries the writing
 attempt's token in its name, so nothing the current commit names is ever overwritten; the new commit record
-replaces the old one in one write, and only then are files that no record names deleted.
+replaces the old one in one write, and only then are files that no record names deleted. The checkpoint and
+the commit record are written on the condition that they are still the version this writer last read or
+wrote under its lease: a writer that stalled while another took the partition over cannot land either.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets.schema import FAILURES_SCHEMA, FIRM_TOPICS_SCHEMA, SENTENCES_SCHEMA
-from ftm_assets.storage import Storage, layout
-from ftm_assets.storage.commit import CommitRecord, load_commit, write_commit
+from ftm_assets.storage import PreconditionFailed, Storage, StorageError, layout
+from ftm_assets.storage.commit import CommitRecord, load_commit_versioned, write_commit
+from ftm_assets.storage.lease import LeaseLost
 from ftm_assets.worker.crash import crash_point
 
 
@@ -60,7 +63,9 @@ class BatchState:
 
     @classmethod
     def from_json(cls, text: str) -> "BatchState":
-        state = cls(**json.loads(text))
+        """A checkpoint of this version or a newer one (fields it does not know are ignored)."""
+        known = set(cls.__dataclass_fields__)
+        state = cls(**{k: v for k, v in json.loads(text).items() if k in known})
         for row in state.failures:  # JSON holds the timestamps as text; the failures file wants datetimes
             if isinstance(row.get("processing_timestamp"), str):
                 row["processing_timestamp"] = dt.datetime.fromisoformat(row["processing_timestamp"])
@@ -73,6 +78,18 @@ class BatchState:
         self.seconds[name] = round(self.seconds.get(name, 0.0) + s, 3)
 
 
+_UNREAD = object()
+
+
+def _read_versioned_or_none(storage: Storage, key: str) -> tuple[bytes | None, str | None]:
+    try:
+        return storage.read_versioned(key)
+    except StorageError:
+        if storage.exists(key):
+            raise
+        return None, None
+
+
 class BatchWriter:
     """The files of one (quarter, batch) written by one attempt (``token``, part of every file name)."""
 
@@ -82,6 +99,10 @@ class BatchWriter:
         self.batch = batch
         self.token = token
         self.file_metadata = file_metadata
+        # Versions of the checkpoint and the commit record as last read or written (None: absent); the next
+        # write is conditional on them. _UNREAD: never read, so the first write reads the current version.
+        self.checkpoint_version: str | None | object = _UNREAD
+        self.commit_version: str | None | object = _UNREAD
 
     # -- parts ---------------------------------------------------------------------------------
     def write_part(self, state: BatchState, topic_rows: list[dict], sentence_rows: list[dict]) -> None:
@@ -112,20 +133,35 @@ class BatchWriter:
     # -- checkpoint ------------------------------------------------------------------------------
     def load_checkpoint(self) -> BatchState | None:
         key = layout.checkpoint(self.quarter, self.batch)
-        if not self.storage.exists(key):
-            return None
-        return BatchState.from_json(self.storage.read_text(key))
+        data, self.checkpoint_version = _read_versioned_or_none(self.storage, key)
+        return None if data is None else BatchState.from_json(data.decode("utf-8"))
 
     def save_checkpoint(self, state: BatchState) -> None:
+        """Write the checkpoint if it is still the one this writer last read or wrote (LeaseLost otherwise)."""
+        key = layout.checkpoint(self.quarter, self.batch)
+        if self.checkpoint_version is _UNREAD:
+            self.checkpoint_version = _read_versioned_or_none(self.storage, key)[1]
         state.checkpoint_seq += 1
-        self.storage.write_text(layout.checkpoint(self.quarter, self.batch), state.to_json())
+        try:
+            self.checkpoint_version = self.storage.write_if(key, state.to_json().encode("utf-8"),
+                                                            self.checkpoint_version)
+        except PreconditionFailed as exc:
+            raise LeaseLost(f"{self.quarter} batch {self.batch}: the checkpoint {self.storage.uri(key)} was changed "
+                            "or cleared by another run since this one wrote it (this run stalled past its lease); "
+                            "this run must not go on.") from exc
 
     def clear_checkpoint(self) -> None:
         self.storage.delete(layout.checkpoint(self.quarter, self.batch))
+        self.checkpoint_version = None
+
+    def missing_parts(self, state: BatchState) -> list[str]:
+        """Parts a checkpoint names that are not in storage (deleted by a later run's clean-up)."""
+        return [k for k in [*state.topic_parts, *state.sentence_parts] if not self.storage.exists(k)]
 
     # -- commit ------------------------------------------------------------------------------------
     def load_commit(self) -> CommitRecord | None:
-        return load_commit(self.storage, self.quarter, self.batch)
+        record, self.commit_version = load_commit_versioned(self.storage, self.quarter, self.batch)
+        return record
 
     def commit(self, state: BatchState, failures_key: str, batch_count: int, manifest_fingerprint: str) -> CommitRecord:
         """Replace the partition's commit record with one naming this state's files (one atomic write)."""
@@ -147,7 +183,13 @@ class BatchWriter:
             token=self.token,
             embedding_parts=list(state.embedding_parts),
         )
-        write_commit(self.storage, record)
+        if self.commit_version is _UNREAD:
+            self.load_commit()
+        try:
+            self.commit_version = write_commit(self.storage, record, self.commit_version)
+        except PreconditionFailed as exc:
+            raise LeaseLost(f"{self.quarter} batch {self.batch}: {exc} This run stalled past its lease and must "
+                            "not replace that output.") from exc
         return record
 
     def unnamed_files(self, record: CommitRecord) -> list[str]:
@@ -162,6 +204,9 @@ class BatchWriter:
     def delete_unnamed(self, record: CommitRecord, log: logging.Logger) -> int:
         """Delete every file of the partition that the commit does not name (call while holding the lease)."""
         stale = self.unnamed_files(record)
+        # Temporary files of writes that a kill interrupted (locally; S3 leaves none): this batch's, any run.
+        stale += [k for folder, name_prefix in layout.batch_files(self.quarter, self.batch)
+                  for k in self.storage.temp_files(folder, name_prefix)]
         for i, key in enumerate(stale):
             self.storage.delete(key)
             if i == 0:

@@ -9,6 +9,7 @@ from ftm_assets.readers import read_theme_exposure, read_themes
 from ftm_assets.storage import LocalStorage, layout
 from ftm_assets.themes.params import ThemeParams
 from ftm_assets.readers import ThemesNotMaterialized
+from ftm_assets.themes.outcome import load_outcome
 from ftm_assets.themes.store import IncompleteQuarter, resolve
 from ftm_assets_tests.themes.synthetic import commit_quarter, planted_quarter
 
@@ -49,10 +50,11 @@ def test_rematerializing_with_unchanged_inputs_gives_identical_themes(tmp_path):
     three_quarters(store)
     for q in ALL:
         materialize(store, q)
-    before = {q: store.read_bytes(layout.themes_table(q, "themes.parquet")) for q in ALL}
+    before = {q: store.read_bytes(load_outcome(store, q).table_key(q, "themes.parquet")) for q in ALL}
     materialize(store, Q2)
-    assert store.read_bytes(layout.themes_table(Q2, "themes.parquet")) == before[Q2]
-    pd.testing.assert_frame_equal(read_themes(store, Q2), pd.read_parquet(tmp_path / layout.themes_table(Q2, "themes.parquet")))
+    key = load_outcome(store, Q2).table_key(Q2, "themes.parquet")
+    assert store.read_bytes(key) == before[Q2]
+    pd.testing.assert_frame_equal(read_themes(store, Q2), pd.read_parquet(tmp_path / key))
 
 
 def test_ids_do_not_depend_on_the_order_quarters_are_materialized(tmp_path):

@@ -1,7 +1,11 @@
 """Before submitting a partition's job: is there one to follow instead? Never a silent duplicate.
 
-1. This run lineage's recorded job (``job_registry``): reattach while it is live; report it when it already
-   SUCCEEDED and its messages are there (its output is committed: running it again would retract it).
+1. This run lineage's recorded job (``job_registry``), when it was given this launch's settings (what the worker
+   is told and the versions of the inputs it reads, ``settings_fingerprint``): reattach while
+   it is live; report it when it already SUCCEEDED and its messages are there (its output is committed:
+   running it again would retract it). A recorded job given other settings (a re-execution after a settings
+   change) is never reported as this launch's work: a live one is refused (BatchJobConflictError), an ended
+   one is left for a new job.
 2. Otherwise a live job of another run for the same step and partition (ListJobs on the queue by the name
    prefix, confirmed by the job's ``dagster/*`` tags): reattach when it was given the same settings, refuse
    (``BatchJobConflictError``) when not, or when its Pipes record is gone.
@@ -28,6 +32,7 @@ from ftm_assets.launch.aws_batch.job_state import LIVE_STATUSES, JobSnapshot
 from ftm_assets.launch.aws_batch.links import console_url
 from ftm_assets.launch.aws_batch.poller import BatchJobPoller, is_retryable
 from ftm_assets.pipes_keys import attempt_key_prefix
+from ftm_assets.storage import StorageError, layout, open_storage
 
 _TAG_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
 
@@ -38,9 +43,25 @@ def aws_tag(value: str) -> str:
 
 
 def settings_fingerprint(extras: Mapping[str, Any]) -> str:
-    """What the worker is told, minus the run id: two launches with the same fingerprint do the same work."""
-    text = json.dumps({k: v for k, v in extras.items() if k != "run_id"}, sort_keys=True, default=str)
+    """What the worker is told, minus the run id, and the versions of the inputs it will read (the quarter's
+    manifest and raw transcripts): two launches with the same fingerprint do the same work."""
+    told = {k: v for k, v in extras.items() if k != "run_id"}
+    text = json.dumps({**told, "inputs": inputs_identity(extras)}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def inputs_identity(extras: Mapping[str, Any]) -> dict[str, str] | None:
+    """Storage versions (content hashes or ETags) of the quarter's manifest and raw transcripts, so a job that
+    read other inputs (``raw_transcripts`` re-materialized since) is not taken for this launch's work."""
+    root, quarter = extras.get("storage_root"), extras.get("quarter")
+    if not root or not quarter:
+        return None
+    try:
+        store = open_storage(str(root))
+        return {**store.versions(layout.manifest(str(quarter))),
+                **store.versions(layout.raw_transcripts_prefix(str(quarter)))}
+    except StorageError as exc:  # the worker reports an unreadable root with what to do; here it only differs
+        return {"unreadable": str(exc)}
 
 
 def _age_s(iso_time: str) -> float:
@@ -85,6 +106,8 @@ class ExistingJobFinder:
            confirmed by its tags): reattach when it does the same work, else refuse (BatchJobConflictError).
         """
         record = self.registry.lookup(identity)
+        if record is not None and record.settings != settings:
+            return self._recorded_with_other_settings(context, identity, record, settings)
         if record is not None:
             job_id = record.job_id or self._find_by_name(record)
             snapshot = self.describe_now(job_id, recorded_at=record.recorded_at) if job_id else None
@@ -102,6 +125,26 @@ class ExistingJobFinder:
                 f"[batch] job {job_id or record.job_name} recorded for this step is not one to follow "
                 f"({snapshot.status if snapshot else 'unknown to Batch'})"
             )
+        return self._find_live_job_of_another_run(context, identity, settings)
+
+    def _recorded_with_other_settings(self, context: AnyContext, identity: JobIdentity, record: JobRecord,
+                                      settings: str) -> JobRecord | None:
+        """This lineage's recorded job did other work: refuse while it runs, else submit a new job."""
+        job_id = record.job_id or self._find_by_name(record)
+        snapshot = self.describe_now(job_id, recorded_at=record.recorded_at) if job_id else None
+        if snapshot is not None and snapshot.is_live:
+            where = console_url(self.region, job_id)
+            raise BatchJobConflictError(
+                f"Job {record.job_name} ({job_id}) recorded for this step is still {snapshot.status} for partition "
+                f"{identity.partition} with other settings than this launch's (settings {record.settings or '?'} "
+                f"vs {settings}); a second job would race it for the same output.",
+                job=snapshot,
+                hint=f"Wait for it to end, or terminate it ({where}), then materialize again.",
+            )
+        context.log.info(
+            f"[batch] job {job_id or record.job_name} recorded for this step was given other settings "
+            f"({record.settings or 'unrecorded'} vs {settings}): submitting a new job instead of reporting it"
+        )
         return self._find_live_job_of_another_run(context, identity, settings)
 
     def _find_live_job_of_another_run(
