@@ -1,11 +1,11 @@
-"""ward.py on noisy, overlapping synthetic "calls": seed-free topics, robust to lost components, honest stability."""
+"""ward.py on noisy, overlapping synthetic "calls": seed-free topics, robust to lost components, leak-free stability."""
 
 import dataclasses
 
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from ftm_assets.worker.model.ward import WardParams, cluster, smooth
+from ftm_assets.worker.model.ward import WardParams, cluster, smooth, stability
 
 PARAMS = WardParams(window=4, decay=0.8, sentences_per_topic=20, max_topics=40, min_cluster_size=5, members=10,
                     subsample=0.8)  # fmt: skip
@@ -114,3 +114,44 @@ def test_smoothing_stays_inside_a_component():
     out = smooth(x, ["a", "a", "b", "b"], window=2, decay=0.5)
     assert out[0, 2] == 0 and out[0, 3] == 0 and out[0, 1] > 0
     assert np.allclose(np.linalg.norm(out, axis=1), 1.0)
+
+
+def test_similarity_gate_smooths_with_like_neighbours_only():
+    x = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.8, 0.6, 0.0]])
+    plain = smooth(x, ["a", "a", "a"], window=1, decay=0.5)
+    gated = smooth(x, ["a", "a", "a"], window=1, decay=0.5, gate=2.0)
+    assert plain[0, 1] > 0  # distance alone: the orthogonal neighbour leaks in
+    assert gated[0, 1] == 0  # cos 0: no weight at all
+    assert gated[1, 0] > 0 and gated[1, 0] < plain[1, 0]  # a like neighbour (cos 0.6) counts, less than before
+    assert np.array_equal(smooth(x, ["a", "a", "a"], window=1, decay=0.5, gate=0.0), plain)
+
+
+def test_stability_resamples_before_smoothing_so_a_left_out_sentence_changes_nothing():
+    """A sentence a resample did not draw cannot feed its drawn neighbours through the smoothing."""
+    x, _, comp, _ = _call()
+    params = dataclasses.replace(PARAMS, members=1)
+    labels = cluster(x, comp.tolist(), params, seed=5).labels
+    n, m = len(x), int(round(params.subsample * len(x)))
+    drawn = np.sort(np.random.default_rng(5).choice(n, size=m, replace=False))  # the one resample's draw
+    left_out = next(i for i in range(1, n - 1) if i not in set(drawn) and comp[i - 1] == comp[i] == comp[i + 1])
+    base = stability(x, comp.tolist(), labels, params, seed=5)
+    moved = x.copy()
+    moved[left_out] = -10 * x[left_out + 1]  # a wild vector next to a drawn neighbour, in its turn
+    assert stability(moved, comp.tolist(), labels, params, seed=5) == base
+    moved_drawn = x.copy()
+    moved_drawn[drawn] = np.random.default_rng(0).normal(size=(m, x.shape[1]))
+    assert stability(moved_drawn, comp.tolist(), labels, params, seed=5) != base
+
+
+def test_stability_scores_turn_shaped_noise_below_content():
+    """Random vectors in the same turns: the old leak (resampling smoothed vectors) scored them nearly as stable."""
+    x, _, comp, _ = _call()
+    noise = np.random.default_rng(1).normal(size=x.shape)
+    real = cluster(x, comp.tolist(), PARAMS, seed=42)
+    fake = cluster(noise, comp.tolist(), PARAMS, seed=42)
+
+    def weighted(found):
+        sizes = {t: int((found.labels == t).sum()) for t in found.stability}
+        return sum(found.stability[t] * s for t, s in sizes.items()) / sum(sizes.values())
+
+    assert weighted(real) > weighted(fake) + 0.1, (weighted(real), weighted(fake))
