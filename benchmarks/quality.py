@@ -1,20 +1,16 @@
-"""Topic quality on real calls, through the worker's own functions: stability, shape, content; see README.md.
+"""Topic quality on real calls, each figure beside content-free nulls (issue 24); see README.md and topic_eval.py.
 
 ``python -m benchmarks.quality`` (``make bench-quality``) segments and embeds each Earnings-22 call once with
-the worker's ``FirmProcessor.prepare``, then fits its topics with ``fit_topics`` at the default settings and
-measures, per firm:
-
-- ``seed_ari``: ARI between the default seed and ``FTM_RANDOM_SEED=7`` (outliers count as a topic);
-- ``perturbation_ari``: ARI against a run on the call with 15% of its components dropped (a seeded draw per
-  call), on the sentences both runs have. The dropped call is segmented again; its sentences' embeddings are
-  the full call's (a sentence's embedding does not depend on its neighbours), so nothing is embedded twice;
-- topics per call, outlier share, the share of procedural topics (``boilerplate.is_procedural_topic``: at
-  least 3 of the top-4 keywords procedural, filler or the call's names), NPMI coherence of each topic's top-10
-  keywords on the firm's own sentences, topic diversity (unique keyword words / all keyword words);
-- on the demo corpus, whose components know their theme: ARI between topics and themes (``theme_ari``).
-
-Each method (``--methods ward,umap``: today's default and the seed's UMAP + HDBSCAN) is measured on the
-same embeddings. ``--embed-cache PATH`` keeps the embeddings between runs (an .npz).
+the worker's ``FirmProcessor.prepare`` (``--embed-cache PATH`` keeps the embeddings, an .npz), and the
+sentences the second splitter adds once more (``<stem>-alt.npz``). The calls are split in two by the parity of
+the CRC-32 of the call id (``choosing_set``): ``topic_sweep.py`` chooses the settings on the even half; this
+module reports on the odd half (``--set report``, the default). Per call and method (``--methods``: the
+default ``ward``, the previous default ``ward-w4-d0.8`` and the seed's ``umap``), ``topic_eval.measure_call``
+gives seed ARI, component-drop and within-turn ARI, splitter ARI, reference NPMI, diversity, AMI against the
+components, stability and whether it predicts survival; each beside the same figure on the shuffled-sentence
+null and the random-vector null (``nulls.py``). Summaries are medians over calls; ``null_gap_component``,
+``null_gap_within_turn`` and ``npmi_ref_gap`` are the real median less the shuffled null's. On the demo
+corpus, whose components know their theme: ARI between topics and themes (``demo_theme_ari_median``).
 """
 
 from __future__ import annotations
@@ -187,10 +183,12 @@ class Bench:
             return self.real
         return [f for f in self.real if choosing_set(f.firm_id) == (which == "choose")]
 
-    def measure(self, cand: Candidate, which: str, draws: int = nulls.WITHIN_TURN_DRAWS) -> list[dict]:
+    def measure(self, cand: Candidate, which: str, draws: int = nulls.WITHIN_TURN_DRAWS, *,
+                limit: int | None = None, null_stability: bool = True) -> list[dict]:  # fmt: skip
+        """Every figure of ``cand`` on the calls of ``which`` (the first ``limit`` of them)."""
         return [measure_call(f.firm_id, self.prepared[f.firm_id], cand, self.reference, self.make_nulls,
-                             draws=draws, alt=self.alt.get(f.firm_id))
-                for f in self.firms(which)]  # fmt: skip
+                             draws=draws, alt=self.alt.get(f.firm_id), null_stability=null_stability)
+                for f in self.firms(which)[:limit]]  # fmt: skip
 
 
 def candidates_for(names: list[str]) -> list[Candidate]:
@@ -204,12 +202,13 @@ def candidates_for(names: list[str]) -> list[Candidate]:
 
 
 def run(methods: list[str], n_real: int | None, n_demo: int, cache: Path | None, which: str = "report",
-        draws: int = nulls.WITHIN_TURN_DRAWS) -> dict:  # fmt: skip
+        draws: int = nulls.WITHIN_TURN_DRAWS, umap_calls: int | None = None) -> dict:  # fmt: skip
     real, demo, prepared = load(n_real, n_demo, cache)
     bench = Bench(real, prepared, cache)
     out: dict = {"methods": {}, "set": which}
     for cand in candidates_for(methods):
-        rows = bench.measure(cand, which, draws)
+        slow = cand.method == "umap"  # ~10x a Ward fit: optionally on the first calls of the set, one draw
+        rows = bench.measure(cand, which, 1 if slow and umap_calls else draws, limit=umap_calls if slow else None)
         summary = summarize(rows) if rows else {}
         summary["demo_theme_ari_median"] = theme_agreement(cand, prepared, demo)
         summary["demo_firms"] = len(demo)
@@ -325,12 +324,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", default="report", choices=("report", "choose", "all"),
                         help="which calls: the reporting set (default), the choosing set, or all")
     parser.add_argument("--draws", type=int, default=nulls.WITHIN_TURN_DRAWS, help="within-turn drop draws")
+    parser.add_argument("--umap-calls", type=int, default=None,
+                        help="measure umap on only the first N calls of the set, one within-turn draw (it is slow)")
     parser.add_argument("--embed-cache", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the full result (per firm too) here")
     parser.add_argument("--no-write", action="store_true", help="leave latest.json and RESULTS.md alone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    result = run(args.methods.split(","), args.real_firms, args.demo_firms, args.embed_cache, args.set, args.draws)
+    result = run(args.methods.split(","), args.real_firms, args.demo_firms, args.embed_cache, args.set, args.draws,
+                 args.umap_calls)  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     by_method = {m: r["summary"] for m, r in result["methods"].items()}

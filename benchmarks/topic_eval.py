@@ -57,8 +57,9 @@ class Fit:
     seconds: float
 
 
-def fit(prep: Prepared, cand: Candidate, *, seed: int | None = None, full: bool = False) -> Fit:
-    """The candidate's topics of ``prep``; ``full``: with stability and keywords (the worker's whole fit)."""
+def fit(prep: Prepared, cand: Candidate, *, seed: int | None = None, full: bool = False,
+        resamples: bool = True) -> Fit:  # fmt: skip
+    """The candidate's topics of ``prep``; ``full``: with keywords and (``resamples``) stability, the worker's whole fit."""
     params = cand.params(**({"random_seed": seed} if seed is not None else {}))
     t0 = time.perf_counter()
     if cand.method == "umap":
@@ -72,7 +73,7 @@ def fit(prep: Prepared, cand: Candidate, *, seed: int | None = None, full: bool 
     names = boilerplate.call_names(prep.texts)
     content = np.flatnonzero(~np.asarray(boilerplate.procedural_mask(prep.texts, names), dtype=bool))
     wparams = dataclasses.replace(ward_params(params, n), **dict(cand.ward))
-    if not full:
+    if not (full and resamples):
         wparams = dataclasses.replace(wparams, members=0)
     labels = np.full(n, -1, dtype=np.int64)
     stability: dict[int, float] = {}
@@ -80,7 +81,7 @@ def fit(prep: Prepared, cand: Candidate, *, seed: int | None = None, full: bool 
         groups = prep.groups
         found = cluster(prep.embeddings[content], [groups[i] for i in content], wparams, params.random_seed)
         labels[content] = found.labels
-        stability = dict(found.stability) if full else {}
+        stability = dict(found.stability) if full and resamples else {}
     words: dict[int, list[str]] = {}
     if full and (labels >= 0).any():
         ranked = ctfidf.renumber_by_size(labels)
@@ -183,8 +184,12 @@ def measure_call(
     *,
     draws: int = nulls.WITHIN_TURN_DRAWS,
     alt: tuple[Prepared, dict[int, str]] | None = None,
+    null_stability: bool = True,
 ) -> dict:
-    """Every figure of one call for one candidate: the real call's, then each null's under ``<name>_<figure>``."""
+    """Every figure of one call for one candidate: the real call's, then each null's under ``<name>_<figure>``.
+
+    ``null_stability=False`` skips the nulls' stability resamples (the sweep's shortcut: nothing chosen on them).
+    """
     main = fit(prep, cand, full=True)
     row: dict = {"firm_id": firm_id, "sentences": len(prep.texts)}
     row.update(content_figures(main, prep, reference))
@@ -198,7 +203,7 @@ def measure_call(
         row["splitter_ari"] = splitter_ari(prep, alt[0], main, cand, alt[1])
     for name, make in make_nulls.items():
         null = make(firm_id, prep)
-        nfit = fit(null, cand, full=True)
+        nfit = fit(null, cand, full=True, resamples=null_stability)
         figures = content_figures(nfit, null, reference)
         figures.update(perturbation_figures(firm_id, null, cand, nfit, draws))
         figures.pop("_survival")

@@ -1,8 +1,9 @@
 """Choose the topic method's settings on the real − null differences, on the choosing half of the calls only.
 
 ``python -m benchmarks.topic_sweep --embed-cache /tmp/ftm-e22.npz`` measures every candidate below with
-``quality.Bench`` on the choosing set (``quality.choosing_set``: CRC-32 of the call id even; 62 of the 125
-Earnings-22 calls), beside the shuffled-sentence null, and appends the whole table to ``RESULTS.md`` with
+``quality.Bench`` on the choosing set (``quality.choosing_set``: CRC-32 of the call id even), beside the
+shuffled-sentence null (two within-turn draws per call, no stability resamples on the null: nothing is chosen
+on them, and the CPU is shared), and appends the whole table to ``RESULTS.md`` with
 the rule that picked the winner. ``make bench-quality`` then reports the chosen default on the other half.
 
 The rule (``choose``): among candidates that meet every target on the choosing set (within-turn ARI ≥ 0.65,
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", default="", help="comma list of names (default: all)")
     parser.add_argument("--set", default="choose", choices=("choose", "report", "all"))
     parser.add_argument("--real-firms", type=int, default=None)
+    parser.add_argument("--draws", type=int, default=2, help="within-turn drop draws per call")
     parser.add_argument("--out", type=Path, default=None, help="write every summary here (JSON)")
     parser.add_argument("--write", action="store_true", help="append the table to RESULTS.md")
     args = parser.parse_args(argv)
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(real, prepared, args.embed_cache, null_names=("shuffled",))
     summaries: dict[str, dict] = {}
     for cand in cands:
-        summaries[cand.name] = summarize(bench.measure(cand, args.set))
+        summaries[cand.name] = summarize(bench.measure(cand, args.set, args.draws, null_stability=False))
         print(cand.name, json.dumps(summaries[cand.name]), flush=True)
         if args.out:
             args.out.write_text(json.dumps(summaries, indent=1) + "\n")
