@@ -168,7 +168,7 @@ class Bench:
     """The shared inputs of every candidate's measurement: reference corpus, null pool, second segmentation."""
 
     def __init__(self, real: list[FirmInput], prepared: dict[str, Prepared], cache: Path | None,
-                 null_names: tuple[str, ...] = ("shuffled", "random")) -> None:  # fmt: skip
+                 null_names: tuple[str, ...] = ("shuffled", "random"), splitter: bool = True) -> None:  # fmt: skip
         self.real = [f for f in real if f.firm_id in prepared]
         self.prepared = prepared
         calls = [prepared[f.firm_id] for f in self.real]
@@ -176,7 +176,7 @@ class Bench:
         pool = nulls.corpus_pool(calls)
         makers = {"shuffled": lambda f, p: nulls.shuffled_null(f, p, pool), "random": nulls.random_vector_null}
         self.make_nulls = {k: makers[k] for k in null_names}
-        self.alt = prepare_alt(self.real, prepared, cache)
+        self.alt = prepare_alt(self.real, prepared, cache) if splitter else {}
 
     def firms(self, which: str) -> list[FirmInput]:
         if which == "all":

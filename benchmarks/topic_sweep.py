@@ -2,8 +2,8 @@
 
 ``python -m benchmarks.topic_sweep --embed-cache /tmp/ftm-e22.npz`` measures every candidate below with
 ``quality.Bench`` on the choosing set (``quality.choosing_set``: CRC-32 of the call id even), beside the
-shuffled-sentence null (two within-turn draws per call, no stability resamples on the null: nothing is chosen
-on them, and the CPU is shared), and appends the whole table to ``RESULTS.md`` with
+shuffled-sentence null (two within-turn draws per call; no stability resamples on the null and no second
+splitter: nothing is chosen on them, and the CPU is shared), and appends the whole table to ``RESULTS.md`` with
 the rule that picked the winner. ``make bench-quality`` then reports the chosen default on the other half.
 
 The rule (``choose``): among candidates that meet every target on the choosing set (within-turn ARI ≥ 0.65,
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in args.candidates.split(",") if n]
     cands = [c for c in CANDIDATES if not names or c.name in names]
     real, _, prepared = load(args.real_firms, 0, args.embed_cache)
-    bench = Bench(real, prepared, args.embed_cache, null_names=("shuffled",))
+    bench = Bench(real, prepared, args.embed_cache, null_names=("shuffled",), splitter=False)
     summaries: dict[str, dict] = {}
     for cand in cands:
         summaries[cand.name] = summarize(bench.measure(cand, args.set, args.draws, null_stability=False))
