@@ -160,7 +160,7 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def load(n_real: int | None, n_demo: int, cache: Path | None) -> tuple[list[FirmInput], list[FirmInput], dict]:
-    real, demo = real_firms(n_real), demo_firms(n_demo)
+    real, demo = real_firms(n_real), (demo_firms(n_demo) if n_demo else [])
     return real, demo, prepare_all(real + demo, cache)
 
 

@@ -26,26 +26,32 @@ from benchmarks.topic_eval import Candidate
 BASELINE = Candidate("ward-w4-d0.8", topic=(("context_window", 4), ("context_decay", 0.8)))
 
 
-def _ward(window: int, decay: float, gate: float = 0.0, per_topic: int = 12) -> Candidate:
-    name = f"ward-w{window}-d{decay:g}" + (f"-g{gate:g}" if gate else "") + (f"-n{per_topic}" if per_topic != 12 else "")
+def _ward(window: int, decay: float, gate: float = 0.0, per_topic: int = 12, scale: float = 1.0) -> Candidate:
+    name = (f"ward-w{window}-d{decay:g}" + (f"-g{gate:g}" if gate else "") + (f"s{scale:g}" if scale != 1 else "")
+            + (f"-n{per_topic}" if per_topic != 12 else ""))  # fmt: skip
     topic = (("context_window", window), ("context_decay", decay), ("sentences_per_topic", per_topic))
-    return Candidate(name, topic=topic, ward=(("gate", gate),) if gate else ())
+    ward = ((("gate", gate),) if gate else ()) + ((("gate_scale", scale),) if scale != 1 else ())
+    return Candidate(name, topic=topic, ward=ward)
 
 
-CANDIDATES = [
+CANDIDATES = [  # in the order measured: the previous default first, the prototype's best, then the rest
     BASELINE,
-    _ward(0, 0.5),
-    _ward(1, 0.5),
     _ward(2, 0.5),
-    _ward(2, 0.7),
-    _ward(3, 0.5),
     _ward(2, 0.5, gate=1),
-    _ward(2, 0.5, gate=2),
-    _ward(3, 0.7, gate=2),
     _ward(4, 0.8, gate=2),
+    _ward(3, 0.7, gate=2),
+    _ward(2, 0.5, gate=2),
     _ward(4, 0.8, gate=4),
+    _ward(1, 0.5),
+    _ward(0, 0.5),
+    _ward(3, 0.5),
+    _ward(2, 0.7),
     _ward(2, 0.5, per_topic=15),
     _ward(2, 0.5, per_topic=10),
+    _ward(3, 0.7, gate=2, scale=0.4),
+    _ward(4, 0.8, gate=2, scale=0.4),
+    _ward(4, 0.8, gate=4, scale=0.4),
+    _ward(3, 0.7, gate=1, scale=0.3),
 ]
 
 

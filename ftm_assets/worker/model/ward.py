@@ -14,10 +14,10 @@ The number of topics follows the call's length (``sentences_per_topic``, capped 
 under the minimum topic size become outliers (-1). Calls above ``max_points`` sentences are clustered on
 every k-th sentence (a deterministic stride), the rest joining the nearest topic centroid.
 
-``gate`` (0: off) weighs each neighbour also by how similar it is to the sentence, ``max(cos, 0)**gate`` on
-the raw embeddings: a turn that stays on one subject is smoothed as before, one that wanders much less, so
-topics follow what is said more than the shape of the turns (a turn of unrelated sentences, as in the
-benchmark's shuffled-sentence null, is hardly smoothed at all).
+``gate`` (0: off) weighs each neighbour also by how similar it is to the sentence,
+``min(1, max(cos, 0) / gate_scale)**gate`` on the raw embeddings: a turn that stays on one subject is
+smoothed as before, one that wanders much less, so topics follow what is said more than the shape of the
+turns (a turn of unrelated sentences, as in the benchmark's shuffled-sentence null, is smoothed far less).
 
 Each topic's ``stability`` is how reliably it recurs when the call is resampled: Ward on ``members`` random
 subsamples (``subsample`` of the sentences each, drawn from ``numpy.random.default_rng(seed)``: the
@@ -49,7 +49,8 @@ class WardParams:
     members: int  # resamples behind each topic's stability
     subsample: float
     max_points: int = 4000
-    gate: float = 0.0  # neighbour weight also times max(cos, 0)**gate on the raw vectors; 0: by distance only
+    gate: float = 0.0  # neighbour weight also times min(1, max(cos, 0) / gate_scale)**gate; 0: by distance only
+    gate_scale: float = 1.0  # the raw cosine at and above which a neighbour counts in full
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,12 @@ class Clustering:
 
 
 def smooth(
-    x: np.ndarray, groups: Sequence[Hashable], window: int, decay: float, gate: float = 0.0
+    x: np.ndarray, groups: Sequence[Hashable], window: int, decay: float, gate: float = 0.0, gate_scale: float = 1.0
 ) -> np.ndarray:
     """Each row averaged with up to ``window`` rows either side that share its group, then re-normalised.
 
-    With ``gate`` > 0 a neighbour's weight ``decay**d`` is also multiplied by ``max(cos, 0)**gate``.
+    With ``gate`` > 0 a neighbour's weight ``decay**d`` is also multiplied by
+    ``min(1, max(cos, 0) / gate_scale)**gate`` (``cos``: the two raw rows' cosine).
     """
     x = _unit(np.asarray(x, dtype=np.float64))
     out = x.copy()
@@ -72,7 +74,8 @@ def smooth(
         same = g[d:] == g[:-d]
         w = np.where(same, decay**d, 0.0)
         if gate > 0:
-            w = w * np.maximum(np.einsum("ij,ij->i", x[d:], x[:-d]), 0.0) ** gate
+            cos = np.einsum("ij,ij->i", x[d:], x[:-d])
+            w = w * np.minimum(np.maximum(cos, 0.0) / gate_scale, 1.0) ** gate
         out[d:] += w[:, None] * x[:-d]
         out[:-d] += w[:, None] * x[d:]
     return _unit(out)
@@ -106,7 +109,7 @@ def cluster(x: np.ndarray, groups: Sequence[Hashable], params: WardParams, seed:
     """Topics of the rows of ``x`` (sentence embeddings in call order; ``groups`` their components)."""
     from threadpoolctl import threadpool_limits
 
-    xs = smooth(x, groups, params.window, params.decay, params.gate)
+    xs = smooth(x, groups, params.window, params.decay, params.gate, params.gate_scale)
     # One BLAS thread: small products, where threads cost more than they give, and a fixed summation
     # order keeps the output bit-identical whatever the machine's thread count.
     with threadpool_limits(limits=1, user_api="blas"):
@@ -165,7 +168,7 @@ def stability(
         return {t: 1.0 for t in topics}
     for _ in range(params.members):
         drawn = np.sort(rng.choice(n, size=m, replace=False))
-        xs = smooth(x[drawn], [keys[i] for i in drawn], params.window, params.decay, params.gate)
+        xs = smooth(x[drawn], [keys[i] for i in drawn], params.window, params.decay, params.gate, params.gate_scale)
         theirs = _labels(xs, n_topics(m, params), params.max_points)
         mine = labels[drawn]
         for t in topics:
