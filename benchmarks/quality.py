@@ -176,7 +176,8 @@ class Bench:
         pool = nulls.corpus_pool(calls)
         makers = {"shuffled": lambda f, p: nulls.shuffled_null(f, p, pool), "random": nulls.random_vector_null}
         self.make_nulls = {k: makers[k] for k in null_names}
-        self.alt = prepare_alt(self.real, prepared, cache) if splitter else {}
+        self.cache, self.splitter = cache, splitter
+        self.alt: dict = {}
 
     def firms(self, which: str) -> list[FirmInput]:
         if which == "all":
@@ -186,9 +187,13 @@ class Bench:
     def measure(self, cand: Candidate, which: str, draws: int = nulls.WITHIN_TURN_DRAWS, *,
                 limit: int | None = None, null_stability: bool = True) -> list[dict]:  # fmt: skip
         """Every figure of ``cand`` on the calls of ``which`` (the first ``limit`` of them)."""
+        firms = self.firms(which)[:limit]
+        if self.splitter:  # the second segmentation of just these calls (its new sentences embedded once)
+            todo = [f for f in firms if f.firm_id not in self.alt]
+            self.alt.update(prepare_alt(todo, self.prepared, self.cache) if todo else {})
         return [measure_call(f.firm_id, self.prepared[f.firm_id], cand, self.reference, self.make_nulls,
                              draws=draws, alt=self.alt.get(f.firm_id), null_stability=null_stability)
-                for f in self.firms(which)[:limit]]  # fmt: skip
+                for f in firms]  # fmt: skip
 
 
 def candidates_for(names: list[str]) -> list[Candidate]:
@@ -202,13 +207,14 @@ def candidates_for(names: list[str]) -> list[Candidate]:
 
 
 def run(methods: list[str], n_real: int | None, n_demo: int, cache: Path | None, which: str = "report",
-        draws: int = nulls.WITHIN_TURN_DRAWS, umap_calls: int | None = None) -> dict:  # fmt: skip
+        draws: int = nulls.WITHIN_TURN_DRAWS, umap_calls: int | None = None, limit: int | None = None,
+        splitter: bool = True) -> dict:  # fmt: skip
     real, demo, prepared = load(n_real, n_demo, cache)
-    bench = Bench(real, prepared, cache)
+    bench = Bench(real, prepared, cache, splitter=splitter)
     out: dict = {"methods": {}, "set": which}
     for cand in candidates_for(methods):
         slow = cand.method == "umap"  # ~10x a Ward fit: optionally on the first calls of the set, one draw
-        rows = bench.measure(cand, which, 1 if slow and umap_calls else draws, limit=umap_calls if slow else None)
+        rows = bench.measure(cand, which, 1 if slow and umap_calls else draws, limit=umap_calls if slow else limit)
         summary = summarize(rows) if rows else {}
         summary["demo_theme_ari_median"] = theme_agreement(cand, prepared, demo)
         summary["demo_firms"] = len(demo)
@@ -326,13 +332,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=nulls.WITHIN_TURN_DRAWS, help="within-turn drop draws")
     parser.add_argument("--umap-calls", type=int, default=None,
                         help="measure umap on only the first N calls of the set, one within-turn draw (it is slow)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N calls of the set")
+    parser.add_argument("--no-splitter", action="store_true", help="skip the second sentence splitter")
     parser.add_argument("--embed-cache", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the full result (per firm too) here")
     parser.add_argument("--no-write", action="store_true", help="leave latest.json and RESULTS.md alone")
+    parser.add_argument("--combine", default="", help="comma list of --out files of earlier runs (methods split "
+                        "across processes): write their summaries, measuring nothing")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.combine:
+        by_method = {m: r["summary"] for f in args.combine.split(",")
+                     for m, r in json.loads(Path(f).read_text())["methods"].items()}  # fmt: skip
+        if not args.no_write:
+            write_results(by_method)
+        print(render_quality(by_method))
+        return 0
     result = run(args.methods.split(","), args.real_firms, args.demo_firms, args.embed_cache, args.set, args.draws,
-                 args.umap_calls)  # fmt: skip
+                 args.umap_calls, args.limit, not args.no_splitter)  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     by_method = {m: r["summary"] for m, r in result["methods"].items()}

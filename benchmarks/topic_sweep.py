@@ -113,28 +113,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", default="choose", choices=("choose", "report", "all"))
     parser.add_argument("--real-firms", type=int, default=None)
     parser.add_argument("--draws", type=int, default=2, help="within-turn drop draws per call")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N calls of the set")
     parser.add_argument("--out", type=Path, default=None, help="write every summary here (JSON)")
     parser.add_argument("--write", action="store_true", help="append the table to RESULTS.md")
+    parser.add_argument("--combine", default="", help="comma list of --out files of earlier runs: choose and "
+                        "render from them, measuring nothing (runs split across processes)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.combine:
+        summaries = {k: v for f in args.combine.split(",") for k, v in json.loads(Path(f).read_text()).items()}
+        calls = {s["firms"] for s in summaries.values()}
+        return _finish(summaries, f"{'/'.join(map(str, sorted(calls)))}", args.write)
     names = [n for n in args.candidates.split(",") if n]
     cands = [c for c in CANDIDATES if not names or c.name in names]
     real, _, prepared = load(args.real_firms, 0, args.embed_cache)
     bench = Bench(real, prepared, args.embed_cache, null_names=("shuffled",), splitter=False)
     summaries: dict[str, dict] = {}
     for cand in cands:
-        summaries[cand.name] = summarize(bench.measure(cand, args.set, args.draws, null_stability=False))
+        summaries[cand.name] = summarize(bench.measure(cand, args.set, args.draws, limit=args.limit,
+                                                             null_stability=False))
         print(cand.name, json.dumps(summaries[cand.name]), flush=True)
         if args.out:
             args.out.write_text(json.dumps(summaries, indent=1) + "\n")
+    return _finish(summaries, str(len(bench.firms(args.set)[: args.limit])), args.write)
+
+
+def _finish(summaries: dict[str, dict], calls: str, write: bool) -> int:
+    """Print the choice; with ``write``, append the table and the rule to RESULTS.md."""
     chosen = choose(summaries) if BASELINE.name in summaries else ""
-    print("CHOSEN", chosen)
-    if args.write:
-        here = Path(__file__).resolve().parent
-        title = (f"\n## Topic method sweep (issue 24; `benchmarks/topic_sweep.py`, {len(bench.firms(args.set))} "
-                 "choosing-set calls, medians; in brackets the shuffled-sentence null)")  # fmt: skip
-        with open(here / "RESULTS.md", "a", encoding="utf-8") as fh:
-            fh.write(render(summaries, chosen, title) + "\n\nChosen: " + chosen + " — " + RULE + "\n")
+    title = (f"\n## Topic method sweep (issue 24; `benchmarks/topic_sweep.py`, the first {calls} choosing-set calls, "
+             "medians; in brackets the shuffled-sentence null)")  # fmt: skip
+    table = render(summaries, chosen, title) + "\n\nChosen: " + chosen + " — " + RULE + "\n"
+    print(table)
+    if write:
+        with open(Path(__file__).resolve().parent / "RESULTS.md", "a", encoding="utf-8") as fh:
+            fh.write(table)
     return 0
 
 
