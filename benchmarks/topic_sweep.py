@@ -23,14 +23,14 @@ from pathlib import Path
 
 from benchmarks.topic_eval import Candidate
 
-BASELINE = Candidate("ward-w4-d0.8", topic=(("context_window", 4), ("context_decay", 0.8)))
+BASELINE = Candidate("ward-w4-d0.8", topic=(("context_window", 4), ("context_decay", 0.8)), ward=(("gate", 0.0),))
 
 
 def _ward(window: int, decay: float, gate: float = 0.0, per_topic: int = 12, scale: float = 1.0) -> Candidate:
     name = (f"ward-w{window}-d{decay:g}" + (f"-g{gate:g}" if gate else "") + (f"s{scale:g}" if scale != 1 else "")
             + (f"-n{per_topic}" if per_topic != 12 else ""))  # fmt: skip
     topic = (("context_window", window), ("context_decay", decay), ("sentences_per_topic", per_topic))
-    ward = ((("gate", gate),) if gate else ()) + ((("gate_scale", scale),) if scale != 1 else ())
+    ward = (("gate", gate), ("gate_scale", scale))  # explicit: WardParams' own defaults are today's choice
     return Candidate(name, topic=topic, ward=ward)
 
 

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ftm_assets import constants as C
+
 OUTLIER = -1
 STABILITY_MAX_POINTS = 1000  # resamples of longer calls draw from every k-th sentence
 
@@ -49,8 +51,8 @@ class WardParams:
     members: int  # resamples behind each topic's stability
     subsample: float
     max_points: int = 4000
-    gate: float = 0.0  # neighbour weight also times min(1, max(cos, 0) / gate_scale)**gate; 0: by distance only
-    gate_scale: float = 1.0  # the raw cosine at and above which a neighbour counts in full
+    gate: float = C.CONTEXT_GATE  # neighbour weight also times min(1, max(cos, 0) / gate_scale)**gate; 0: off
+    gate_scale: float = C.CONTEXT_GATE_SCALE  # the raw cosine at and above which a neighbour counts in full
 
 
 @dataclass(frozen=True)

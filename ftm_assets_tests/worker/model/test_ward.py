@@ -7,8 +7,10 @@ from sklearn.metrics import adjusted_rand_score
 
 from ftm_assets.worker.model.ward import WardParams, cluster, smooth, stability
 
+# Distance-only smoothing (no similarity gate): these synthetic sentences are far noisier than real ones (two
+# of a theme have a cosine near 0.1), so a gate tuned on real embeddings would smooth them hardly at all.
 PARAMS = WardParams(window=4, decay=0.8, sentences_per_topic=20, max_topics=40, min_cluster_size=5, members=10,
-                    subsample=0.8)  # fmt: skip
+                    subsample=0.8, gate=0.0)  # fmt: skip
 
 
 def _call(n_themes=8, n_components=60, dim=48, noise=0.5, seed=3):
@@ -155,3 +157,22 @@ def test_stability_scores_turn_shaped_noise_below_content():
         return sum(found.stability[t] * s for t, s in sizes.items()) / sum(sizes.values())
 
     assert weighted(real) > weighted(fake) + 0.1, (weighted(real), weighted(fake))
+
+
+def test_default_gate_keeps_content_free_turns_from_becoming_topics():
+    """Random vectors in real-looking turns: smoothing by distance alone makes the turns the topics; the default
+    gate (constants.CONTEXT_GATE) smooths unlike neighbours little, and a call whose turns stay on a subject
+    keeps its themes."""
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    from ftm_assets import constants as C
+
+    gated = dataclasses.replace(PARAMS, gate=C.CONTEXT_GATE, gate_scale=C.CONTEXT_GATE_SCALE)
+    assert WardParams(3, 0.7, 12, 40, 5, 0, 0.8).gate == C.CONTEXT_GATE > 0
+    _, _, comp, _ = _call()
+    noise = np.random.default_rng(2).normal(size=(len(comp), 48))
+    turns_plain = adjusted_mutual_info_score(comp, cluster(noise, comp.tolist(), PARAMS, seed=1).labels)
+    turns_gated = adjusted_mutual_info_score(comp, cluster(noise, comp.tolist(), gated, seed=1).labels)
+    assert turns_gated < turns_plain - 0.2, (turns_gated, turns_plain)
+    x, theme, comp, _ = _call(noise=0.12)  # same-theme sentences at cosine ~0.6, as real neighbours often are
+    assert adjusted_rand_score(theme, cluster(x, comp.tolist(), gated, seed=1).labels) >= 0.5
