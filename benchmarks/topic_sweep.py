@@ -52,8 +52,8 @@ CANDIDATES = [  # in the order measured: the previous default first, the prototy
     _ward(4, 0.8, gate=2, scale=0.4),
     _ward(4, 0.8, gate=4, scale=0.4),
     _ward(3, 0.7, gate=1, scale=0.3),
-    _ward(3, 0.7, gate=2, scale=0.3),
-    _ward(3, 0.8, gate=2, scale=0.4),
+    _ward(4, 0.8, gate=2, scale=0.3),
+    _ward(5, 0.85, gate=2, scale=0.4),
 ]
 
 

@@ -30,12 +30,12 @@ TOP_N_KEYWORDS = 10
 # Topic method: "ward" (default; Ward clustering of context-smoothed embeddings, stable under a reseed or a
 # few lost components, see worker/model/ward.py) or "umap" (one UMAP + HDBSCAN fit, the seed's method).
 TOPIC_METHOD = "ward"
-CONTEXT_WINDOW = 3  # sentences either side, within the speaker's component, averaged into each sentence
-CONTEXT_DECAY = 0.7  # weight of a neighbour d sentences away: 0.7**d, times the gate below
+CONTEXT_WINDOW = 4  # sentences either side, within the speaker's component, averaged into each sentence
+CONTEXT_DECAY = 0.8  # weight of a neighbour d sentences away: 0.8**d, times the gate below
 # ...and times min(1, cos / 0.4)**2 (cos: the raw embeddings' cosine): a neighbour on another subject counts
 # little, so topics follow what is said rather than the turns' shape. Chosen on the real - null differences
-# (issue 24; benchmarks/topic_sweep.py, RESULTS.md); the previous default (4, 0.8, no gate) made content-free
-# turns nearly as stable as real ones.
+# (issue 24; benchmarks/topic_sweep.py, RESULTS.md); the previous default (same window and decay, no gate)
+# made content-free turns nearly as stable as real ones.
 CONTEXT_GATE = 2.0
 CONTEXT_GATE_SCALE = 0.4
 SENTENCES_PER_TOPIC = 12  # a 300-sentence call gets ~25 topics (20 and 15: fewer, broader topics whose
