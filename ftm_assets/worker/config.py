@@ -72,6 +72,8 @@ class TopicParams(_Checked):
     topic_method: str = C.TOPIC_METHOD  # "ward" (default) or "umap"
     context_window: int = bounded(C.CONTEXT_WINDOW, 0)
     context_decay: float = bounded(C.CONTEXT_DECAY, 0.0, 1.0)
+    context_gate: float = bounded(C.CONTEXT_GATE, 0.0)  # 0: neighbours weighed by distance only
+    context_gate_scale: float = bounded(C.CONTEXT_GATE_SCALE, 1e-6, 1.0)
     sentences_per_topic: int = bounded(C.SENTENCES_PER_TOPIC, 2)
     max_topics: int = bounded(C.MAX_TOPICS, 1)
     stability_members: int = bounded(C.STABILITY_MEMBERS, 0)
