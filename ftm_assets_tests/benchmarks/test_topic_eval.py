@@ -92,3 +92,15 @@ def test_measure_call_puts_every_figure_beside_its_null():
     main = fit(call, cand, full=True)
     assert set(main.keywords) == set(np.unique(main.labels[main.labels >= 0]).tolist())
     assert content_figures(main, call, reference)["topics"] == row["topics"]
+
+
+def test_quality_targets_judge_the_default_against_the_previous_default():
+    new = _summary(within_turn_ari=0.7, null_gap_component=0.2, null_gap_within_turn=0.2, npmi_ref=-0.39,
+                   fit_s_per_call=0.3)  # fmt: skip
+    old = _summary(npmi_ref=-0.40, fit_s_per_call=0.25)
+    out = {"quality": {"ward": new, quality.BASELINE_NAME: old}, "quality_method": "ward"}
+    assert all(quality.quality_targets(out).values())
+    out["quality"]["ward"] = {**new, "npmi_ref": -0.42, "fit_s_per_call": 0.4}
+    met = quality.quality_targets(out)
+    assert not met["npmi_ref_ge_previous_default_minus_0.01"] and not met["fit_le_1.5x_previous_default"]
+    assert quality.quality_targets({"quality": {"ward": new}, "quality_method": "ward"})["fit_le_1.5x_previous_default"] is None
