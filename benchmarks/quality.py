@@ -1,33 +1,26 @@
-"""Topic quality on real calls, through the worker's own functions: stability, shape, content; see README.md.
+"""Topic quality on real calls, each figure beside content-free nulls (issue 24); see README.md and topic_eval.py.
 
 ``python -m benchmarks.quality`` (``make bench-quality``) segments and embeds each Earnings-22 call once with
-the worker's ``FirmProcessor.prepare``, then fits its topics with ``fit_topics`` at the default settings and
-measures, per firm:
-
-- ``seed_ari``: ARI between the default seed and ``FTM_RANDOM_SEED=7`` (outliers count as a topic);
-- ``perturbation_ari``: ARI against a run on the call with 15% of its components dropped (a seeded draw per
-  call), on the sentences both runs have. The dropped call is segmented again; its sentences' embeddings are
-  the full call's (a sentence's embedding does not depend on its neighbours), so nothing is embedded twice;
-- topics per call, outlier share, the share of procedural topics (``boilerplate.is_procedural_topic``: at
-  least 3 of the top-4 keywords procedural, filler or the call's names), NPMI coherence of each topic's top-10
-  keywords on the firm's own sentences, topic diversity (unique keyword words / all keyword words);
-- on the demo corpus, whose components know their theme: ARI between topics and themes (``theme_ari``).
-
-Each method (``--methods ward,umap``: today's default and the seed's UMAP + HDBSCAN) is measured on the
-same embeddings. ``--embed-cache PATH`` keeps the embeddings between runs (an .npz).
+the worker's ``FirmProcessor.prepare`` (``--embed-cache PATH`` keeps the embeddings, an .npz), and the
+sentences the second splitter adds once more (``<stem>-alt.npz``). The calls are split in two by the parity of
+the CRC-32 of the call id (``choosing_set``): ``topic_sweep.py`` chooses the settings on the even half; this
+module reports on the odd half (``--set report``, the default). Per call and method (``--methods``: the
+default ``ward``, the previous default ``ward-w4-d0.8`` and the seed's ``umap``), ``topic_eval.measure_call``
+gives seed ARI, component-drop and within-turn ARI, splitter ARI, reference NPMI, diversity, AMI against the
+components, stability and whether it predicts survival; each beside the same figure on the shuffled-sentence
+null and the random-vector null (``nulls.py``). Summaries are medians over calls; ``null_gap_component``,
+``null_gap_within_turn`` and ``npmi_ref_gap`` are the real median less the shuffled null's. On the demo
+corpus, whose components know their theme: ARI between topics and themes (``demo_theme_ari_median``).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import json
 import logging
 import math
-import re
 import sys
-import time
 import zlib
 from pathlib import Path
 
@@ -37,27 +30,12 @@ import numpy as np
 from benchmarks.corpora import DEMO_QUARTER, bench_config, demo_firms, real_firms
 from ftm_assets.worker_config import TopicParams
 from ftm_assets.worker.inputs import FirmInput
-from ftm_assets.worker.model import boilerplate
-from ftm_assets.worker.model.topic_model import Topic, fit_topics
-from ftm_assets.worker.segment import segment
+from benchmarks import nulls
+from benchmarks.nulls import Prepared
+from benchmarks.reference_npmi import ReferenceCorpus
+from benchmarks.topic_eval import Candidate, fit, measure_call
 
 DROP_SHARE = 0.15
-OTHER_SEED = 7
-_TOKEN = re.compile(r"[a-z][a-z']+")
-
-
-@dataclasses.dataclass
-class Prepared:
-    texts: list[str]
-    keys: list[tuple[int, str]]  # (component_order, text): finds a sentence again in the dropped call
-    embeddings: np.ndarray
-
-
-def labels_of(topics: list[Topic], n: int) -> np.ndarray:
-    out = np.full(n, -2, dtype=int)
-    for t in topics:
-        out[t.sentence_ids] = t.topic_id
-    return out
 
 
 def drop_components(firm: FirmInput, share: float = DROP_SHARE) -> FirmInput:
@@ -66,42 +44,6 @@ def drop_components(firm: FirmInput, share: float = DROP_SHARE) -> FirmInput:
     gone = set(rng.choice(len(firm.components), size=round(share * len(firm.components)), replace=False).tolist())
     kept = [c for i, c in enumerate(firm.components) if i not in gone]
     return dataclasses.replace(firm, components=kept)
-
-
-def npmi(keywords: list[str], docs: list[set[str]]) -> float:
-    """Mean NPMI over pairs of keywords (a bigram counts where both its words occur), -1 for pairs never seen."""
-    sets = [frozenset(_TOKEN.findall(k.lower())) for k in keywords]
-    sets = [s for s in sets if s]
-    n = len(docs)
-    if len(sets) < 2 or n == 0:
-        return float("nan")
-    occ = [np.array([s <= d for d in docs]) for s in sets]
-    scores = []
-    for a, b in itertools.combinations(range(len(sets)), 2):
-        pa_, pb, pab = occ[a].mean(), occ[b].mean(), (occ[a] & occ[b]).mean()
-        if pab == 0:
-            scores.append(-1.0)
-        elif pab == 1:
-            scores.append(1.0)
-        else:
-            scores.append(math.log(pab / (pa_ * pb)) / -math.log(pab))
-    return float(np.mean(scores))
-
-
-def content_measures(topics: list[Topic], texts: list[str]) -> dict:
-    """Procedural share, NPMI and diversity of one firm's topics (outliers left out)."""
-    real = [t for t in topics if t.topic_id >= 0 and t.keywords]
-    names = boilerplate.call_names(texts)
-    docs = [set(_TOKEN.findall(s.lower())) for s in texts]
-    words = [w for t in real for k in t.keywords for w in _TOKEN.findall(k.lower())]
-    scores = [npmi(t.keywords[:10], docs) for t in real]
-    scores = [s for s in scores if not math.isnan(s)]
-    return {
-        "procedural_topics": sum(boilerplate.is_procedural_topic(t.keywords, names) for t in real),
-        "topics_with_keywords": len(real),
-        "npmi": float(np.mean(scores)) if scores else float("nan"),
-        "diversity": len(set(words)) / len(words) if words else float("nan"),
-    }
 
 
 def prepare_all(firms: list[FirmInput], cache: Path | None) -> dict[str, Prepared]:
@@ -127,40 +69,50 @@ def prepare_all(firms: list[FirmInput], cache: Path | None) -> dict[str, Prepare
     return {f.firm_id: Prepared(*stored[f.firm_id]) for f in firms if f.firm_id in stored}
 
 
-def measure_firm(firm: FirmInput, prep: Prepared, params: TopicParams) -> dict:
-    """One firm's figures for one method: three fits (default seed, seed 7, 15% of components dropped)."""
-    from sklearn.metrics import adjusted_rand_score
-
-    n = len(prep.texts)
-    t0 = time.perf_counter()
-    groups = [order for order, _ in prep.keys]
-    main = fit_topics(prep.texts, prep.embeddings, params, use_gpu=False, groups=groups)
-    fit_s = time.perf_counter() - t0
-    a = labels_of(main, n)
-    b = labels_of(fit_topics(prep.texts, prep.embeddings, dataclasses.replace(params, random_seed=OTHER_SEED),
-                             use_gpu=False, groups=groups), n)  # fmt: skip
-    position = {key: i for i, key in enumerate(prep.keys)}
-    dropped = segment(drop_components(firm).components, min_words=params.min_sentence_words)
-    shared = [position[(s.component_order, s.text)] for s in dropped if (s.component_order, s.text) in position]
-    c = labels_of(fit_topics([prep.texts[i] for i in shared], prep.embeddings[shared], params, use_gpu=False,
-                             groups=[groups[i] for i in shared]), len(shared))  # fmt: skip
-    real = [t for t in main if t.topic_id >= 0]
-    weights = np.array([len(t.sentence_ids) for t in real], dtype=float)
-    return {
-        "firm_id": firm.firm_id,
-        "sentences": n,
-        "seed_ari": float(adjusted_rand_score(a, b)),
-        "perturbation_ari": float(adjusted_rand_score(a[shared], c)),
-        "topics": len(real),
-        "outlier_share": float((a == -1).mean()),
-        "stability": float(np.average([t.stability for t in real], weights=weights))
-        if real and real[0].stability is not None else float("nan"),
-        "fit_s": fit_s,
-        **content_measures(main, prep.texts),
-    }
+def choosing_set(firm_id: str) -> bool:
+    """The deterministic split: a call is in the choosing set when the CRC-32 of its id is even, else reporting."""
+    return zlib.crc32(firm_id.encode()) % 2 == 0
 
 
-def theme_agreement(params: TopicParams, prepared: dict[str, Prepared], firms: list[FirmInput]) -> float:
+def prepare_alt(firms: list[FirmInput], prepared: dict[str, Prepared], cache: Path | None) -> dict:
+    """Per firm: the call segmented by the second splitter (``nulls.clause_split``) and its cleaned components.
+
+    Sentences the first splitter also gives keep their embeddings; only the new ones are embedded (once, kept
+    in ``cache`` beside the main cache as ``<stem>-alt.npz``).
+    """
+    from ftm_assets.worker.segment import OPERATOR_SPEAKER_TYPES, clean_text, word_count
+
+    known = {t: e for p in prepared.values() for t, e in zip(p.texts, p.embeddings)}
+    split: dict[str, tuple[list[tuple[int, str]], dict[int, str]]] = {}
+    for firm in firms:
+        if firm.firm_id not in prepared:
+            continue
+        keys, comps = [], {}
+        for c in firm.components:
+            if not c.text or (c.speaker_type or "").strip().lower() in OPERATOR_SPEAKER_TYPES:
+                continue
+            comps[c.component_order] = text = clean_text(c.text)
+            keys += [(c.component_order, s) for s in nulls.clause_split(text)
+                     if word_count(s) >= TopicParams().min_sentence_words]  # fmt: skip
+        split[firm.firm_id] = (keys, comps)
+    path = None if cache is None else cache.with_name(cache.stem + "-alt.npz")
+    extra: dict = {}
+    if path is not None and path.exists():
+        extra = np.load(path, allow_pickle=True)["vectors"].item()
+    missing = sorted({s for keys, _ in split.values() for _, s in keys} - set(known) - set(extra))
+    if missing:
+        from ftm_assets.worker.processor import FirmProcessor
+
+        vectors, _ = FirmProcessor(bench_config(), logging.getLogger("bench")).embed(missing)
+        extra.update(zip(missing, vectors))
+        if path is not None:
+            np.savez(path, vectors=np.array(extra, dtype=object))
+    known.update(extra)
+    return {f: (Prepared([s for _, s in keys], keys, np.stack([known[s] for _, s in keys])), comps)
+            for f, (keys, comps) in split.items()}  # fmt: skip
+
+
+def theme_agreement(cand: Candidate, prepared: dict[str, Prepared], firms: list[FirmInput]) -> float:
     """Median over demo firms of the ARI between topics and the demo's known themes (boilerplate: one theme)."""
     from sklearn.metrics import adjusted_rand_score
 
@@ -174,47 +126,106 @@ def theme_agreement(params: TopicParams, prepared: dict[str, Prepared], firms: l
             continue
         call = demo.demo_call(by_id[firm.firm_id], DEMO_QUARTER)
         truth = [call[order].theme or "(boilerplate)" for order, _ in prep.keys]
-        groups = [order for order, _ in prep.keys]
-        found = labels_of(fit_topics(prep.texts, prep.embeddings, params, use_gpu=False, groups=groups), len(prep.texts))
-        scores.append(adjusted_rand_score(truth, found))
+        scores.append(adjusted_rand_score(truth, fit(prep, cand).labels))
     return float(np.median(scores)) if scores else float("nan")
 
 
+FIGURES = ("component_ari", "within_turn_ari", "npmi_ref", "diversity", "ami_components", "stability",
+           "topics", "outlier_share")  # fmt: skip
+
+
 def summarize(rows: list[dict]) -> dict:
-    med = lambda k: float(np.nanmedian([r[k] for r in rows]))  # noqa: E731
-    topics = sum(r["topics_with_keywords"] for r in rows)
-    return {
-        "firms": len(rows),
-        "seed_ari_median": med("seed_ari"),
-        "perturbation_ari_median": med("perturbation_ari"),
-        "topics_per_call_median": med("topics"),
-        "outlier_share_median": med("outlier_share"),
-        "procedural_topic_share": sum(r["procedural_topics"] for r in rows) / topics if topics else float("nan"),
-        "npmi_median": med("npmi"),
-        "diversity_median": med("diversity"),
-        "firm_stability_median": med("stability"),
-        "fit_s_per_firm_mean": float(np.mean([r["fit_s"] for r in rows])),
-    }
+    """Medians over calls (fit time: mean); each null's figure beside the real one, and the gaps."""
+    def med(k: str) -> float:
+        vals = [r[k] for r in rows if k in r]
+        return float(np.nanmedian(vals)) if vals else float("nan")
 
-
-def run(methods: list[str], n_real: int | None, n_demo: int, cache: Path | None) -> dict:
-    real = real_firms(n_real)
-    demo = demo_firms(n_demo)
-    prepared = prepare_all(real + demo, cache)
-    out: dict = {"methods": {}}
-    for method in methods:
-        params = TopicParams(topic_method=method)
-        rows = [measure_firm(f, prepared[f.firm_id], params) for f in real if f.firm_id in prepared]
-        summary = summarize(rows) if rows else {}
-        summary["demo_theme_ari_median"] = theme_agreement(params, prepared, demo)
-        summary["demo_firms"] = len(demo)
-        out["methods"][method] = {"summary": summary, "per_firm": rows}
-        print(method, json.dumps(summary), flush=True)
+    out = {"firms": len(rows), "seed_ari": med("seed_ari"), "splitter_ari": med("splitter_ari"),
+           "stability_survival_rho": med("stability_survival_rho"),
+           "fit_s_per_call": float(np.mean([r["fit_s"] for r in rows]))}  # fmt: skip
+    for k in FIGURES:
+        out[k] = med(k)
+        for null in ("shuffled", "random"):
+            if f"{null}_{k}" in rows[0]:
+                out[f"{null}_{k}"] = med(f"{null}_{k}")
+    if "shuffled_component_ari" in out:
+        out["null_gap_component"] = out["component_ari"] - out["shuffled_component_ari"]
+        out["null_gap_within_turn"] = out["within_turn_ari"] - out["shuffled_within_turn_ari"]
+        out["npmi_ref_null"] = out["shuffled_npmi_ref"]
+        out["npmi_ref_gap"] = out["npmi_ref"] - out["shuffled_npmi_ref"]
+    rhos = [r["stability_survival_rho"] for r in rows if not math.isnan(r.get("stability_survival_rho", math.nan))]
+    out["stability_survival_rho_calls"] = len(rhos)
+    out["stability_survival_rho_positive_share"] = float(np.mean([r > 0 for r in rhos])) if rhos else float("nan")
     return out
 
 
-HEADLINE = ("seed_ari_median", "perturbation_ari_median", "topics_per_call_median", "outlier_share_median",
-            "procedural_topic_share", "npmi_median")  # fmt: skip
+def load(n_real: int | None, n_demo: int, cache: Path | None) -> tuple[list[FirmInput], list[FirmInput], dict]:
+    real, demo = real_firms(n_real), (demo_firms(n_demo) if n_demo else [])
+    return real, demo, prepare_all(real + demo, cache)
+
+
+class Bench:
+    """The shared inputs of every candidate's measurement: reference corpus, null pool, second segmentation."""
+
+    def __init__(self, real: list[FirmInput], prepared: dict[str, Prepared], cache: Path | None,
+                 null_names: tuple[str, ...] = ("shuffled", "random"), splitter: bool = True) -> None:  # fmt: skip
+        self.real = [f for f in real if f.firm_id in prepared]
+        self.prepared = prepared
+        calls = [prepared[f.firm_id] for f in self.real]
+        self.reference = ReferenceCorpus(p.texts for p in calls)
+        pool = nulls.corpus_pool(calls)
+        makers = {"shuffled": lambda f, p: nulls.shuffled_null(f, p, pool), "random": nulls.random_vector_null}
+        self.make_nulls = {k: makers[k] for k in null_names}
+        self.cache, self.splitter = cache, splitter
+        self.alt: dict = {}
+
+    def firms(self, which: str) -> list[FirmInput]:
+        if which == "all":
+            return self.real
+        return [f for f in self.real if choosing_set(f.firm_id) == (which == "choose")]
+
+    def measure(self, cand: Candidate, which: str, draws: int = nulls.WITHIN_TURN_DRAWS, *,
+                limit: int | None = None, null_stability: bool = True) -> list[dict]:  # fmt: skip
+        """Every figure of ``cand`` on the calls of ``which`` (the first ``limit`` of them)."""
+        firms = self.firms(which)[:limit]
+        if self.splitter:  # the second segmentation of just these calls (its new sentences embedded once)
+            todo = [f for f in firms if f.firm_id not in self.alt]
+            self.alt.update(prepare_alt(todo, self.prepared, self.cache) if todo else {})
+        return [measure_call(f.firm_id, self.prepared[f.firm_id], cand, self.reference, self.make_nulls,
+                             draws=draws, alt=self.alt.get(f.firm_id), null_stability=null_stability)
+                for f in firms]  # fmt: skip
+
+
+def candidates_for(names: list[str]) -> list[Candidate]:
+    from benchmarks.topic_sweep import CANDIDATES
+
+    by_name = {c.name: c for c in CANDIDATES}
+    unknown = [n for n in names if n not in by_name and n not in ("ward", "umap")]
+    if unknown:
+        raise SystemExit(f"unknown candidate(s) {unknown}; known: ward, umap, {', '.join(by_name)}")
+    return [by_name.get(n) or Candidate(n, method=n) for n in names]
+
+
+def run(methods: list[str], n_real: int | None, n_demo: int, cache: Path | None, which: str = "report",
+        draws: int = nulls.WITHIN_TURN_DRAWS, umap_calls: int | None = None, limit: int | None = None,
+        splitter: bool = True) -> dict:  # fmt: skip
+    real, demo, prepared = load(n_real, n_demo, cache)
+    bench = Bench(real, prepared, cache, splitter=splitter)
+    out: dict = {"methods": {}, "set": which}
+    for cand in candidates_for(methods):
+        slow = cand.method == "umap"  # ~10x a Ward fit: optionally on the first calls of the set, one draw
+        rows = bench.measure(cand, which, 1 if slow and umap_calls else draws, limit=umap_calls if slow else limit)
+        summary = summarize(rows) if rows else {}
+        summary["demo_theme_ari_median"] = theme_agreement(cand, prepared, demo)
+        summary["demo_firms"] = len(demo)
+        summary["calls_set"] = which
+        out["methods"][cand.name] = {"summary": summary, "per_firm": rows}
+        print(cand.name, json.dumps(summary), flush=True)
+    return out
+
+
+HEADLINE = ("seed_ari", "within_turn_ari", "null_gap_component", "null_gap_within_turn", "npmi_ref",
+            "npmi_ref_null", "component_ari", "topics", "outlier_share", "fit_s_per_call")  # fmt: skip
 
 
 def quality_keys(by_method: dict[str, dict]) -> dict:
@@ -225,42 +236,67 @@ def quality_keys(by_method: dict[str, dict]) -> dict:
 
 
 def quality_targets(out: dict) -> dict[str, bool | None]:
-    """Issue 16's targets (None: not measured): stable under a reseed and lost components, no collapse."""
+    """Issue 24's targets (None: not measured), on the reporting set: content over turn shape, and no collapse."""
     q = out.get("quality")
     if not q:
         return {}
-    new, old = q.get(out["quality_method"], {}), q.get("umap", {})
-    themes = new.get("demo_theme_ari_median"), old.get("demo_theme_ari_median")
+    new = q.get(out["quality_method"], {})
+    old = q.get(BASELINE_NAME, {})
+
+    def at_least(key: str, bar: float) -> bool | None:
+        v = new.get(key)
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) else v >= bar
+
+    base_npmi, base_fit = old.get("npmi_ref"), old.get("fit_s_per_call")
     return {
-        "seed_ari_median_ge_0.85": new.get("seed_ari_median", 0) >= 0.85,
-        "perturbation_ari_median_ge_0.75": new.get("perturbation_ari_median", 0) >= 0.75,
-        "topics_per_call_median_8_to_40": 8 <= new.get("topics_per_call_median", 0) <= 40,
-        "outlier_share_median_le_0.25": new.get("outlier_share_median", 1) <= 0.25,
-        "demo_themes_no_worse": None if None in themes else themes[0] >= themes[1],
+        "within_turn_ari_ge_0.65": at_least("within_turn_ari", 0.65),
+        "null_gap_component_ge_0.12": at_least("null_gap_component", 0.12),
+        "null_gap_within_turn_ge_0.18": at_least("null_gap_within_turn", 0.18),
+        "npmi_ref_gap_ge_0.10": at_least("npmi_ref_gap", 0.10),
+        "npmi_ref_ge_previous_default_minus_0.01": None if base_npmi is None else at_least("npmi_ref", base_npmi - 0.01),
+        "seed_ari_ge_0.85": at_least("seed_ari", 0.85),
+        "topics_per_call_8_to_40": None if "topics" not in new else 8 <= new["topics"] <= 40,
+        "outlier_share_le_0.25": None if "outlier_share" not in new else new["outlier_share"] <= 0.25,
+        "fit_le_1.5x_previous_default": None if base_fit is None or "fit_s_per_call" not in new
+        else new["fit_s_per_call"] <= 1.5 * base_fit,
     }
 
 
+BASELINE_NAME = "ward-w4-d0.8"  # the default before issue 24 (window 4, decay 0.8), measured beside the new one
+
+ROWS = [
+    ("calls", "firms", "{:.0f}", None), ("seed ARI (42 vs 7)", "seed_ari", "{:.3f}", None),
+    ("ARI, 15% of components dropped", "component_ari", "{:.3f}", "component_ari"),
+    ("ARI, 15% of sentences dropped within turns", "within_turn_ari", "{:.3f}", "within_turn_ari"),
+    ("ARI vs the second sentence splitter (words)", "splitter_ari", "{:.3f}", None),
+    ("reference NPMI of top-10 keywords", "npmi_ref", "{:.3f}", "npmi_ref"),
+    ("topic diversity", "diversity", "{:.3f}", "diversity"),
+    ("AMI topics vs components", "ami_components", "{:.3f}", "ami_components"),
+    ("stability (sentence-weighted)", "stability", "{:.3f}", "stability"),
+    ("rank corr. stability vs within-turn survival", "stability_survival_rho", "{:.3f}", None),
+    ("topics per call", "topics", "{:.1f}", "topics"), ("outlier share", "outlier_share", "{:.3f}", "outlier_share"),
+    ("ARI with the demo's known themes", "demo_theme_ari_median", "{:.3f}", None),
+    ("fit seconds per call (mean)", "fit_s_per_call", "{:.3f}", None),
+]  # fmt: skip
+
+
+def _cell(q: dict, key: str, fmt: str, null: str | None) -> str:
+    v = q.get(key)
+    text = fmt.format(v) if isinstance(v, (int, float)) else "-"
+    if null is not None and f"shuffled_{null}" in q:
+        parts = [fmt.format(q[f"{n}_{null}"]) for n in ("shuffled", "random") if f"{n}_{null}" in q]
+        text += " (" + " / ".join(parts) + ")"
+    return text
+
+
 def render_quality(q: dict) -> str:
-    """A markdown table, one column per method."""
-    rows = [
-        ("real calls", "firms", "{:.0f}"), ("seed ARI (42 vs 7), median", "seed_ari_median", "{:.3f}"),
-        ("ARI vs 15% of components dropped, median", "perturbation_ari_median", "{:.3f}"),
-        ("topics per call, median", "topics_per_call_median", "{:.1f}"),
-        ("outlier share, median", "outlier_share_median", "{:.3f}"),
-        ("procedural topics (>= 3 of top-4 keywords)", "procedural_topic_share", "{:.3f}"),
-        ("NPMI of top-10 keywords, median", "npmi_median", "{:.3f}"),
-        ("topic diversity, median", "diversity_median", "{:.3f}"),
-        ("firm stability (sentence-weighted), median", "firm_stability_median", "{:.3f}"),
-        ("ARI with the demo's known themes, median", "demo_theme_ari_median", "{:.3f}"),
-        ("fit seconds per call, mean", "fit_s_per_firm_mean", "{:.2f}"),
-    ]  # fmt: skip
+    """A markdown table, one column per method: each figure, then (shuffled-sentence null / random-vector null)."""
     methods = list(q)
-    lines = ["\nTopic quality on the Earnings-22 calls (`benchmarks/quality.py`, default settings, worker's own "
-             "segment -> embed -> fit_topics; demo themes on 8 demo calls):", "",
+    lines = ["\nTopic quality on the Earnings-22 reporting calls (`benchmarks/quality.py`; medians over calls; in "
+             "brackets the same figure on the shuffled-sentence null / the random-vector null):", "",
              "| measure | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]  # fmt: skip
-    for label, key, fmt in rows:
-        cells = [fmt.format(q[m][key]) if isinstance(q[m].get(key), (int, float)) else "-" for m in methods]
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for label, key, fmt, null in ROWS:
+        lines.append(f"| {label} | " + " | ".join(_cell(q[m], key, fmt, null) for m in methods) + " |")
     return "\n".join(lines)
 
 
@@ -271,6 +307,12 @@ def write_results(by_method: dict[str, dict]) -> None:
     here = Path(__file__).resolve().parent
     latest = here / "latest.json"
     out = json.loads(latest.read_text()) if latest.exists() else {}
+    for stale in ("perturbation_ari_median", "seed_ari_median", "npmi_median", "topics_per_call_median",
+                  "outlier_share_median", "procedural_topic_share"):  # issue 16's keys, replaced by issue 24's
+        out.pop(stale, None)
+    for stale in ("perturbation_ari_median_ge_0.75", "seed_ari_median_ge_0.85", "topics_per_call_median_8_to_40",
+                  "outlier_share_median_le_0.25", "demo_themes_no_worse"):  # issue 16's targets, on keys no longer written
+        out.get("targets", {}).pop(stale, None)
     out.update(quality_keys(by_method))
     out["quality_date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     out.setdefault("targets", {}).update(quality_targets(out))
@@ -279,20 +321,39 @@ def write_results(by_method: dict[str, dict]) -> None:
                     for k, v in quality_targets(out).items())  # fmt: skip
     with open(here / "RESULTS.md", "a", encoding="utf-8") as fh:
         fh.write(f"\n## {out['quality_date']} — topic quality only (`make bench-quality`)\n"
-                 + render_quality(by_method) + f"\n\nTargets met (issue 16): {met}.\n")  # fmt: skip
+                 + render_quality(by_method) + f"\n\nTargets met (issue 24, reporting calls): {met}.\n")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real-firms", type=int, default=None, help="Earnings-22 calls (default: all 125)")
     parser.add_argument("--demo-firms", type=int, default=8)
-    parser.add_argument("--methods", default="ward,umap")
+    parser.add_argument("--methods", default=f"ward,{BASELINE_NAME},umap",
+                        help="candidates: ward (the default), umap, or a name from topic_sweep.CANDIDATES")
+    parser.add_argument("--set", default="report", choices=("report", "choose", "all"),
+                        help="which calls: the reporting set (default), the choosing set, or all")
+    parser.add_argument("--draws", type=int, default=nulls.WITHIN_TURN_DRAWS, help="within-turn drop draws")
+    parser.add_argument("--umap-calls", type=int, default=20,
+                        help="measure umap on only the first N calls of the set, one within-turn draw (a UMAP fit "
+                        "costs ~10 Ward fits); 0: all calls, every draw")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N calls of the set")
+    parser.add_argument("--no-splitter", action="store_true", help="skip the second sentence splitter")
     parser.add_argument("--embed-cache", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None, help="write the full result (per firm too) here")
     parser.add_argument("--no-write", action="store_true", help="leave latest.json and RESULTS.md alone")
+    parser.add_argument("--combine", default="", help="comma list of --out files of earlier runs (methods split "
+                        "across processes): write their summaries, measuring nothing")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    result = run(args.methods.split(","), args.real_firms, args.demo_firms, args.embed_cache)
+    if args.combine:
+        by_method = {m: r["summary"] for f in args.combine.split(",")
+                     for m, r in json.loads(Path(f).read_text())["methods"].items()}  # fmt: skip
+        if not args.no_write:
+            write_results(by_method)
+        print(render_quality(by_method))
+        return 0
+    result = run(args.methods.split(","), args.real_firms, args.demo_firms, args.embed_cache, args.set, args.draws,
+                 args.umap_calls or None, args.limit, not args.no_splitter)  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
     by_method = {m: r["summary"] for m, r in result["methods"].items()}

@@ -34,7 +34,13 @@ TOPIC_METHODS = ("ward", "umap")  # FTM_TOPIC_METHOD
 # The Ward method's settings (FTM_CONTEXT_WINDOW, ...), each with the upper bound its variable accepts
 CONTEXT_WINDOW = 4  # sentences either side, within the speaker's component, averaged into each sentence
 MAX_CONTEXT_WINDOW = 50
-CONTEXT_DECAY = 0.8  # weight of a neighbour d sentences away: 0.8**d
+CONTEXT_DECAY = 0.8  # weight of a neighbour d sentences away: 0.8**d, times the gate below
+# ...and times min(1, cos / 0.4)**2 (cos: the raw embeddings' cosine): a neighbour on another subject counts
+# little, so topics follow what is said rather than the turns' shape. Chosen on the real - null differences
+# (issue 24; benchmarks/topic_sweep.py, RESULTS.md); the previous default (same window and decay, no gate)
+# made content-free turns nearly as stable as real ones.
+CONTEXT_GATE = 2.0
+CONTEXT_GATE_SCALE = 0.4
 SENTENCES_PER_TOPIC = 12  # a 300-sentence call gets ~25 topics (20 and 15: fewer, broader topics whose
 # themes across firms lump together; see RESULTS.md)
 MAX_SENTENCES_PER_TOPIC = 1000

@@ -47,6 +47,8 @@ WORKER_SETTINGS_VARS = {
     "FTM_MAX_TOPICS": "max_topics",
     "FTM_CONTEXT_WINDOW": "context_window",
     "FTM_CONTEXT_DECAY": "context_decay",
+    "FTM_CONTEXT_GATE": "context_gate",
+    "FTM_CONTEXT_GATE_SCALE": "context_gate_scale",
     "FTM_STABILITY_RESAMPLES": "stability_members",
     "FTM_EMBEDDING_MODEL": "embedding_model",
     "FTM_DEVICE": "device",

@@ -88,6 +88,8 @@ class TopicParams(_Checked):
     topic_method: str = C.TOPIC_METHOD  # one of C.TOPIC_METHODS
     context_window: int = bounded(C.CONTEXT_WINDOW, 0, C.MAX_CONTEXT_WINDOW, method="ward")
     context_decay: float = bounded(C.CONTEXT_DECAY, 0.0, 1.0, method="ward")
+    context_gate: float = bounded(C.CONTEXT_GATE, 0.0, 10.0, method="ward")  # 0: neighbours weighed by distance only
+    context_gate_scale: float = bounded(C.CONTEXT_GATE_SCALE, 1e-6, 1.0, method="ward")
     sentences_per_topic: int = bounded(C.SENTENCES_PER_TOPIC, 2, C.MAX_SENTENCES_PER_TOPIC, method="ward")
     max_topics: int = bounded(C.MAX_TOPICS, 1, C.MAX_MAX_TOPICS, method="ward")
     stability_members: int = bounded(C.STABILITY_MEMBERS, 0, C.MAX_STABILITY_MEMBERS, method="ward")

@@ -70,7 +70,8 @@ def test_dagster_side_validates_the_same_bounds():
 def test_the_identity_holds_the_chosen_methods_settings_only():
     """What the checkpoint fingerprint reads: the common settings and the chosen method's, never the other's."""
     ward, umap = TopicParams().identity(), TopicParams(topic_method="umap").identity()
-    ward_only = {"context_window", "context_decay", "sentences_per_topic", "max_topics", "stability_members"}
+    ward_only = {"context_window", "context_decay", "sentences_per_topic", "max_topics", "stability_members",
+                 "context_gate", "context_gate_scale"}
     umap_only = {"umap_n_neighbors", "umap_n_components", "umap_min_dist", "hdbscan_min_samples"}
     assert ward_only <= set(ward) and not umap_only & set(ward)
     assert umap_only <= set(umap) and not ward_only & set(umap)

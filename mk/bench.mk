@@ -9,8 +9,10 @@ bench: install
 	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
-# Issue 16's topic quality only (~15 min on 2 shared cores, most of it embedding the 125 calls once):
-#   make bench-quality BENCH_ARGS="--embed-cache /tmp/e22.npz"   (a second run reuses the embeddings)
+# Topic quality beside content-free nulls (issues 16, 24), on the reporting half of the Earnings-22 calls
+# (embedding the 125 calls once takes ~25 min on 2 busy cores; each method's nulls and perturbations more):
+#   make bench-quality BENCH_ARGS="--embed-cache /tmp/ftm-e22.npz"   (a second run reuses the embeddings)
+# The settings were chosen on the other half: python -m benchmarks.topic_sweep --embed-cache ... --write
 bench-quality: install
 	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
 	$(PY) -m benchmarks.quality $(BENCH_ARGS)

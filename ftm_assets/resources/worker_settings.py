@@ -47,6 +47,8 @@ class WorkerSettings(dg.ConfigurableResource):
     max_topics: int = _like(TopicParams, "max_topics")
     context_window: int = _like(TopicParams, "context_window")
     context_decay: float = _like(TopicParams, "context_decay")
+    context_gate: float = _like(TopicParams, "context_gate")
+    context_gate_scale: float = _like(TopicParams, "context_gate_scale")
     stability_members: int = _like(TopicParams, "stability_members")
     embedding_model: str | None = None  # None: the worker's FTM_EMBEDDING_MODEL or the packaged model
     device: str | None = None  # None: the worker's FTM_DEVICE, else auto

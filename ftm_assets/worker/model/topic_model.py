@@ -133,6 +133,8 @@ def ward_params(params: TopicParams, n_docs: int) -> WardParams:
     return WardParams(
         window=params.context_window,
         decay=params.context_decay,
+        gate=params.context_gate,
+        gate_scale=params.context_gate_scale,
         sentences_per_topic=params.sentences_per_topic,
         max_topics=params.max_topics,
         min_cluster_size=min_topic_size(params, n_docs),

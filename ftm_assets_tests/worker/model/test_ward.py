@@ -1,14 +1,16 @@
-"""ward.py on noisy, overlapping synthetic "calls": seed-free topics, robust to lost components, honest stability."""
+"""ward.py on noisy, overlapping synthetic "calls": seed-free topics, robust to lost components, leak-free stability."""
 
 import dataclasses
 
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from ftm_assets.worker.model.ward import WardParams, cluster, smooth
+from ftm_assets.worker.model.ward import WardParams, cluster, smooth, stability
 
+# Distance-only smoothing (no similarity gate): these synthetic sentences are far noisier than real ones (two
+# of a theme have a cosine near 0.1), so a gate tuned on real embeddings would smooth them hardly at all.
 PARAMS = WardParams(window=4, decay=0.8, sentences_per_topic=20, max_topics=40, min_cluster_size=5, members=10,
-                    subsample=0.8)  # fmt: skip
+                    subsample=0.8, gate=0.0)  # fmt: skip
 
 
 def _call(n_themes=8, n_components=60, dim=48, noise=0.5, seed=3):
@@ -114,3 +116,63 @@ def test_smoothing_stays_inside_a_component():
     out = smooth(x, ["a", "a", "b", "b"], window=2, decay=0.5)
     assert out[0, 2] == 0 and out[0, 3] == 0 and out[0, 1] > 0
     assert np.allclose(np.linalg.norm(out, axis=1), 1.0)
+
+
+def test_similarity_gate_smooths_with_like_neighbours_only():
+    x = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.8, 0.6, 0.0]])
+    plain = smooth(x, ["a", "a", "a"], window=1, decay=0.5)
+    gated = smooth(x, ["a", "a", "a"], window=1, decay=0.5, gate=2.0)
+    assert plain[0, 1] > 0  # distance alone: the orthogonal neighbour leaks in
+    assert gated[0, 1] == 0  # cos 0: no weight at all
+    assert gated[1, 0] > 0 and gated[1, 0] < plain[1, 0]  # a like neighbour (cos 0.6) counts, less than before
+    assert np.array_equal(smooth(x, ["a", "a", "a"], window=1, decay=0.5, gate=0.0), plain)
+
+
+def test_stability_resamples_before_smoothing_so_a_left_out_sentence_changes_nothing():
+    """A sentence a resample did not draw cannot feed its drawn neighbours through the smoothing."""
+    x, _, comp, _ = _call()
+    params = dataclasses.replace(PARAMS, members=1)
+    labels = cluster(x, comp.tolist(), params, seed=5).labels
+    n, m = len(x), int(round(params.subsample * len(x)))
+    drawn = np.sort(np.random.default_rng(5).choice(n, size=m, replace=False))  # the one resample's draw
+    left_out = next(i for i in range(1, n - 1) if i not in set(drawn) and comp[i - 1] == comp[i] == comp[i + 1])
+    base = stability(x, comp.tolist(), labels, params, seed=5)
+    moved = x.copy()
+    moved[left_out] = -10 * x[left_out + 1]  # a wild vector next to a drawn neighbour, in its turn
+    assert stability(moved, comp.tolist(), labels, params, seed=5) == base
+    moved_drawn = x.copy()
+    moved_drawn[drawn] = np.random.default_rng(0).normal(size=(m, x.shape[1]))
+    assert stability(moved_drawn, comp.tolist(), labels, params, seed=5) != base
+
+
+def test_stability_scores_turn_shaped_noise_below_content():
+    """Random vectors in the same turns: the old leak (resampling smoothed vectors) scored them nearly as stable."""
+    x, _, comp, _ = _call()
+    noise = np.random.default_rng(1).normal(size=x.shape)
+    real = cluster(x, comp.tolist(), PARAMS, seed=42)
+    fake = cluster(noise, comp.tolist(), PARAMS, seed=42)
+
+    def weighted(found):
+        sizes = {t: int((found.labels == t).sum()) for t in found.stability}
+        return sum(found.stability[t] * s for t, s in sizes.items()) / sum(sizes.values())
+
+    assert weighted(real) > weighted(fake) + 0.1, (weighted(real), weighted(fake))
+
+
+def test_default_gate_keeps_content_free_turns_from_becoming_topics():
+    """Random vectors in real-looking turns: smoothing by distance alone makes the turns the topics; the default
+    gate (constants.CONTEXT_GATE) smooths unlike neighbours little, and a call whose turns stay on a subject
+    keeps its themes."""
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    from ftm_assets import constants as C
+
+    gated = dataclasses.replace(PARAMS, gate=C.CONTEXT_GATE, gate_scale=C.CONTEXT_GATE_SCALE)
+    assert WardParams(3, 0.7, 12, 40, 5, 0, 0.8).gate == C.CONTEXT_GATE > 0
+    _, _, comp, _ = _call()
+    noise = np.random.default_rng(2).normal(size=(len(comp), 48))
+    turns_plain = adjusted_mutual_info_score(comp, cluster(noise, comp.tolist(), PARAMS, seed=1).labels)
+    turns_gated = adjusted_mutual_info_score(comp, cluster(noise, comp.tolist(), gated, seed=1).labels)
+    assert turns_gated < turns_plain - 0.2, (turns_gated, turns_plain)
+    x, theme, comp, _ = _call(noise=0.12)  # same-theme sentences at cosine ~0.6, as real neighbours often are
+    assert adjusted_rand_score(theme, cluster(x, comp.tolist(), gated, seed=1).labels) >= 0.5
