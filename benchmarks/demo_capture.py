@@ -9,25 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.machine import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "demo_output.json"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> int:
@@ -50,7 +41,7 @@ def main() -> int:
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%MZ"),
             "commit": commit or "unknown",
             "command": "make demo (python -m ftm_assets.run_demo) on a fresh instance and storage root",
-            "machine": f"{os.cpu_count()}-core {cpu_name()}",
+            "machine": f"{os.cpu_count()}-core {cpu_model()}",
             "storage_root": str(root),
             "stdout": done.stdout.splitlines(),
         }

@@ -38,6 +38,8 @@ import time
 from dataclasses import fields, replace
 from pathlib import Path
 
+from benchmarks.machine import cpu_model
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "gpu.json"
 RESULTS_MD = ROOT / "benchmarks" / "RESULTS.md"
@@ -253,16 +255,6 @@ def _nvidia_smi() -> dict:
     return {"nvidia_smi_name": name, "driver": driver, "memory_total": total}
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def versions() -> dict:
     from importlib import metadata
 
@@ -345,7 +337,7 @@ def measure(n_firms: int = N_FIRMS, budget_s: float = BUDGET_S, started: float |
         "gpu_vs_cpu": cosine,
         "memory": {**torch_mem, **peak.result()},
         "gpu": gpu,
-        "host": {"cores": cores, "cpu": _cpu_model(), "platform": platform.platform()},
+        "host": {"cores": cores, "cpu": cpu_model(), "platform": platform.platform()},
         "config": {"device": processor.device, "backend": processor.backend, "precision": processor.precision,
                    "model": processor.model_path, "fit_workers": fit_workers,
                    "fit_pool_in_tree": fit_pool_field(), "pipeline_depth": processor.pipeline_depth,

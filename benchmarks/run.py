@@ -19,6 +19,8 @@ import time
 from itertools import combinations
 from pathlib import Path
 
+from benchmarks.machine import cpu_model
+
 import numpy as np
 
 from benchmarks import cold_start, fit_pool
@@ -170,10 +172,8 @@ def probe(*args: str, env: dict | None = None) -> dict:
 def machine() -> dict:
     import torch
 
-    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                  if ln.startswith("model name")), platform.processor())  # fmt: skip
     return {
-        "cpu": model,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "load_avg_1m_at_start": os.getloadavg()[0],

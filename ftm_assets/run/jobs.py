@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 
 CORES_PER_JOB = 4  # a worker's embedder uses every core; below ~4 cores per job, jobs only slow each other
-# A worker's peak RSS, fit processes included, + margin: 652 MB at 100 firms and 659 MB at 1,000 with the fit pool
-# on (benchmarks/RESULTS.md, "2026-12-01T13:17Z — fit pool alone ... and the RSS probe"), on short demo firms;
-# ~50% more for real calls' longer text. ftm_assets_tests/benchmarks/test_docs_numbers.py keeps it above the
-# latest recorded figure.
-WORKER_GB = 1.0
+# A worker's peak RSS with its one fit process (the CPU default), + margin: 652 MB at 100 firms and 659 MB at
+# 1,000 (benchmarks/RESULTS.md, "2026-12-01T13:17Z — fit pool alone ... and the RSS probe"), before the fit
+# ran inside BERTopic, whose import adds 562 MB to the fit process (RESULTS.md, "BERTopic's import in a fit
+# process"); ~50% more for real calls' longer text. test_docs_numbers.py keeps it above the recorded figure.
+WORKER_GB = 1.6
 RESERVED_GB = 2.0  # left to Dagster itself and the rest of the machine
 AWS_DEFAULT_JOBS = 5  # as the ftm_batch_gpu pool's default; the Batch compute environment caps it too
 

@@ -12,7 +12,7 @@ from ftm_assets import run as run_cmd
     [
         (2, 8, 5, "local", 1),  # a 2-core laptop: one worker at a time, it takes every core
         (8, 16, 5, "local", 2),  # one job per 4 cores
-        (16, 3.5, 5, "local", 1),  # memory-bound: (3.5 - 2) // 1.0 = 1
+        (16, 4.0, 5, "local", 1),  # memory-bound: (4.0 - 2) // 1.6 = 1
         (64, 512, 5, "local", 5),  # never more than the quarter's batches
         (2, 8, 10, "aws", 5),  # GPU jobs run elsewhere: the seed's 5
     ],
