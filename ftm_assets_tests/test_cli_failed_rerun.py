@@ -36,6 +36,10 @@ def test_a_failed_rerun_through_the_cli_keeps_the_last_good_output(tmp_path):
     env = {**os.environ, "DAGSTER_HOME": str(home), "FTM_STORAGE_ROOT": root, "FTM_DEMO_FIRMS": "2",
            "FTM_BATCH_COUNT": "1", "FTM_LAST_QUARTER": "2023Q4"}
     env.pop("FTM_EMBEDDING_MODEL", None)
+    # Quarter partitions live on the instance: a CLI user adds them first (`make quarters`), as the UI's sensor does.
+    added = subprocess.run([sys.executable, "-m", "ftm_assets.automation.calendar_sensor"], env=env, cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert added.returncode == 0 and "quarter partition(s) added" in added.stdout, added.stderr[-3000:]
     up = _materialize(env, "raw_transcripts,firm_manifest", QUARTER)
     assert up.returncode == 0, up.stderr[-3000:]
     good = _materialize(env, "firm_topics,firm_topic_failures", f"000|{QUARTER}")
