@@ -185,8 +185,8 @@ def test_firm_count_out_of_range_raises():
 
 @pytest.mark.slow
 def test_topic_model_finds_several_topics_in_one_demo_call(monkeypatch):
-    """The worker's own segment -> embed -> fit_topics on one demo firm: the README's 15-35 topics for a
-    250-450-sentence call, and topics that follow the demo's known themes."""
+    """The worker's own segment -> embed -> fit_topics on one demo firm: 8-40 topics for a 250-450-sentence
+    call (issue 24's bound on topics per call), and topics that follow the demo's known themes."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import numpy as np
     from sklearn.metrics import adjusted_rand_score
@@ -207,7 +207,7 @@ def test_topic_model_finds_several_topics_in_one_demo_call(monkeypatch):
     groups = [(s.call_id, s.component_order) for s in sentences]
     topics = fit_topics(texts, embeddings, params, use_gpu=False, groups=groups)
     real = [t for t in topics if t.topic_id >= 0]
-    assert 15 <= len(real) <= 35, len(real)
+    assert 8 <= len(real) <= 40, len(real)
     themes = [c.theme or "(boilerplate)" for c in demo.demo_call(demo.demo_firms(1)[0], QUARTER)]
     found = np.full(len(texts), -1)
     for t in topics:
