@@ -19,6 +19,8 @@ ALLOWED = {
     "run/quarter.py": "library quieting variables set for the run and inherited by the worker subprocesses",
     "launch/local.py": "library defaults (offline model, numba cache) passed to the worker unless already set",
     "launch/aws_batch/resource.py": "AWS_ENDPOINT_URL, botocore's own variable, in the shared clients' cache key",
+    "storage/file_hash.py": "FTM_HASH_CACHE, where this machine keeps model files' content hashes (a cache path, "
+                            "like numba's; read where the hash is needed, on either side)",
     "run_demo.py": "FTM_DEMO_QUARTER, the default of make demo's --quarter (checked by the run like any quarter)",
 }
 
