@@ -297,6 +297,16 @@ def rss(s: Sources) -> str:
     return f"{mb1} MB at {n1:,} firms and {mb2} MB at {n2:,} (ratio {r['ratio']:.2f}; RESULTS.md, {r['section'][:16]})"
 
 
+def bertopic_import(s: Sources) -> str:
+    heading, m = latest_match(
+        s.results_md,
+        r"took (?P<s>\d+(?:\.\d+)?) s \(median of (?P<n>\d+)\) and added \*\*(?P<mb>\d+) MB\*\* of resident memory",
+        "BERTopic import measurement (python -m benchmarks.bertopic_import)",
+    )
+    return (f"{m.group('mb')} MB and {m.group('s')} s per fit process (median of {m.group('n')}; RESULTS.md, "
+            f"{heading[heading.find('(') + 1:heading.find('(') + 17]})")
+
+
 def embedding_store(s: Sources) -> str:
     e = need(s.latest, "embedding_store")
     changed = ", ".join(f"`{k}={v}`" for k, v in e["changed"].items())
@@ -371,6 +381,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
     "cold-start": cold_start,
     "fit-pool": fit_pool,
     "rss": rss,
+    "bertopic-import": bertopic_import,
     "embedding-store": embedding_store,
     "rounding": rounding,
     "theme-quality": theme_quality,
