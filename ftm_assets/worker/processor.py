@@ -77,6 +77,7 @@ class FirmProcessor:
         self.cfg = cfg
         self.log = log
         settings = cfg.embedding  # None: the default in constants
+        self.tone_model_path = resolve_tone_model(settings.tone_model)  # first: a missing folder fails before any load
         self.device = resolve_device(settings.device or C.DEVICE)
         self.model_path = resolve_model_path(settings.model)
         self.backend, self.precision = choose_backend(settings.backend, settings.precision, self.device)
@@ -95,7 +96,6 @@ class FirmProcessor:
             self.model_path, self.device, cfg.topics.embedding_batch_size, self.precision, self.backend,
             onnx_cache_dir=settings.onnx_cache_dir,
         )
-        self.tone_model_path = resolve_tone_model(settings.tone_model)  # a missing folder fails here, named
         self.tone_classifier = None if self.tone_model_path is None else ToneClassifier(self.tone_model_path, self.device)
         if self.tone_model_path is not None:
             log.info(f"Tone classifier {self.tone_model_path} on {self.device}: each sentence's tone_model score.")

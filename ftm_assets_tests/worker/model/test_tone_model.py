@@ -1,18 +1,16 @@
-"""worker/model/tone_model.py on a tiny BERT classifier built here (random weights, a tiny vocabulary): scores'
-shape, range and determinism, labels mapped by name, and the errors a bad FTM_TONE_MODEL gives."""
+"""worker/model/tone_model.py on a tiny BERT classifier that the test builds (support/tiny_tone_model.py: random
+weights): scores' shape, range and determinism, labels mapped by name, and the errors a bad FTM_TONE_MODEL gives."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ftm_assets.worker.model.tone_model import ToneClassifier, ToneModelError, label_indices, resolve_tone_model
+from ftm_assets_tests.support.tiny_tone_model import tiny_tone_model as _tiny_model
 
 pytest.importorskip("transformers")
 
-WORDS = ["revenue", "grew", "strongly", "margins", "declined", "we", "expect", "uncertain", "demand", "the", "quarter"]
 SENTENCES = [
     "Revenue grew strongly.",
     "Margins declined.",
@@ -20,24 +18,6 @@ SENTENCES = [
     "The quarter",
     "Words outside the vocabulary map to the unknown token.",
 ]
-
-
-def _tiny_model(folder: Path, id2label: dict[int, str], seed: int = 0) -> str:
-    """A 1-layer BERT sequence classifier with a 16-word vocabulary, saved as save_pretrained writes it."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    folder.mkdir(parents=True, exist_ok=True)
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
-    config = BertConfig(vocab_size=len(WORDS) + 5, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=64, num_labels=len(id2label),
-                        id2label=id2label, label2id={v: k for k, v in id2label.items()})
-    torch.manual_seed(seed)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
 
 
 @pytest.fixture(scope="module")
