@@ -66,13 +66,15 @@ class ToneClassifier:
         self.path = path
         self.device = device
         self.batch_size = batch_size
-        self.max_length = max_length
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             self.model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ToneModelError(f"Tone model folder {path} (FTM_TONE_MODEL) could not be loaded: {exc}") from exc
         self.positive, self.negative = label_indices(self.model.config.id2label)
+        # Truncate to what the model can take as well: a smaller model's position table ends before MAX_LENGTH.
+        limits = (getattr(self.model.config, "max_position_embeddings", None), self.tokenizer.model_max_length)
+        self.max_length = min([max_length, *(n for n in limits if isinstance(n, int) and n > 0)])
         self.model.to(device).eval()
         self._torch = torch
 

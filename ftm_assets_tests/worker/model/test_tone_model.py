@@ -33,6 +33,13 @@ def test_scores_have_one_value_per_sentence_in_range_and_repeat(tiny):
     np.testing.assert_allclose(scores, again, atol=1e-5)  # another load, one batch: the same scores
 
 
+def test_a_sentence_longer_than_the_model_takes_is_truncated(tiny):
+    classifier = ToneClassifier(tiny, "cpu")
+    assert classifier.max_length == 64  # the tiny model's position table, under MAX_LENGTH (128)
+    long = " ".join(["revenue grew strongly"] * 60)  # 180 tokens
+    assert np.abs(classifier.score([long, SENTENCES[0]])).max() <= 1.0
+
+
 def test_labels_are_mapped_by_name_not_position(tiny, tmp_path):
     # The same weights with positive and negative swapped in id2label (and capitalised): the sign follows.
     swapped = _tiny_model(tmp_path / "swapped", {0: "Negative", 1: "Positive", 2: "Neutral"})
