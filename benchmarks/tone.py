@@ -81,19 +81,29 @@ def measure(demo_firms: int, real_calls: int, repeats: int) -> dict:
             "lm_s_per_1000": round(per_thousand(lambda ts: [tone.count_tone(t) for t in ts], texts, repeats), 5),
         }
     texts = (corpora["earnings22"] or corpora["demo"])[:1000]
-    out["tiny_classifier_s_per_1000"] = round(_tiny_classifier_seconds(texts, repeats), 4)
+    out["tiny_classifier_s_per_1000"] = _tiny_classifier_seconds(texts, repeats)
     out["classifier_sentences"] = len(texts)
     return out
 
 
-def _tiny_classifier_seconds(texts: list[str], repeats: int) -> float:
+def _tiny_classifier_seconds(texts: list[str], repeats: int) -> dict[str, float]:
+    """With torch's default threads (as the worker runs it) and with one thread (steadier on a busy machine:
+    a model this small spends its time in thread hand-offs)."""
+    import torch
+
     from ftm_assets.worker.model.tone_model import ToneClassifier
     from ftm_assets_tests.support.tiny_tone_model import tiny_tone_model
 
+    default = torch.get_num_threads()
+    out = {}
     with tempfile.TemporaryDirectory() as tmp:
         classifier = ToneClassifier(tiny_tone_model(Path(tmp) / "tiny"), "cpu")
         classifier.score(texts[:32])  # first-call set-up apart
-        return per_thousand(classifier.score, texts, repeats)
+        for threads in (default, 1):
+            torch.set_num_threads(threads)
+            out[f"threads_{threads}"] = round(per_thousand(classifier.score, texts, repeats), 4)
+    torch.set_num_threads(default)
+    return out
 
 
 def main() -> None:

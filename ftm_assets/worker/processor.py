@@ -97,6 +97,7 @@ class FirmProcessor:
             onnx_cache_dir=settings.onnx_cache_dir,
         )
         self.tone_classifier = None if self.tone_model_path is None else ToneClassifier(self.tone_model_path, self.device)
+        self.tone_model_fingerprint = tone_model_fingerprint(self.tone_model_path)  # as the resume identity's
         if self.tone_model_path is not None:
             log.info(f"Tone classifier {self.tone_model_path} on {self.device}: each sentence's tone_model score.")
         self.timings: dict[str, float] = {}
@@ -118,7 +119,7 @@ class FirmProcessor:
             "ftm.versions": json.dumps(library_versions(), sort_keys=True),
             "ftm.tone_lm": TONE_VERSION,  # the LM lists and tokenizer of lm_positive/negative/uncertainty
             "ftm.tone_model": self.tone_model_path or "",  # empty: tone_model is null
-            "ftm.tone_model_fingerprint": tone_model_fingerprint(self.tone_model_path),
+            "ftm.tone_model_fingerprint": self.tone_model_fingerprint,
         }
 
     def _timed(self, stage: str, fn: Callable, *args, **kwargs):
