@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ftm_assets import constants as C
-from ftm_assets.readers import commit_records, read_failures, read_firm_topics, read_topic_sentences
-from ftm_assets.schema import FIRM_TOPICS_SCHEMA
+from ftm_assets.readers import commit_records, read_failures, read_firm_topics, read_sentences, read_topic_sentences
+from ftm_assets.schema import FIRM_TOPICS_SCHEMA, SENTENCES_SCHEMA
 from ftm_assets.storage import open_storage
 from ftm_assets.storage.manifest import read_batch
 from ftm_assets_tests.support.pipeline import DemoWithBadFirms, build_test_definitions, run_quarter
@@ -74,6 +74,21 @@ def test_sentence_ids_resolve_to_text(demo_quarter):
     assert len(resolved) > 0 and resolved.text.notna().all()
     topics = read_firm_topics(demo_quarter["root"], QUARTER)
     assert len(resolved) == topics.n_sentences.sum()
+
+
+def test_every_sentence_carries_its_tone(demo_quarter):
+    """The worker fills the LM counts and the procedural flag of every sentence; tone_model is null (unset)."""
+    root = demo_quarter["root"]
+    store = open_storage(root)
+    for record in commit_records(root, QUARTER):
+        for key in record.sentences_parts:
+            schema = pq.ParquetFile(io.BytesIO(store.read_bytes(key))).schema_arrow
+            assert schema.remove_metadata().equals(SENTENCES_SCHEMA.remove_metadata())
+    sentences = read_sentences(root, QUARTER)
+    lm = ["procedural", "n_words", "lm_positive", "lm_negative", "lm_uncertainty"]
+    assert sentences[lm].notna().all().all() and sentences.tone_model.isna().all()
+    assert (sentences.n_words > 0).mean() > 0.99 and (sentences.lm_positive + sentences.lm_negative).sum() > 0
+    assert 0 < sentences.procedural.mean() < 0.5
 
 
 def _firm_topics_checks(instance: dg.DagsterInstance, batch_runs: dict[str, str]) -> dict[tuple[str, str], list]:
