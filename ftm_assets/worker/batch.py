@@ -103,7 +103,8 @@ class BatchInputs:
 
 
 def _result_settings(cfg: WorkerConfig) -> dict[str, str | None]:
-    """The embedding settings that change a firm's topics (not the prefetch depth or cache folder)."""
+    """The embedding settings that change a firm's rows: its topics, or its sentences' tone_model (not the
+    prefetch depth or cache folder)."""
     return {k: getattr(cfg.embedding, k) for k in ("model", "device", "backend", "precision", "tone_model")}
 
 
