@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-firms", type=int, default=12, help="firms of the stored-embeddings probe")
     parser.add_argument("--skip", default=DEFAULT_SKIP,
                         help="comma list of: rss, dagster, first-firm, quality, cold-start, embedding-store, fit-pool, "
-                        f"umap-floor (default {DEFAULT_SKIP!r}; '' runs everything)")  # fmt: skip
+                        f"embedders, umap-floor (default {DEFAULT_SKIP!r}; '' runs everything)")  # fmt: skip
     parser.add_argument("--quality-cache", default="", help="embedding cache for the quality probe (.npz)")
     parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
                         help="first wait up to SECONDS for a quiet machine (load and others' CPU <= 0.5 x cores)")  # fmt: skip
@@ -276,8 +276,9 @@ def measure(args: argparse.Namespace, skip: set[str]) -> dict:
     out["comparisons"] = runs
     headline = runs[0]
     sample = _texts((real or demo_firms(1))[0], processor)[:EMBEDDER_SENTENCES]
-    out["embedders"] = embedders(sample, naive, cfg.topics.embedding_batch_size, cfg.embedding.onnx_cache_dir,
-                                 args.repeats)  # fmt: skip
+    if "embedders" not in skip:
+        out["embedders"] = embedders(sample, naive, cfg.topics.embedding_batch_size, cfg.embedding.onnx_cache_dir,
+                                     args.repeats)  # fmt: skip
     for key in ("speedup_vs_naive", "speedup_vs_naive_spread", "embed_speedup_vs_fp32", "cosine_mean_vs_fp32",
                 "ari_vs_reference", "ari_seed_floor"):  # fmt: skip
         out[key] = headline[key]
@@ -321,7 +322,8 @@ def merge_latest(out: dict, skip: set[str], latest: Path | None = None) -> dict:
     latest = latest or LATEST
     previous = json.loads(latest.read_text()) if latest.exists() else {}
     merged = {**previous, **out}
-    carried = sorted(skip & {"rss", "quality", "dagster", "first-firm", "cold-start", "embedding-store", "fit-pool"})
+    carried = sorted(skip & {"rss", "quality", "dagster", "first-firm", "cold-start", "embedding-store", "fit-pool",
+                             "embedders"})
     if carried:
         merged["notes"] = [*out["notes"], f"not measured in this run ({', '.join(carried)}): their figures in "
                            f"latest.json are from earlier runs (quality: {previous.get('quality_date', 'unknown')})"]  # fmt: skip
