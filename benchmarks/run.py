@@ -31,6 +31,7 @@ from benchmarks.corpora import EARNINGS22, bench_config, demo_firms, real_firms
 from benchmarks.naive import NaiveBaseline, NaiveRun, assignments
 from benchmarks.quality import HEADLINE as QUALITY_HEADLINE
 from benchmarks.quality import quality_keys, quality_targets, render_quality
+from ftm_assets import constants as C
 from ftm_assets.worker.processor import FirmProcessor, library_versions
 
 ROOT = Path(__file__).resolve().parents[1]  # `python -m benchmarks.run` from the checkout (make bench)
@@ -157,12 +158,13 @@ def embedders(
 
     path = resolve_model_path(None)
     variants = {}
+    budget = C.EMBEDDING_TOKEN_BUDGET  # batched as the worker batches on CPU
     if cpu_has_native_bf16():  # else emulated, ~5x slower than fp32: minutes of bench time to show it
-        variants["torch bf16"] = Embedder(path, "cpu", batch_size, "bf16")
+        variants["torch bf16"] = Embedder(path, "cpu", batch_size, "bf16", token_budget=budget)
     if onnx_embed.available():
         for precision in ("fp32", "int8"):
             variants[f"onnx {precision}"] = Embedder(path, "cpu", batch_size, precision, backend="onnx",
-                                                     onnx_cache_dir=onnx_cache_dir)  # fmt: skip
+                                                     onnx_cache_dir=onnx_cache_dir, token_budget=budget)  # fmt: skip
     ref = naive.encode(texts)
     rows = []
     for name, emb in variants.items():

@@ -10,6 +10,9 @@ reference no worse than the reference's own seed-to-seed agreement minus 0.05:
   three UMAP seeds, int8 topics agree with the reference at ARI 0.54-0.56 against a line of 0.59 (ONNX
   fp32: 0.61). ``FTM_EMBED_PRECISION=int8`` still gives it, ~1.65x, for a user who prefers speed.
   Without onnxruntime installed: torch, fp32.
+On CPU each firm's batches are cut at a token budget (``batching``, ``C.EMBEDDING_TOKEN_BUDGET``): the
+encoder computes every padded position, and batches of 64 sorted by characters padded real calls to 1.75x
+their tokens. On CUDA the batches stay ``batch_size`` sentences.
 ``FTM_EMBED_BACKEND`` (auto, torch, onnx) and ``FTM_EMBED_PRECISION`` (auto, fp32, bf16, fp16, int8)
 override (read by ``worker.env``, handed down in ``WorkerConfig.embedding``); ``FTM_EMBED_PRECISION=fp32``
 gives torch's own fp32 embeddings, the reference, anywhere.
