@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budgets", default="512,1024,2048,4096", help="token budgets to try (0: none)")
     parser.add_argument("--repeats", type=int, default=interleave.MIN_REPEATS)
     parser.add_argument("--skip", default="", help="comma list of: budgets, batch-sizes, int8, cross-firm, token-sort")
+    parser.add_argument("--write", action="store_true", help="append the section to benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     logging.basicConfig(level=logging.WARNING)
@@ -170,8 +171,17 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({**versus(int8, "torch dynamic int8 (Linear layers)"), **quality(int8())})
     out["rows"] = rows
     out["load"] = sampler.record.to_json()
-    print("\n".join(render(out)))
+    section = "\n".join(render(out))
+    print(section)
     print("BENCH_JSON " + json.dumps(out))
+    if args.write:
+        import datetime as dt
+        from pathlib import Path
+
+        when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        with open(Path(__file__).resolve().parent / "RESULTS.md", "a", encoding="utf-8") as fh:
+            fh.write(f"\n## {when} — embedder batching (`python -m benchmarks.embed_batching`, issue 29)\n\n"
+                     f"{section}\n")
     return 0
 
 
