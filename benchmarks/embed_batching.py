@@ -28,6 +28,7 @@ import numpy as np
 
 from benchmarks import interleave, load
 from benchmarks.corpora import bench_config, demo_firms, real_firms
+from ftm_assets import constants as C
 
 BATCH_SIZES = (16, 32, 64, 128)
 
@@ -160,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
                 other = Embedder(path, "cpu", size, ours.precision, ours.backend, onnx_cache_dir=cache)
                 rows.append({**versus(lambda e=other: [e.encode(t) for t in texts], f"batch size {size}"),
                              **quality([other.encode(t) for t in texts])})  # fmt: skip
+        if "int8" not in skip and ours.backend == "onnx":
+            o8 = Embedder(path, "cpu", ours.batch_size, "int8", "onnx", onnx_cache_dir=cache,
+                          token_budget=C.EMBEDDING_TOKEN_BUDGET)  # fmt: skip
+            rows.append({**versus(lambda: [o8.encode(t) for t in texts], "ONNX int8 (token budget)"),
+                         **quality([o8.encode(t) for t in texts])})  # fmt: skip
         if "int8" not in skip:
             q8 = torch.ao.quantization.quantize_dynamic(naive.model, {torch.nn.Linear}, dtype=torch.qint8)
 
