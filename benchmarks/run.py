@@ -212,7 +212,7 @@ def machine() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--real-firms", type=int, default=4, help="real Earnings-22 calls (of 125) per repetition")
-    parser.add_argument("--demo-firms", type=int, default=4, help="synthetic demo firms per repetition")
+    parser.add_argument("--demo-firms", type=int, default=3, help="synthetic demo firms per repetition")
     parser.add_argument("--repeats", type=int, default=interleave.MIN_REPEATS,
                         help="interleaved naive/worker repetitions; each figure is their median (>= 3)")  # fmt: skip
     parser.add_argument("--rss-firms", default="100,1000", help="batch sizes whose peak RSS is compared")
