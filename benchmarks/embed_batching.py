@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip this many real calls: settings are chosen on calls make bench does not report")
     parser.add_argument("--budgets", default="512,1024,2048,4096", help="token budgets to try (0: none)")
     parser.add_argument("--repeats", type=int, default=interleave.MIN_REPEATS)
-    parser.add_argument("--skip", default="", help="comma list of: budgets, batch-sizes, int8, cross-firm, token-sort")
+    parser.add_argument("--skip", default="", help="comma list of: budgets, batch-sizes, onnx-int8, torch-int8, cross-firm, token-sort")
     parser.add_argument("--write", action="store_true", help="append the section to benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -161,12 +161,12 @@ def main(argv: list[str] | None = None) -> int:
                 other = Embedder(path, "cpu", size, ours.precision, ours.backend, onnx_cache_dir=cache)
                 rows.append({**versus(lambda e=other: [e.encode(t) for t in texts], f"batch size {size}"),
                              **quality([other.encode(t) for t in texts])})  # fmt: skip
-        if "int8" not in skip and ours.backend == "onnx":
+        if "onnx-int8" not in skip and ours.backend == "onnx":
             o8 = Embedder(path, "cpu", ours.batch_size, "int8", "onnx", onnx_cache_dir=cache,
                           token_budget=C.EMBEDDING_TOKEN_BUDGET)  # fmt: skip
             rows.append({**versus(lambda: [o8.encode(t) for t in texts], "ONNX int8 (token budget)"),
                          **quality([o8.encode(t) for t in texts])})  # fmt: skip
-        if "int8" not in skip:
+        if "torch-int8" not in skip:
             q8 = torch.ao.quantization.quantize_dynamic(naive.model, {torch.nn.Linear}, dtype=torch.qint8)
 
             def int8() -> list[np.ndarray]:
@@ -197,7 +197,7 @@ def render(out: dict) -> list[str]:
     lines = [
         f"Embedder batching ({out['embedder']}, batch size {out['batch_size']}, {out['firms']} real calls, "
         f"{out['sentences']} sentences, real calls {out['offset']}-{out['offset'] + out['firms'] - 1} of the corpus order; {'LOADED machine' if ld['loaded'] else 'quiet machine'}: others' CPU up to "
-        f"{ld['max_others_busy_cores']} cores). Padded/real tokens: per firm by characters, batches of 64 (before issue 29) "
+        f"{ld['max_others_busy_cores'] or 0:.2f} cores). Padded/real tokens: per firm by characters, batches of 64 (before issue 29) "
         f"{p['per_firm_by_chars']:.3f}, per firm by tokens {p['per_firm_by_tokens']:.3f}, one cross-firm stream "
         f"{p['cross_firm_by_tokens']:.3f}.",
         "",

@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     out["machine"]["load_avg_1m_at_start"] = sampler.record.load_1m_at_start
     out["bench_seconds"] = time.perf_counter() - started
     if out["loaded"]:
+        out["targets"] = targets(out)
         LOADED.write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
         print(render(out))
         print(loaded_banner(out), file=sys.stderr)
