@@ -29,7 +29,6 @@ from benchmarks import cold_start, fit_pool, interleave, load
 from benchmarks import embedding_store
 from benchmarks.corpora import EARNINGS22, bench_config, demo_firms, real_firms
 from benchmarks.naive import NaiveBaseline, NaiveRun, assignments
-from benchmarks.quality import HEADLINE as QUALITY_HEADLINE
 from benchmarks.quality import quality_keys, quality_targets, render_quality
 from ftm_assets import constants as C
 from ftm_assets.worker.processor import FirmProcessor, library_versions
