@@ -329,6 +329,12 @@ def merge_latest(out: dict, skip: set[str], latest: Path | None = None) -> dict:
     if carried:
         merged["notes"] = [*out["notes"], f"not measured in this run ({', '.join(carried)}): their figures in "
                            f"latest.json are from earlier runs (quality: {previous.get('quality_date', 'unknown')})"]  # fmt: skip
+    if previous.get("load") and not previous["load"].get("loaded") and "speedup_vs_naive" in previous:
+        # Issue 29: two consecutive quiet runs should agree within 10%; say how far apart this one is.
+        merged["previous_quiet_run"] = {"date": previous.get("date"), "speedup_vs_naive": previous["speedup_vs_naive"],
+                                        "relative_change": out["speedup_vs_naive"] / previous["speedup_vs_naive"] - 1}  # fmt: skip
+    else:
+        merged.pop("previous_quiet_run", None)
     merged["targets"] = targets(merged)
     return merged
 
@@ -454,6 +460,10 @@ def render(out: dict) -> str:
         lines += embedding_store.render(out["embedding_store"])
     if "quality" in out:
         lines.append(render_quality(out["quality"]))
+    if out.get("previous_quiet_run"):
+        p = out["previous_quiet_run"]
+        lines.append(f"\nAgainst the previous quiet run ({p['date']}): speedup {out['speedup_vs_naive']:.2f}x against "
+                     f"{p['speedup_vs_naive']:.2f}x, {100 * p['relative_change']:+.1f}% (issue 29: within 10%).")  # fmt: skip
     met = ", ".join(f"{k}: {'yes' if v else 'NO' if v is not None else 'not measured'}"
                     for k, v in out.get("targets", {}).items())  # fmt: skip
     lines.append(f"\nTargets met: {met}.")

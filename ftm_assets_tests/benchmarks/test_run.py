@@ -85,3 +85,13 @@ def test_a_loaded_run_writes_only_the_side_file_and_says_so(bench_dir, monkeypat
 def test_fewer_than_three_repeats_is_refused(bench_dir):
     with pytest.raises(SystemExit):
         run.main(["--repeats", "2"])
+
+
+def test_a_second_quiet_run_says_how_far_it_is_from_the_first(bench_dir, monkeypatch):
+    monkeypatch.setattr(run.load, "LoadSampler", sampler_with(others=0.2))
+    assert run.main(["--skip", "rss,quality"]) == 0
+    assert "previous_quiet_run" not in json.loads((bench_dir / "latest.json").read_text())  # the file's was unsampled
+    assert run.main(["--skip", "rss,quality"]) == 0
+    latest = json.loads((bench_dir / "latest.json").read_text())
+    assert latest["previous_quiet_run"]["relative_change"] == 0.0
+    assert "Against the previous quiet run" in (bench_dir / "RESULTS.md").read_text()
