@@ -94,15 +94,25 @@ def need(mapping: dict, *keys: str, source: str = "latest.json"):
 
 
 def run_label(latest: dict) -> str:
-    """Where and when latest.json was measured, in words."""
+    """Where and when latest.json was measured, in words (and, from issue 29 on, that the machine was quiet)."""
     machine = latest.get("machine", {})
     worker = latest.get("worker", {})
+    load = latest.get("load")
+    quiet = "" if not load else (
+        f", quiet machine: other processes' CPU at most {num(load.get('max_others_busy_cores'), 2)} cores"
+    )  # fmt: skip
     return (
         f"`make bench` of {latest.get('date', '?')[:10]}, {machine.get('cores', '?')}-core {machine.get('cpu', '?')}"
-        f" (load {num(machine.get('load_avg_1m_at_start'), 1)} at start), GPU: {machine.get('gpu', '?')}; the worker "
-        f"embedded in {worker.get('backend', '?')} "
+        f" (load {num(machine.get('load_avg_1m_at_start'), 1)} at start{quiet}), GPU: {machine.get('gpu', '?')}; "
+        f"the worker embedded in {worker.get('backend', '?')} "
         f"{worker.get('precision', '?')}"
     )
+
+
+def ratio_with_spread(row: dict, key: str) -> str:
+    """A median ratio and, where the run recorded it (issue 29), its [min-max] over the repetitions."""
+    spread = row.get(f"{key}_spread")
+    return x(row[key]) + ("" if not spread else f" [{spread[0]:.2f}-{spread[1]:.2f}, {row.get('repeats', '?')} runs]")
 
 
 # ---------------------------------------------------------------------------------------------- RESULTS.md
@@ -175,7 +185,7 @@ def demo_output(s: Sources) -> str:
 def headline(s: Sources) -> str:
     latest = s.latest
     comparisons = need(latest, "comparisons")
-    parts = [f"{x(c['speedup_vs_naive'])} on {c['corpus']} ({c['firms']} firms)" for c in comparisons]
+    parts = [f"{ratio_with_spread(c, 'speedup_vs_naive')} on {c['corpus']} ({c['firms']} firms)" for c in comparisons]
     cold = need(latest, "cold_start")
     return (
         f"Latest ({run_label(latest)}): the worker's speed against the naive loop is {' and '.join(parts)}; "
@@ -248,7 +258,7 @@ def speed_table(s: Sources) -> str:
     for c in need(s.latest, "comparisons"):
         rows.append([
             c["corpus"], str(c["firms"]), str(c["sentences"]), num(c["naive_firms_per_s"], 3),
-            num(c["worker_firms_per_s"], 3), f"**{x(c['speedup_vs_naive'])}**", x(c["embed_speedup_vs_fp32"]),
+            num(c["worker_firms_per_s"], 3), f"**{ratio_with_spread(c, 'speedup_vs_naive')}**", ratio_with_spread(c, "embed_speedup_vs_fp32"),
             f"{num(c['cosine_mean_vs_fp32'], 4)} ({num(c['cosine_min_vs_fp32'], 4)})",
             f"{num(c['ari_vs_reference'], 3)} / {num(c['ari_seed_floor'], 3)}",
         ])  # fmt: skip

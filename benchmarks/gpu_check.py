@@ -38,6 +38,8 @@ import time
 from dataclasses import fields, replace
 from pathlib import Path
 
+from benchmarks import interleave
+from benchmarks.interleave import MIN_REPEATS
 from benchmarks.machine import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +52,8 @@ WHEELS_FAILED_ENV = "GPU_CHECK_WHEELS_FAILED"  # pip's error, set by gpu_check.s
 N_FIRMS = 1000
 BUDGET_S = 510.0  # the device tool stops a command at 600 s; the rest is margin for start-up and copying
 EMBED_RESERVE_S = 75.0  # kept from the firm loop for the embedding-only pass and the checks after it
+VERSUS_NAIVE_FIRMS = 16  # firms of the interleaved worker-vs-naive comparison (issue 29), each repetition
+VERSUS_NAIVE_RESERVE_S = 90.0  # kept from the firm loop for that comparison
 LIMIT_S = 600.0
 QUARTER = "2024Q4"
 WARMUP_QUARTER = "2024Q3"
@@ -226,6 +230,38 @@ def embed_alone(processor, firms, min_words: int, stop_at: float) -> dict:
     return {"sentences": n, "seconds": round(seconds, 3), "sentences_per_s": round(n / seconds, 1) if seconds else None}
 
 
+def versus_naive(processor, cfg, device: str, firms, repeats: int = MIN_REPEATS) -> dict:
+    """The worker against the seed's loop (bare fp32 encode, then a serial fit, per firm) on the same device and
+    firms, interleaved as ``make bench`` does (``benchmarks/interleave``): medians with min and max, the speed
+    ratio taken within each repetition; then the embedding stage alone, interleaved the same way."""
+    from benchmarks.naive import NaiveBaseline, NaiveRun
+    from ftm_assets.worker.segment import segment
+
+    naive = NaiveBaseline(cfg.topics, processor.model_path, device)
+    naive.run(firms[:1], NaiveRun())  # warm-up: the fp32 copy's first kernels
+
+    def worker() -> None:
+        for firm, result in processor.results(firms, QUARTER):
+            if isinstance(result, Exception):
+                raise _not_ready(result, f"on firm {firm.firm_id} of the comparison")
+
+    timed = interleave.time_interleaved(worker, lambda: naive.run(firms, NaiveRun()), repeats)
+    texts = [[s.text for s in segment(f.components, min_words=cfg.topics.min_sentence_words)] for f in firms]
+    emb = interleave.time_interleaved(lambda: [processor.embedder.encode(t) for t in texts],
+                                      lambda: [naive.encode(t) for t in texts], repeats)  # fmt: skip
+    n = len(firms)
+    del naive
+    return {
+        "firms": n, "repeats": repeats, "order": timed["order"],
+        "worker_firms_per_s": round(n / timed["a"]["median"], 3), "naive_firms_per_s": round(n / timed["b"]["median"], 3),
+        "speedup_vs_naive": round(timed["b_over_a"]["median"], 3),
+        "speedup_vs_naive_spread": [round(timed["b_over_a"]["min"], 3), round(timed["b_over_a"]["max"], 3)],
+        "embed_sentences": sum(len(t) for t in texts),
+        "embed_speedup_vs_fp32": round(emb["b_over_a"]["median"], 3),
+        "embed_speedup_vs_fp32_spread": [round(emb["b_over_a"]["min"], 3), round(emb["b_over_a"]["max"], 3)],
+    }  # fmt: skip
+
+
 def gpu_vs_cpu(processor, model_path: str) -> dict:
     """Cosine of the processor's embeddings against the same model's fp32 ones on the CPU."""
     import numpy as np
@@ -274,7 +310,7 @@ def versions() -> dict:
 
 
 def measure(n_firms: int = N_FIRMS, budget_s: float = BUDGET_S, started: float | None = None,
-            device: str = "cuda") -> dict:  # fmt: skip
+            device: str = "cuda", versus_firms: int = VERSUS_NAIVE_FIRMS) -> dict:  # fmt: skip
     """Load, warm up, time ``n_firms`` demo firms end to end, then the embedding stage alone; see the docstring."""
     import torch
 
@@ -300,10 +336,12 @@ def measure(n_firms: int = N_FIRMS, budget_s: float = BUDGET_S, started: float |
         t = time.perf_counter()
         firms = demo_firms(n_firms, QUARTER)
         generate_s = time.perf_counter() - t
-        loop = run_firms(processor, firms, started + budget_s - EMBED_RESERVE_S)
+        reserve = EMBED_RESERVE_S + (VERSUS_NAIVE_RESERVE_S if versus_firms else 0.0)
+        loop = run_firms(processor, firms, started + budget_s - reserve)
         stages = {k: round(v, 3) for k, v in sorted(processor.timings.items())}
         alone = embed_alone(processor, loop["firms"], cfg.topics.min_sentence_words, started + budget_s - 15)
         cosine = gpu_vs_cpu(processor, processor.model_path)
+        versus = versus_naive(processor, cfg, device, loop["firms"][:versus_firms]) if versus_firms and loop["firms"] else None
         torch_mem = ({"torch_max_memory_allocated_mb": round(torch.cuda.max_memory_allocated() / 2**20, 1),
                       "torch_max_memory_reserved_mb": round(torch.cuda.max_memory_reserved() / 2**20, 1)}
                      if cuda else {})  # fmt: skip
@@ -335,6 +373,7 @@ def measure(n_firms: int = N_FIRMS, budget_s: float = BUDGET_S, started: float |
         "budget_s": budget_s,
         "finished_within_10_min": processed == n_firms and total_s <= LIMIT_S,
         "gpu_vs_cpu": cosine,
+        "versus_naive": versus,
         "memory": {**torch_mem, **peak.result()},
         "gpu": gpu,
         "host": {"cores": cores, "cpu": cpu_model(), "platform": platform.platform()},
@@ -383,9 +422,24 @@ def render(result: dict) -> list[str]:
         f"{mem.get('nvidia_smi_peak_used_mb')} MB; host RSS {mem['host_peak_rss_mb']} MB (this process and its "
         f"children, sampled). GPU vs CPU fp32 embeddings: cosine min {cos['cosine_min']}, mean {cos['cosine_mean']}.",
         "",
+        *_versus_lines(r.get("versus_naive")),
         f"Worker: {cfg['backend']} {cfg['precision']} on {cfg['device']}, {pool}, topic method "
         f"{cfg['topic_method']}, {cfg['pipeline_depth']} firm(s) embedded ahead. Versions: "
         + ", ".join(f"{k} {v}" for k, v in sorted(r["versions"].items())) + ".",
+        "",
+    ]
+
+
+def _versus_lines(v: dict | None) -> list[str]:
+    if not v:
+        return []
+    sp, es = v["speedup_vs_naive_spread"], v["embed_speedup_vs_fp32_spread"]
+    return [
+        f"Against the seed's loop on the same device ({v['firms']} firms, {v['repeats']} interleaved repetitions, "
+        f"median [min-max]): worker {v['worker_firms_per_s']} firms/s, naive {v['naive_firms_per_s']} firms/s, "
+        f"**speedup {v['speedup_vs_naive']:.2f}x** [{sp[0]:.2f}-{sp[1]:.2f}]; embedding alone "
+        f"{v['embed_speedup_vs_fp32']:.2f}x [{es[0]:.2f}-{es[1]:.2f}] a bare fp32 encode ({v['embed_sentences']:,} "
+        "sentences).",
         "",
     ]
 
@@ -409,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=BUDGET_S, help="stop taking firms after this (from start)")
     parser.add_argument("--out", type=Path, default=RESULT)
     parser.add_argument("--bundle", type=Path, default=BUNDLE)
+    parser.add_argument("--versus-firms", type=int, default=VERSUS_NAIVE_FIRMS,
+                        help="firms of the interleaved worker-vs-naive comparison (0: none)")  # fmt: skip
     parser.add_argument("--record", type=Path, help="record a GPU run's gpu.json in the tree and RESULTS.md")
     # Development only: runs the same code on the CPU so the timing and JSON can be tested without a GPU.
     # gpu_check.sh refuses it; its result is marked, and never goes to benchmarks/gpu.json or $OUT.
@@ -437,7 +493,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_NOT_READY
     os.environ.setdefault("FTM_EMBEDDING_MODEL", str(args.bundle.resolve() / "model-fp16"))
     try:
-        result = measure(args.firms, args.budget_s, started, device)
+        result = measure(args.firms, args.budget_s, started, device, args.versus_firms)
     except NotReady as exc:
         print(f"gpu-check: {exc}", file=sys.stderr)
         return EXIT_NOT_READY

@@ -41,11 +41,13 @@ class NaiveRun:
 class NaiveBaseline:
     """A bare fp32 ``SentenceTransformer`` and BERTopic, one firm after the other."""
 
-    def __init__(self, params: TopicParams):
+    def __init__(self, params: TopicParams, model_path: str | None = None, device: str = "cpu"):
+        import torch
         from sentence_transformers import SentenceTransformer
 
         self.params = params
-        self.model = SentenceTransformer(resolve_model_path(None), device="cpu")
+        # fp32 whatever the weights were saved in (the GPU bundle ships them in fp16): the seed's precision
+        self.model = SentenceTransformer(resolve_model_path(model_path), device=device).to(torch.float32)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.model.encode(

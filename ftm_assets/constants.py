@@ -51,6 +51,8 @@ MAX_STABILITY_MEMBERS = 200  # each resample is one more Ward fit per firm
 STABILITY_SUBSAMPLE = 0.8
 WARD_MAX_SENTENCES = 4000  # longer calls: Ward on every k-th sentence, the rest to the nearest topic
 EMBEDDING_BATCH_SIZE = 64
+# On CPU each batch is also cut where sentences x its longest would pass this many tokens (worker/model/batching).
+EMBEDDING_TOKEN_BUDGET = 512  # chosen on held-out calls (benchmarks/embed_batching.py, RESULTS.md)
 
 # The worker's embedder (the container's FTM_* variables set them; see worker/env.py and worker/model/embed.py)
 DEVICE = "auto"  # auto, cpu or cuda

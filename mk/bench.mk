@@ -1,6 +1,9 @@
-# Performance (issue 7). `make bench` is NOT part of `make test` (it takes ~10-15 min): it appends to
-# benchmarks/RESULTS.md and writes benchmarks/latest.json. BENCH_ARGS passes options through, e.g.
-#   make bench BENCH_ARGS="--real-firms 4 --demo-firms 4 --rss-firms 20,200 --skip dagster"
+# Performance (issues 7, 29). `make bench` is NOT part of `make test` (~6-8 min on a quiet 2-core machine): worker
+# and naive loop interleaved, medians of 3 with their spread, the load sampled throughout. A quiet run appends
+# to benchmarks/RESULTS.md and merges into benchmarks/latest.json; a loaded one writes only
+# benchmarks/latest_loaded.json and exits 3. BENCH_ARGS passes options through, e.g.
+#   make bench BENCH_ARGS="--wait-quiet 1800"         (wait up to 30 min for a quiet machine first)
+#   make bench BENCH_ARGS="--skip '' --rss-firms 100,1000"   (also the slow probes: peak RSS, topic quality)
 BENCH_ARGS ?=
 
 .PHONY: bench bench-quality

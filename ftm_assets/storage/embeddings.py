@@ -3,7 +3,7 @@
 Each file holds one row per sentence, grouped by firm in the firm's own order: ``call`` (16 bytes, sha256 of
 the firm's ordered sentence texts: the *call key*), ``sentence`` (16 bytes, sha256 of the text) and
 ``vector`` (the fp16 embedding, little-endian bytes). Its key-value metadata names the embedding identity
-(model, weights fingerprint, backend, precision, device, batch size, runtime versions): vectors made with
+(model, weights fingerprint, backend, precision, device, batch size and batching, runtime versions): vectors made with
 another identity are never reused.
 
 Why a firm is reused whole, keyed by its call, and not sentence by sentence: an embedding depends a little
@@ -91,11 +91,16 @@ class EmbeddingIdentity:
     device: str
     batch_size: int  # the encoder's batch size: the batches' padding moves the last bits
     runtimes: str  # JSON of runtime_versions()
+    # How the batches are cut ("count": batch_size sentences; "tokens<=N": a token budget, issue 29); files
+    # from before the field say nothing and were cut by count.
+    batching: str = "count"
 
     @classmethod
-    def of(cls, model_path: str, backend: str, precision: str, device: str, batch_size: int) -> EmbeddingIdentity:
+    def of(
+        cls, model_path: str, backend: str, precision: str, device: str, batch_size: int, batching: str = "count"
+    ) -> EmbeddingIdentity:
         return cls(Path(model_path).name or model_path, model_fingerprint(model_path), backend, precision,
-                   device_name(device), int(batch_size), json.dumps(runtime_versions(), sort_keys=True))
+                   device_name(device), int(batch_size), json.dumps(runtime_versions(), sort_keys=True), batching)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -95,6 +95,7 @@ class FirmProcessor:
         self.embedder = Embedder(
             self.model_path, self.device, cfg.topics.embedding_batch_size, self.precision, self.backend,
             onnx_cache_dir=settings.onnx_cache_dir,
+            token_budget=C.EMBEDDING_TOKEN_BUDGET if self.device == "cpu" else None,  # a GPU wants full batches
         )
         self.tone_classifier = None if self.tone_model_path is None else ToneClassifier(self.tone_model_path, self.device)
         self.tone_model_fingerprint = tone_model_fingerprint(self.tone_model_path)  # as the resume identity's
@@ -109,6 +110,7 @@ class FirmProcessor:
             "ftm.embedding_model": self.model_path,
             "ftm.embedding_precision": self.precision,
             "ftm.embedding_backend": self.backend,
+            "ftm.embedding_batching": self.embedder.batching,
             "ftm.device": self.device,
             "ftm.topic_method": self.cfg.topics.topic_method,
             "ftm.topic_backend": topic_backend(self.cfg.topics.topic_method, self.use_gpu),
@@ -153,7 +155,7 @@ class FirmProcessor:
     def embedding_identity(self) -> EmbeddingIdentity:
         """What stored vectors must have been made with to be reused here."""
         return EmbeddingIdentity.of(self.model_path, self.backend, self.precision, self.device,
-                                    self.cfg.topics.embedding_batch_size)
+                                    self.cfg.topics.embedding_batch_size, self.embedder.batching)
 
     def embed(self, texts: list[str]) -> tuple[np.ndarray, EmbeddingUse | None]:
         """The firm's embeddings rounded to fp16 (from the store when this exact sentence list is there).

@@ -104,3 +104,12 @@ def test_the_contents_lists_every_section_of_the_readme():
     missing = [h for h in sections if h != "Contents" and
                "#" + re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") + ")" not in contents]  # fmt: skip
     assert not missing, f"README sections missing from its Contents: {missing}"
+
+
+def test_a_quiet_runs_spread_and_load_reach_the_docs(sources):
+    latest = copy.deepcopy(sources.latest)
+    latest["comparisons"][0].update(speedup_vs_naive=2.5, speedup_vs_naive_spread=[2.4, 2.7], repeats=3)
+    latest["load"] = {"loaded": False, "max_others_busy_cores": 0.12}
+    moved = dn.Sources(latest, sources.results_md, sources.themes, sources.demo_output)
+    text = dn.render("<!-- generated:headline --><!-- /generated -->", moved)
+    assert "2.50× [2.40-2.70, 3 runs] on" in text and "quiet machine: other processes' CPU at most 0.12 cores" in text

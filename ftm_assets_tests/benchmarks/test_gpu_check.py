@@ -121,7 +121,7 @@ def test_bundle_problems_name_an_absent_or_changed_bundle(tmp_path):
 def test_development_run_on_cpu_times_firms_into_a_consistent_result(tmp_path, fp16_bundle):
     out = tmp_path / "dev.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--allow-cpu", "--firms", "2",
-                           "--bundle", str(fp16_bundle.bundle), "--out", str(out)], cwd=ROOT,
+                           "--versus-firms", "1", "--bundle", str(fp16_bundle.bundle), "--out", str(out)], cwd=ROOT,
                           env=_env(tmp_path), capture_output=True, text=True,
                           timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -135,6 +135,10 @@ def test_development_run_on_cpu_times_firms_into_a_consistent_result(tmp_path, f
     assert r["firms_per_s"] == pytest.approx(2 / r["seconds"]["firm_loop"], rel=0.01)
     assert 0 < r["fit_share_of_wall"] < 1
     assert r["gpu_vs_cpu"]["ok"]
+    v = r["versus_naive"]  # issue 29: worker and seed's loop interleaved on the same firm, medians of 3
+    assert (v["firms"], v["repeats"], v["order"]) == (1, 3, ["a", "b", "b", "a", "a", "b"])
+    assert v["speedup_vs_naive_spread"][0] <= v["speedup_vs_naive"] <= v["speedup_vs_naive_spread"][1]
+    assert "Against the seed's loop on the same device (1 firms, 3 interleaved" in proc.stdout
     assert r["memory"]["host_peak_rss_mb"] > 200  # the model alone is bigger
     assert "DEVELOPMENT RUN ON CPU" in proc.stdout
     # ... and it cannot be recorded as a GPU measurement.

@@ -94,7 +94,7 @@ def test_lookup_gives_a_firms_exact_vectors_and_their_file(stored):
 
 @pytest.mark.parametrize("field,value", [("model", "other-model"), ("fingerprint", "def"), ("backend", "torch"),
                                          ("precision", "int8"), ("device", "cuda"), ("batch_size", 32),
-                                         ("runtimes", '{"onnxruntime": "2"}')])
+                                         ("runtimes", '{"onnxruntime": "2"}'), ("batching", "tokens<=2048")])
 def test_another_identity_is_never_reused(stored, caplog, field, value):
     store, firms, keys = stored
     with caplog.at_level(logging.INFO):
@@ -149,3 +149,10 @@ def test_commit_records_without_embeddings_still_load():
     del data["embedding_parts"]  # a record written before stored embeddings
     record = CommitRecord.from_json(json.dumps(data))
     assert record.embedding_parts == [] and record.files == ["a", "b", "f"]
+
+
+def test_an_identity_recorded_before_the_batching_field_reads_as_count_batches():
+    old = json.loads(IDENTITY.to_json())
+    del old["batching"]
+    assert EmbeddingIdentity.from_json(json.dumps(old)) == IDENTITY
+    assert IDENTITY.batching == "count"

@@ -153,3 +153,19 @@ def test_threads_match_torchs_default():
     if any(os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
         pytest.skip("a thread variable is set: both follow it")
     assert onnx_embed.default_threads() == torch.get_num_threads()
+
+
+def test_token_budget_batches_give_each_sentence_its_own_vector(warm_cache):
+    """Issue 29: batches cut at a token budget within the call change only padding, so only the last bits."""
+    from benchmarks.corpora import demo_firms
+
+    sentences = _sentences(demo_firms(1))[:120] + ["word " * 400]  # one longer than max_seq_length
+    path = resolve_model_path(None)
+    by_count = Embedder(path, "cpu", batch_size=32, backend="onnx", onnx_cache_dir=str(warm_cache))
+    by_tokens = Embedder(path, "cpu", batch_size=32, backend="onnx", onnx_cache_dir=str(warm_cache), token_budget=512)
+    assert (by_count.batching, by_tokens.batching) == ("count", "tokens<=512")
+    lengths = by_tokens.token_lengths(sentences)
+    assert lengths[-1] == by_tokens.onnx.max_length and min(lengths) >= 3
+    a, b = by_count.encode(sentences), by_tokens.encode(sentences)
+    assert a.shape == b.shape and (a * b).sum(axis=1).min() > 0.99999
+    assert np.array_equal(b, by_tokens.encode(sentences))  # the same call, the same numbers
