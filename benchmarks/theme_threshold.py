@@ -40,7 +40,7 @@ QUARTERS = ("2023Q1", "2023Q2")
 DEMO_QUARTER = "2024Q1"
 
 
-def fit_rows(table: pa.Table, quarter: str, components: dict) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def fit_rows(table: pa.Table, components: dict, quarter: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Topics, sentences (with component types) and the sentences' vectors of every firm in ``table``."""
     from ftm_assets.worker.embedding_store import EmbeddingStore
     from ftm_assets.worker.inputs import iter_firms
