@@ -1,0 +1,71 @@
+"""A known event on real calls: do the themes see covid where the calls talk about it? (issue 25, item 5)
+
+113 of the 125 Earnings-22 calls mention covid, the pandemic or the coronavirus. Per call, the share of its
+modelled sentences naming one of those terms; per call and theme, the panel's ``share``. The calls are split
+by ``quality.choosing_set`` (parity of the CRC-32 of the call id): on the choosing half the theme whose
+exposure ranks the calls most like their covid share is chosen (nothing else is tuned); ``covid_spearman`` is
+Spearman's rho between covid share and that theme's exposure on the reporting half. The null,
+``covid_spearman_null``: the same choose-then-report procedure with the calls' covid shares shuffled across
+calls (mean of the draws), what the selection alone would give.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from benchmarks.quality import choosing_set
+from benchmarks.validity_fit import FittedQuarter
+from ftm_assets.themes.chain import replay_in_memory
+from ftm_assets.themes.params import ThemeParams
+
+COVID = re.compile(r"\b(covid(?:-19)?|pandemic|coronavirus)\b", re.IGNORECASE)
+
+
+def covid_share(sentences: pd.DataFrame) -> pd.Series:
+    """Per firm: the share of its modelled sentences that name covid, the pandemic or the coronavirus."""
+    hits = sentences["text"].str.contains(COVID)
+    return hits.groupby(sentences["firm_id"]).mean()
+
+
+def _rho(x: np.ndarray, y: np.ndarray) -> float:
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(spearmanr(x, y).statistic)
+
+
+def choose_and_report(covid: pd.Series, exposure: pd.DataFrame, choose: np.ndarray) -> tuple[str, float, float]:
+    """(theme, rho on the choosing half, rho on the reporting half): the theme chosen on ``choose`` rows only."""
+    rhos = {t: _rho(covid[choose].to_numpy(), exposure.loc[choose, t].to_numpy()) for t in exposure.columns}
+    best = max(rhos, key=lambda t: -np.inf if np.isnan(rhos[t]) else rhos[t])
+    report = ~choose
+    return best, rhos[best], _rho(covid[report].to_numpy(), exposure.loc[report, best].to_numpy())
+
+
+def covid_figures(fitted: FittedQuarter, params: ThemeParams, null_draws: int = 50) -> dict:
+    outcome = replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences)], params)[0]
+    covid = covid_share(fitted.sentences)
+    firms = covid.index
+    exposure = (outcome.exposure.pivot_table(index="firm_id", columns="theme_id", values="share", fill_value=0.0)
+                .reindex(firms, fill_value=0.0))
+    choose = np.array([choosing_set(f) for f in firms])
+    theme, rho_choose, rho = choose_and_report(covid, exposure, choose)
+    rng = np.random.default_rng(0)
+    nulls = [choose_and_report(pd.Series(rng.permutation(covid.to_numpy()), index=firms), exposure, choose)[2]
+             for _ in range(null_draws)]
+    themes = outcome.themes.themes.set_index("theme_id")
+    keyword_themes = [t for t, kws in themes["keywords"].items() if any(COVID.search(k) for k in kws)]
+    return {
+        "covid_spearman": round(rho, 4),
+        "covid_spearman_null": round(float(np.nanmean(nulls)), 4),
+        "covid_spearman_null_p95": round(float(np.nanpercentile(nulls, 95)), 4),
+        "covid_spearman_choosing_half": round(rho_choose, 4),
+        "covid_theme_label": str(themes.loc[theme, "label"]),
+        "covid_theme_firms": int(themes.loc[theme, "n_firms"]),
+        "covid_keyword_themes": len(keyword_themes),
+        "covid_calls": int(len(firms)), "covid_calls_mentioning": int((covid > 0).sum()),
+        "covid_calls_reporting": int((~choose).sum()), "covid_themes": int(len(themes)),
+    }
