@@ -22,7 +22,7 @@ from benchmarks.validity_fit import FittedQuarter
 from ftm_assets.themes.chain import replay_in_memory
 from ftm_assets.themes.params import ThemeParams
 
-COVID = re.compile(r"\b(covid(?:-19)?|pandemic|coronavirus)\b", re.IGNORECASE)
+COVID = re.compile(r"\b(?:covid(?:-19)?|pandemic|coronavirus)\b", re.IGNORECASE)
 
 
 def covid_share(sentences: pd.DataFrame) -> pd.Series:
