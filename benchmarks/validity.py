@@ -26,7 +26,7 @@ from ftm_assets.themes.params import ThemeParams
 
 HERE = Path(__file__).resolve().parent
 E22_QUARTER = "2021Q1"
-PANEL_VERSION = "topic-based share (a sentence counts when its topic joined the theme)"
+PANEL_VERSION = "per-sentence share (each non-procedural sentence assigned to its nearest theme anchor, issue 25 item 1)"
 
 
 def targets(out: dict) -> dict[str, bool | None]:
@@ -48,7 +48,7 @@ ROWS = [
     ("industry precision@4: exposure vectors", "industry_p4", "industry_p4_null"),
     ("industry precision@4: TF-IDF of the full call", "industry_p4_tfidf", None),
     ("industry precision@4: mean sentence embedding", "industry_p4_embed", None),
-    ("chains started 2 quarters apart: ARI of topic assignments (median over shared quarters)", "chain_agreement_ari", None),
+    ("chains started 2 quarters apart: ARI of sentence assignments (median over shared quarters)", "chain_agreement_ari", None),
     ("chains: later ids matching one earlier id throughout", "chain_map_stable", None),
 ]
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/ftm-validity-cache"), help="fitted topics, reused")
     parser.add_argument("--skip", default="", help="comma list: covid, demo")
     parser.add_argument("--real-firms", type=int, default=None, help="Earnings-22 calls (default: all 125)")
-    parser.add_argument("--industries", type=int, default=4, help="demo industries")
+    parser.add_argument("--industries", type=int, default=3, help="demo industries")
     parser.add_argument("--per-industry", type=int, default=5, help="demo firms per industry (p@4 needs >= 5)")
     parser.add_argument("--quarters", type=int, default=8, help="consecutive demo quarters")
     parser.add_argument("--first-quarter", default="2023Q1")

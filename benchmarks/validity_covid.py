@@ -46,7 +46,7 @@ def choose_and_report(covid: pd.Series, exposure: pd.DataFrame, choose: np.ndarr
 
 
 def covid_figures(fitted: FittedQuarter, params: ThemeParams, null_draws: int = 50) -> dict:
-    outcome = replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences)], params)[0]
+    outcome = replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences, fitted.vectors)], params)[0]
     covid = covid_share(fitted.sentences)
     firms = covid.index
     exposure = (outcome.exposure.pivot_table(index="firm_id", columns="theme_id", values="share", fill_value=0.0)

@@ -5,7 +5,7 @@ the theme it was drawn from. Over consecutive quarters of the same firms, replay
 
 - ``demo_truth_corr``: Pearson correlation, over (firm, quarter, generated theme), of the firm's exposure
   with its true mix. Discovered theme ids are matched to generated themes by the best overlap: each id goes
-  to the generated theme most of its member sentences were drawn from (many ids may map to one theme). The
+  to the generated theme most of its sentences (the panel's per-sentence assignment) were drawn from (many ids may map to one theme). The
   null: the same figure with the true mixes of the quarter's firms shuffled across firms.
 - ``demo_id_purity``: share of an id's member sentences, over all quarters, drawn from the id's matched
   theme (sentence-weighted over ids); the null shuffles theme ids over the member sentences of each quarter.
@@ -15,7 +15,7 @@ the theme it was drawn from. Over consecutive quarters of the same firms, replay
   quarter, averaged; beside a TF-IDF bag of words of the full call (``industry_p4_tfidf``), the firm's mean
   sentence embedding (``industry_p4_embed``) and shuffled industry labels (``industry_p4_null``).
 - ``chain_agreement_ari``: a chain started ``offset`` quarters later than the first, compared on the quarters
-  both cover: adjusted Rand index of the topics' theme assignments (0 is chance, 1 identical), and
+  both cover: adjusted Rand index of the sentences' theme assignments (0 is chance, 1 identical), and
   ``chain_map_stable``: share of the later chain's ids that match the same earlier id in every quarter.
 """
 
@@ -75,18 +75,14 @@ def true_mix(indices: list[int], quarter: str) -> dict[str, dict[str, float]]:
 
 
 def member_sentences(outcome: QuarterOutcome, fitted: FittedQuarter, truth: dict) -> pd.DataFrame:
-    """(quarter, firm_id, topic_id, sentence_id, theme_id, true_theme) of every sentence in a theme's topic."""
-    members = outcome.themes.members
-    if members.empty:
-        return pd.DataFrame(columns=["quarter", "firm_id", "topic_id", "sentence_id", "theme_id", "true_theme"])
-    joined = members.merge(fitted.topics[["firm_id", "topic_id", "sentence_ids"]], on=["firm_id", "topic_id"])
-    rows = joined.explode("sentence_ids").dropna(subset=["sentence_ids"]).rename(columns={"sentence_ids": "sentence_id"})
+    """(quarter, firm_id, sentence_id, theme_id, true_theme) of every sentence the panel assigned to a theme."""
+    rows = outcome.assignments[["firm_id", "sentence_id", "theme_id"]].copy()
     rows["sentence_id"] = rows["sentence_id"].astype(int)
     order = fitted.sentences.set_index(["firm_id", "sentence_id"])["component_order"]
     orders = order.reindex(pd.MultiIndex.from_arrays([rows["firm_id"], rows["sentence_id"]])).to_numpy()
     rows["true_theme"] = [truth.get((f, int(o))) for f, o in zip(rows["firm_id"], orders)]
     rows["quarter"] = outcome.quarter
-    return rows[["quarter", "firm_id", "topic_id", "sentence_id", "theme_id", "true_theme"]]
+    return rows[["quarter", "firm_id", "sentence_id", "theme_id", "true_theme"]]
 
 
 def match_ids(members: pd.DataFrame) -> dict[str, str]:
@@ -174,23 +170,22 @@ def industry_figures(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter]
     return {k: round(float(np.mean(v)), 4) for k, v in figures.items()}
 
 
-def _topic_labels(outcome: QuarterOutcome) -> pd.Series:
-    members = outcome.themes.members
-    return members.set_index(["firm_id", "topic_id"])["theme_id"] if len(members) else pd.Series(dtype=object)
+def _sentence_labels(outcome: QuarterOutcome) -> pd.Series:
+    a = outcome.assignments
+    return a.set_index(["firm_id", "sentence_id"])["theme_id"] if len(a) else pd.Series(dtype=object)
 
 
 def chain_agreement(first: list[QuarterOutcome], later: list[QuarterOutcome],
                     fitted: dict[str, FittedQuarter]) -> dict[str, float]:
-    """ARI of the two chains' topic assignments per shared quarter (median), and how stable the id map is."""
+    """ARI of the two chains' sentence assignments per shared quarter (median), and how stable the id map is."""
     from sklearn.metrics import adjusted_rand_score
 
     by_quarter = {o.quarter: o for o in first}
     aris, maps = [], {}
     for outcome in later:
-        topics = fitted[outcome.quarter].topics
-        keys = pd.MultiIndex.from_frame(topics.loc[topics["topic_id"] >= 0, ["firm_id", "topic_id"]])
-        a = _topic_labels(by_quarter[outcome.quarter]).reindex(keys).fillna(NO_THEME)
-        b = _topic_labels(outcome).reindex(keys).fillna(NO_THEME)
+        keys = pd.MultiIndex.from_frame(fitted[outcome.quarter].sentences[["firm_id", "sentence_id"]])
+        a = _sentence_labels(by_quarter[outcome.quarter]).reindex(keys).fillna(NO_THEME)
+        b = _sentence_labels(outcome).reindex(keys).fillna(NO_THEME)
         aris.append(adjusted_rand_score(a.to_numpy(), b.to_numpy()))
         pairs = pd.DataFrame({"a": a.to_numpy(), "b": b.to_numpy()})
         for bid, g in pairs[pairs["b"] != NO_THEME].groupby("b"):
@@ -203,7 +198,7 @@ def chain_agreement(first: list[QuarterOutcome], later: list[QuarterOutcome],
 def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeParams, chain_offset: int = 2,
                  null_seeds: int = 10) -> dict:
     """Every demo figure above, with its null, from the fitted quarters (replayed here, in memory)."""
-    outcomes = replay_in_memory([(f.quarter, f.topics, f.sentences) for f in fitted], params)
+    outcomes = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in fitted], params)
     members = pd.concat([member_sentences(o, f, component_themes(indices, f.quarter)) for o, f in zip(outcomes, fitted)],
                         ignore_index=True)
     mapping = match_ids(members)
@@ -211,7 +206,7 @@ def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeP
     mixes = {f.quarter: true_mix(indices, f.quarter) for f in fitted}
     purity, stable = id_purity(members)
     nulls = [id_purity(members, seed) for seed in range(null_seeds)]
-    later = replay_in_memory([(f.quarter, f.topics, f.sentences) for f in fitted[chain_offset:]], params)
+    later = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in fitted[chain_offset:]], params)
     out = {
         "demo_firms": len(indices), "demo_quarters": len(fitted),
         "demo_truth_corr": round(truth_corr(exposure, mapping, mixes), 4),

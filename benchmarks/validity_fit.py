@@ -3,7 +3,8 @@
 Two corpora: the demo generator's firms over consecutive quarters (each firm's true theme mix known), and the
 125 Earnings-22 calls placed in one quarter (``theme_cache.fit_quarter``, the same rows ``make bench-themes``
 fits). Per quarter a pickle under the cache folder holds the firm_topics rows (with centroids), the sentence
-rows (with ``component_type``, so the panel's sections work) and each firm's mean sentence embedding (the
+rows (with ``component_type``, so the panel's sections work), their vectors (the panel assigns each sentence
+from its vector) and each firm's mean sentence embedding (the
 ``industry_p4_embed`` baseline). A pickle is named by the corpus, quarter and firm list, so a run with other
 firms fits only what it lacks.
 """
@@ -31,6 +32,7 @@ class FittedQuarter:
     quarter: str
     topics: pd.DataFrame
     sentences: pd.DataFrame
+    vectors: np.ndarray  # row i: the embedding of ``sentences``' row i (what the worker stores)
     mean_embedding: dict[str, np.ndarray]
     seconds: float  # fitting time when it was fitted (0 never: a cache hit keeps the original figure)
 
@@ -52,7 +54,7 @@ def _processor():
 
 def _fit(processor, firms, quarter: str, component_types: dict) -> FittedQuarter:
     t0 = time.perf_counter()
-    topics, sentences, means = [], [], {}
+    topics, sentences, vectors, means = [], [], [], {}
     for firm in firms:
         try:
             prepared = processor.prepare(firm, quarter)
@@ -61,12 +63,13 @@ def _fit(processor, firms, quarter: str, component_types: dict) -> FittedQuarter
             log.warning("%s %s skipped: %s", quarter, firm.firm_id, exc)
             continue
         means[firm.firm_id] = prepared.embeddings.mean(axis=0)
+        vectors.append(prepared.embeddings[[s["sentence_id"] for s in result.sentence_rows]])
         topics.extend(result.topic_rows)
         for s in result.sentence_rows:
             s["component_type"] = component_types.get((s["firm_id"], s["component_order"]))
         sentences.extend(result.sentence_rows)
-    return FittedQuarter(quarter, pd.DataFrame(topics), pd.DataFrame(sentences), means,
-                         round(time.perf_counter() - t0, 1))
+    return FittedQuarter(quarter, pd.DataFrame(topics), pd.DataFrame(sentences),
+                         np.concatenate(vectors).astype(np.float32), means, round(time.perf_counter() - t0, 1))
 
 
 def _cached(path: Path, make) -> FittedQuarter:
