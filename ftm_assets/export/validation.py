@@ -20,11 +20,9 @@ import numpy as np
 import pandas as pd
 
 from ftm_assets.quarters import Quarter, expand_quarters
-from ftm_assets.readers.themes import read_theme_exposure, read_themes
-from ftm_assets.readers.topics import read_sentences, read_topic_sentences
-from ftm_assets.schema import THEME_MEMBERS_SCHEMA
+from ftm_assets.readers.themes import read_sentence_themes, read_theme_exposure, read_themes
+from ftm_assets.readers.topics import read_sentences
 from ftm_assets.storage import Storage, open_storage
-from ftm_assets.themes.outcome import load_outcome, read_table
 
 MEMBERS = 20
 NOT_TAKEN = 5
@@ -46,22 +44,6 @@ class ValidationKit:
     key: pd.DataFrame
     top_firms: pd.DataFrame
     series: pd.DataFrame
-
-
-def sentence_themes(store: Storage, quarters: list[str]) -> pd.DataFrame:
-    """(quarter, firm_id, sentence_id, theme_id, similarity): which theme took each sentence.
-
-    Derived from the stored topic membership (a sentence belongs to the theme its topic joined, with the
-    topic's similarity) -- the per-sentence assignment of ``read_sentence_themes`` has the same contract."""
-    frames = []
-    for quarter in quarters:
-        members = read_table(store, quarter, "members.parquet", THEME_MEMBERS_SCHEMA, load_outcome(store, quarter))
-        topics = read_topic_sentences(store, quarter)[["firm_id", "topic_id", "sentence_id"]]
-        joined = members.merge(topics, on=["firm_id", "topic_id"])
-        joined["quarter"] = quarter
-        frames.append(joined[["quarter", "firm_id", "sentence_id", "theme_id", "similarity"]])
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["quarter", "firm_id", "sentence_id", "theme_id", "similarity"])
 
 
 def _latest_themes(themes: pd.DataFrame) -> pd.DataFrame:
@@ -100,7 +82,7 @@ def build_kit(root: str | Storage, quarters: str | list[str], *, members: int = 
     qs = expand_quarters(quarters)
     themes = _latest_themes(read_themes(store, qs))
     panel = read_theme_exposure(store, qs)
-    assigned = sentence_themes(store, qs)
+    assigned = read_sentence_themes(store, qs)  # the panel's per-sentence assignment
     sentences = read_sentences(store, qs)[["quarter", "firm_id", "sentence_id", "text"]]
     names = panel.drop_duplicates("firm_id").set_index("firm_id")["firm_name"]
     top = _top_firms(panel, top_firms)
