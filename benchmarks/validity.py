@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.validity_fit import demo_quarters, fit_demo, fit_earnings22
+from benchmarks.validity_fit import demo_quarters, fit_demo, fit_earnings22, from_threshold_cache
 from ftm_assets.themes.params import ThemeParams
 
 HERE = Path(__file__).resolve().parent
@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-industry", type=int, default=5, help="demo firms per industry (p@4 needs >= 5)")
     parser.add_argument("--quarters", type=int, default=8, help="consecutive demo quarters")
     parser.add_argument("--first-quarter", default="2023Q1")
+    parser.add_argument("--e22-from", type=Path, default=None,
+                        help="take the calls' fit from benchmarks.theme_threshold's cache file (real-<n>.pkl)")
     parser.add_argument("--no-write", action="store_true", help="leave latest.json and RESULTS.md alone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks.validity_covid import covid_figures
 
         t0 = time.perf_counter()
-        fitted_e22 = fit_earnings22(E22_QUARTER, args.cache, args.real_firms)
+        fitted_e22 = (from_threshold_cache(args.e22_from) if args.e22_from
+                      else fit_earnings22(E22_QUARTER, args.cache, args.real_firms))
         figures.update(covid_figures(fitted_e22, params))
         figures["validity_covid_seconds"] = round(time.perf_counter() - t0, 1)
         figures["validity_covid_fit_seconds"] = fitted_e22.seconds

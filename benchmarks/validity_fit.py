@@ -127,3 +127,10 @@ def fit_earnings22(quarter: str, cache: Path, limit: int | None = None) -> Fitte
         return _fit(_processor(), iter_firms(table, ids), quarter, types)
 
     return _cached(cache / f"e22-{quarter}-{len(calls)}.pkl", make)
+
+
+def from_threshold_cache(path: Path) -> FittedQuarter:
+    """The as-is quarter of ``benchmarks.theme_threshold``'s cache (``real-<n>.pkl``): the same worker fit of the
+    same calls, so a machine that ran that sweep need not fit them again (no mean embeddings: covid needs none)."""
+    quarter, topics, sentences, vectors = pickle.loads(path.read_bytes())[0]
+    return FittedQuarter(quarter, topics, sentences, vectors, {}, 0.0)
