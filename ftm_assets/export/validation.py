@@ -66,11 +66,12 @@ def _series(assigned: pd.DataFrame, sentences: pd.DataFrame, quarters: list[str]
 
 
 def _top_firms(panel: pd.DataFrame, n: int) -> pd.DataFrame:
-    """The ``n`` firms with the highest mean share on each theme over the quarters asked."""
-    mean = (panel.groupby(["theme_id", "firm_id"])
-            .agg(firm_name=("firm_name", "first"), mean_share=("share", "mean"), quarters=("quarter", "nunique"))
+    """The ``n`` firms with the highest mean share on each theme over the quarters that have both (``panel``
+    dense: a quarter where the firm said nothing on the theme counts as 0); ``quarters``: those with a sentence."""
+    mean = (panel.assign(on=panel["share"] > 0).groupby(["theme_id", "firm_id"])
+            .agg(firm_name=("firm_name", "first"), mean_share=("share", "mean"), quarters=("on", "sum"))
             .reset_index().sort_values(["theme_id", "mean_share", "firm_id"], ascending=[True, False, True]))
-    top = mean.groupby("theme_id").head(n).copy()
+    top = mean[mean["mean_share"] > 0].groupby("theme_id").head(n).copy()
     top["rank"] = top.groupby("theme_id").cumcount() + 1
     return top[["theme_id", "rank", "firm_id", "firm_name", "mean_share", "quarters"]].reset_index(drop=True)
 
@@ -81,7 +82,7 @@ def build_kit(root: str | Storage, quarters: str | list[str], *, members: int = 
     store = open_storage(root)
     qs = expand_quarters(quarters)
     themes = _latest_themes(read_themes(store, qs))
-    panel = read_theme_exposure(store, qs)
+    panel = read_theme_exposure(store, qs, dense=True)
     assigned = read_sentence_themes(store, qs)  # the panel's per-sentence assignment
     sentences = read_sentences(store, qs)[["quarter", "firm_id", "sentence_id", "text"]]
     names = panel.drop_duplicates("firm_id").set_index("firm_id")["firm_name"]
