@@ -50,3 +50,22 @@ def test_covid_theme_is_chosen_on_one_half_and_reported_on_the_other():
     choose = np.arange(40) % 2 == 0
     theme, _, rho = choose_and_report(covid, exposure, choose)
     assert theme == "covid" and rho > 0.9
+
+
+def test_chains_that_agree_up_to_renaming_score_one_and_a_shuffled_chain_does_not():
+    from types import SimpleNamespace
+
+    from benchmarks.validity_demo import chain_agreement
+
+    sentences = pd.DataFrame({"firm_id": ["a"] * 6 + ["b"] * 6, "sentence_id": list(range(6)) * 2})
+    themes = ["T1", "T1", "T2", "T2", None, "T3"] * 2
+
+    def outcome(ids, rename):
+        rows = sentences.assign(theme_id=[rename.get(t, t) for t in ids]).dropna(subset=["theme_id"])
+        return SimpleNamespace(quarter="q", assignments=rows)
+
+    fitted = {"q": SimpleNamespace(sentences=sentences)}
+    same = chain_agreement([outcome(themes, {})], [outcome(themes, {"T1": "X", "T2": "Y", "T3": "Z"})], fitted)
+    assert same["chain_agreement_ari"] == 1.0 and same["chain_map_stable"] == 1.0
+    other = chain_agreement([outcome(themes, {})], [outcome(themes[3:] + themes[:3], {})], fitted)
+    assert other["chain_agreement_ari"] < 0.5
