@@ -43,6 +43,8 @@ def targets(out: dict) -> dict[str, bool | None]:
 ROWS = [
     ("covid: Spearman, covid-term share vs the chosen theme's exposure (reporting half)", "covid_spearman", "covid_spearman_null"),
     ("demo: correlation of exposure with the true theme mix", "demo_truth_corr", "demo_truth_corr_null"),
+    ("demo: the same against the realized mix (sentences drawn per theme)", "demo_realized_corr", None),
+    ("demo: realized mix vs true mix (the ceiling of any measure)", "demo_truth_ceiling", None),
     ("demo: theme-id purity over all quarters", "demo_id_purity", "demo_id_purity_null"),
     ("demo: (id, quarter) pairs on the id's own generated theme", "demo_id_stable_share", None),
     ("industry precision@4: exposure vectors", "industry_p4", "industry_p4_null"),

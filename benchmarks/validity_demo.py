@@ -7,6 +7,9 @@ the theme it was drawn from. Over consecutive quarters of the same firms, replay
   with its true mix. Discovered theme ids are matched to generated themes by the best overlap: each id goes
   to the generated theme most of its sentences (the panel's per-sentence assignment) were drawn from (many ids may map to one theme). The
   null: the same figure with the true mixes of the quarter's firms shuffled across firms.
+  Beside it: ``demo_realized_corr``, the same against the share of the firm's sentences actually drawn from
+  each theme (``theme_mix`` plus the generator's sampling noise), and ``demo_truth_ceiling``, the correlation
+  of that realized share with ``theme_mix``: what a perfect reader of the calls would reach.
 - ``demo_id_purity``: share of an id's member sentences, over all quarters, drawn from the id's matched
   theme (sentence-weighted over ids); the null shuffles theme ids over the member sentences of each quarter.
   ``demo_id_stable_share``: (id, quarter) pairs whose own majority theme is the id's overall one.
@@ -72,6 +75,25 @@ def true_mix(indices: list[int], quarter: str) -> dict[str, dict[str, float]]:
     from ftm_assets.transcripts.demo import _demo_firm, theme_mix
 
     return {_demo_firm(i).firm_id: theme_mix(_demo_firm(i), quarter) for i in indices}
+
+
+def realized_mix(fitted: FittedQuarter, truth: dict) -> dict[str, dict[str, float]]:
+    """Per firm: the share of its non-procedural modelled sentences drawn from each generated theme -- what the
+    call actually says, ``theme_mix`` plus the generator's sampling noise (the ceiling of any measure)."""
+    s = fitted.sentences
+    if "procedural" in s:
+        s = s[~s["procedural"].fillna(False).astype(bool)]
+    themes = pd.Series([truth.get((f, int(o))) for f, o in zip(s["firm_id"], s["component_order"])], index=s.index)
+    shares = themes.groupby(s["firm_id"]).value_counts(normalize=True)
+    return {firm: shares[firm].to_dict() for firm in shares.index.get_level_values(0).unique()}
+
+
+def mix_corr(a: dict, b: dict) -> float:
+    """Pearson r of two {quarter: {firm: {theme: share}}} over the themes either names (missing: 0)."""
+    themes = sorted({t for q in a.values() for mix in q.values() for t in mix})
+    pairs = [(a[q][f].get(t, 0.0), b[q].get(f, {}).get(t, 0.0)) for q in a for f in a[q] for t in themes]
+    x, y = zip(*pairs)
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 def member_sentences(outcome: QuarterOutcome, fitted: FittedQuarter, truth: dict) -> pd.DataFrame:
@@ -199,8 +221,10 @@ def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeP
                  null_seeds: int = 10) -> dict:
     """Every demo figure above, with its null, from the fitted quarters (replayed here, in memory)."""
     outcomes = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in fitted], params)
-    members = pd.concat([member_sentences(o, f, component_themes(indices, f.quarter)) for o, f in zip(outcomes, fitted)],
+    truths = {f.quarter: component_themes(indices, f.quarter) for f in fitted}
+    members = pd.concat([member_sentences(o, f, truths[f.quarter]) for o, f in zip(outcomes, fitted)],
                         ignore_index=True)
+    realized = {f.quarter: realized_mix(f, truths[f.quarter]) for f in fitted}
     mapping = match_ids(members)
     exposure = pd.concat([o.exposure for o in outcomes], ignore_index=True)
     mixes = {f.quarter: true_mix(indices, f.quarter) for f in fitted}
@@ -211,6 +235,8 @@ def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeP
         "demo_firms": len(indices), "demo_quarters": len(fitted),
         "demo_truth_corr": round(truth_corr(exposure, mapping, mixes), 4),
         "demo_truth_corr_null": round(float(np.mean([truth_corr(exposure, mapping, mixes, s) for s in range(null_seeds)])), 4),
+        "demo_realized_corr": round(truth_corr(exposure, mapping, realized), 4),
+        "demo_truth_ceiling": round(mix_corr(mixes, realized), 4),
         "demo_id_purity": round(purity, 4), "demo_id_purity_null": round(float(np.mean([n[0] for n in nulls])), 4),
         "demo_id_stable_share": round(stable, 4),
         "demo_ids": int(members["theme_id"].nunique()),
