@@ -55,7 +55,7 @@ def _latest_themes(themes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _series(assigned: pd.DataFrame, sentences: pd.DataFrame, quarters: list[str]) -> pd.DataFrame:
-    """Per (theme, quarter): sentences the theme took / all modelled sentences of the quarter, and its firms."""
+    """Per (theme, quarter): sentences the theme took / the quarter's non-procedural sentences, and its firms."""
     totals = sentences.groupby("quarter").size()
     per = assigned.groupby(["theme_id", "quarter"]).agg(n_sentences=("sentence_id", "size"),
                                                        n_firms=("firm_id", "nunique")).reset_index()
@@ -76,6 +76,13 @@ def _top_firms(panel: pd.DataFrame, n: int) -> pd.DataFrame:
     return top[["theme_id", "rank", "firm_id", "firm_name", "mean_share", "quarters"]].reset_index(drop=True)
 
 
+def _substantive(sentences: pd.DataFrame) -> pd.DataFrame:
+    """The sentences the panel can assign (not procedural): the denominator of a share and the pool of
+    not-taken sentences, so a contrast is never an operator line no theme could take."""
+    keep = ~sentences["procedural"].astype("boolean").fillna(False).to_numpy(dtype=bool)  # null: older files
+    return sentences.loc[keep, ["quarter", "firm_id", "sentence_id", "text"]]
+
+
 def build_kit(root: str | Storage, quarters: str | list[str], *, members: int = MEMBERS, not_taken: int = NOT_TAKEN,
               top_firms: int = TOP_FIRMS, seed: int = SEED) -> ValidationKit:
     """The kit for every theme of ``quarters`` (raises ThemesNotMaterialized if a quarter has none)."""
@@ -84,7 +91,7 @@ def build_kit(root: str | Storage, quarters: str | list[str], *, members: int = 
     themes = _latest_themes(read_themes(store, qs))
     panel = read_theme_exposure(store, qs, dense=True)
     assigned = read_sentence_themes(store, qs)  # the panel's per-sentence assignment
-    sentences = read_sentences(store, qs)[["quarter", "firm_id", "sentence_id", "text"]]
+    sentences = _substantive(read_sentences(store, qs))
     names = panel.drop_duplicates("firm_id").set_index("firm_id")["firm_name"]
     top = _top_firms(panel, top_firms)
     rng = np.random.default_rng(seed)
