@@ -120,13 +120,29 @@ def fit_earnings22(quarter: str, cache: Path, limit: int | None = None) -> Fitte
     calls = read_calls(limit)
 
     def make():
+        done = _largest_prefix(cache, quarter, len(calls))  # a run on fewer calls: fit only the rest
         rows = quarter_rows(calls, quarter, "as_is")
         table = conform(pa.Table.from_pylist(rows), RAW_TRANSCRIPTS_SCHEMA, keep_extra=True)
         ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))
+        have = set(done.mean_embedding) | set(done.topics["firm_id"]) if done else set()
         types = {(r["firm_id"], r["component_order"]): r["component_type"] for r in rows}
-        return _fit(_processor(), iter_firms(table, ids), quarter, types)
+        fitted = _fit(_processor(), iter_firms(table, [i for i in ids if i not in have]), quarter, types)
+        return _joined(done, fitted) if done else fitted
 
     return _cached(cache / f"e22-{quarter}-{len(calls)}.pkl", make)
+
+
+def _largest_prefix(cache: Path, quarter: str, n: int) -> FittedQuarter | None:
+    """The cached fit of the most calls fewer than ``n`` (the first calls of the file: ids are positional)."""
+    sizes = [int(p.stem.rsplit("-", 1)[1]) for p in cache.glob(f"e22-{quarter}-*.pkl")]
+    best = max((k for k in sizes if k < n), default=None)
+    return pickle.loads((cache / f"e22-{quarter}-{best}.pkl").read_bytes()) if best else None
+
+
+def _joined(a: FittedQuarter, b: FittedQuarter) -> FittedQuarter:
+    return FittedQuarter(a.quarter, pd.concat([a.topics, b.topics], ignore_index=True),
+                         pd.concat([a.sentences, b.sentences], ignore_index=True), np.concatenate([a.vectors, b.vectors]),
+                         {**a.mean_embedding, **b.mean_embedding}, round(a.seconds + b.seconds, 1))
 
 
 def from_threshold_cache(path: Path) -> FittedQuarter:
