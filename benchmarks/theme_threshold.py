@@ -10,7 +10,8 @@ themes do not depend on it; only the sentences' assignment does). Per threshold:
 - ``retest``: Spearman of the same grid between the as-is and the 15%-dropped quarter (same firms, same theme
   ids): how reliably the measure gives back a firm's exposure when a few of its components are lost. Shown
   beside the same figure on a null, the sentences' vectors shuffled across the quarter's firms;
-- coverage: the median firm's summed share, the share of sentences assigned.
+- coverage: the median firm's summed share, the share of sentences assigned; the median cosine of a firm's
+  exposure vector between the two quarters (issue 15's id-stability figure, ``themes.quality``).
 The default is the threshold with the best ``retest`` on the choosing set (calls whose id has an even CRC-32,
 ``benchmarks.quality.choosing_set``); the reporting set's figure is the one quoted.
 Run: ``python -m benchmarks.theme_threshold [--limit N] [--cache /tmp/ftm-theme-sweep]``.
@@ -27,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from scipy.stats import spearmanr
 
 from benchmarks.quality import choosing_set
+from ftm_assets.themes import quality
 from ftm_assets.themes.chain import replay_in_memory
 from ftm_assets.themes.params import ThemeParams
 
@@ -40,35 +41,19 @@ QUARTERS = ("2023Q1", "2023Q2")
 DEMO_QUARTER = "2024Q1"
 
 
-def fit_rows(table: pa.Table, quarter: str, components: dict) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Topics, sentences (with component types) and the sentences' vectors of every firm in ``table``."""
-    from ftm_assets.worker.embedding_store import EmbeddingStore
-    from ftm_assets.worker.inputs import iter_firms
+def fitted(rows: list[dict], quarter: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Topics, sentences and sentence vectors of raw component ``rows``, fitted by the worker's processor."""
+    from benchmarks.theme_cache import fit_rows
     from ftm_assets.worker.processor import FirmProcessor
     from ftm_assets.worker_config import WorkerConfig
 
-    log = logging.getLogger("theme_threshold")
-    processor = FirmProcessor(WorkerConfig(quarter=quarter, batch="000", storage_root="unused", run_id="sweep"), log)
-    processor.embedding_store = EmbeddingStore(None, [], log)  # empty: every firm's vectors come back as new
-    ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))
-    topics, sentences, vectors = [], [], []
-    for firm, result in processor.results(iter_firms(table, ids), quarter):
-        if isinstance(result, Exception):
-            continue
-        topics += result.topic_rows
-        for s in result.sentence_rows:
-            s["component_type"] = components.get((s["firm_id"], s["call_id"], s["component_order"]))
-        sentences += result.sentence_rows
-        vectors.append(result.embedding_use.new.vectors)
-    processor.close()
-    return pd.DataFrame(topics), pd.DataFrame(sentences), np.concatenate(vectors).astype(np.float32)
-
-
-def table_of(rows: list[dict]) -> tuple[pa.Table, dict]:
-    from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform
-
-    table = conform(pa.Table.from_pylist(rows), RAW_TRANSCRIPTS_SCHEMA, keep_extra=True)
-    return table, {(r["firm_id"], r["call_id"], r["component_order"]): r["component_type"] for r in rows}
+    processor = FirmProcessor(WorkerConfig(quarter=quarter, batch="000", storage_root="unused", run_id="sweep"),
+                              logging.getLogger("theme_threshold"))
+    try:
+        data = fit_rows(processor, rows, quarter)
+    finally:
+        processor.close()
+    return pd.DataFrame(data["topics"]), pd.DataFrame(data["sentences"]), data["vectors"].astype(np.float32)
 
 
 def real_quarters(cache: Path, limit: int | None) -> list[tuple]:
@@ -81,7 +66,7 @@ def real_quarters(cache: Path, limit: int | None) -> list[tuple]:
     calls = read_calls(limit)
     out = []
     for quarter, variant in zip(QUARTERS, ("as_is", "dropped")):
-        out.append((quarter, *fit_rows(*table_of(quarter_rows(calls, quarter, variant)), quarter)))
+        out.append((quarter, *fitted(quarter_rows(calls, quarter, variant), quarter)))
     cache.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(out))
     return out
@@ -94,7 +79,7 @@ def demo_quarter(cache: Path, n_firms: int) -> tuple:
     from ftm_assets.transcripts.demo import demo_transcripts
 
     table = demo_transcripts(DEMO_QUARTER, n_firms=n_firms)
-    out = (DEMO_QUARTER, *fit_rows(*table_of(table.to_pylist()), DEMO_QUARTER))
+    out = (DEMO_QUARTER, *fitted(table.to_pylist(), DEMO_QUARTER))
     cache.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(out))
     return out
@@ -139,6 +124,7 @@ def sweep(quarters: list[tuple]) -> dict:
             "retest_choosing": round(retest(g1, g2, choose), 4),
             "retest_reporting": round(retest(g1, g2, report), 4),
             "retest_null_reporting": round(retest(h1, h2, report), 4),
+            "cosine_dropped_median": round(float(quality.exposure_cosines(o1.exposure, o2.exposure).median()), 4),
             "generic": int(o1.themes.themes["generic"].sum()),
         }
     pairs = {f"{a}-{b}": round(float(spearmanr(grids[a].to_numpy().ravel(), grids[b].to_numpy().ravel()).statistic), 4)
@@ -164,12 +150,12 @@ def markdown(result: dict) -> str:
              f"choosing set {real['choosing']} calls, reporting set {real['reporting']} (CRC-32 parity). `retest`: "
              "Spearman of the firm x theme `share` grid between the two quarters; in brackets the null (sentence "
              "vectors shuffled across the quarter's firms).\n",
-             "| threshold | themes | sentences assigned | median summed share | retest (choosing) | retest (reporting) (null) | generic themes |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             "| threshold | themes | sentences assigned | median summed share | exposure cosine as is vs dropped (median) | retest (choosing) | retest (reporting) (null) | generic themes |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for tau, r in real["by_threshold"].items():
         mark = "**" if float(tau) == real["chosen"] else ""
         lines.append(f"| {mark}{tau}{mark} | {r['themes']} | {r['assigned_share']:.1%} | {r['coverage_median']:.3f} | "
-                     f"{r['retest_choosing']:.3f} | {r['retest_reporting']:.3f} ({r['retest_null_reporting']:.3f}) | "
+                     f"{r['cosine_dropped_median']:.3f} | {r['retest_choosing']:.3f} | {r['retest_reporting']:.3f} ({r['retest_null_reporting']:.3f}) | "
                      f"{r['generic']} |")
     lines += ["", "Spearman of firms' exposures (first quarter's dense grid) between thresholds: "
               + ", ".join(f"{k}: {v:.3f}" for k, v in real["spearman_between"].items()) + ".", "",
