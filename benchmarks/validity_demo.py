@@ -230,6 +230,8 @@ def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeP
     mixes = {f.quarter: true_mix(indices, f.quarter) for f in fitted}
     purity, stable = id_purity(members)
     nulls = [id_purity(members, seed) for seed in range(null_seeds)]
+    if len(fitted) <= chain_offset:
+        raise ValueError(f"{len(fitted)} demo quarters: the chain comparison needs more than {chain_offset}.")
     later = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in fitted[chain_offset:]], params)
     out = {
         "demo_firms": len(indices), "demo_quarters": len(fitted),

@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 
 from ftm_assets.quarters import Quarter
-from ftm_assets.worker.inputs import iter_firms
 
 log = logging.getLogger("validity")
 
@@ -52,24 +51,20 @@ def _processor():
     return FirmProcessor(bench_config(), logging.getLogger("validity.worker"))
 
 
-def _fit(processor, firms, quarter: str, component_types: dict) -> FittedQuarter:
+def _fit(processor, rows: list[dict], quarter: str) -> FittedQuarter:
+    """Every firm of ``rows`` (raw component rows) fitted by ``theme_cache.fit_rows``, the one home for fitting
+    calls with the worker's code and keeping their vectors; firms the worker refuses are left out."""
+    from benchmarks.theme_cache import fit_rows
+
     t0 = time.perf_counter()
-    topics, sentences, vectors, means = [], [], [], {}
-    for firm in firms:
-        try:
-            prepared = processor.prepare(firm, quarter)
-            result = processor.finish(firm, quarter, prepared)
-        except Exception as exc:  # too little text: the worker records a failure, the benchmark skips the firm
-            log.warning("%s %s skipped: %s", quarter, firm.firm_id, exc)
-            continue
-        means[firm.firm_id] = prepared.embeddings.mean(axis=0)
-        vectors.append(prepared.embeddings[[s["sentence_id"] for s in result.sentence_rows]])
-        topics.extend(result.topic_rows)
-        for s in result.sentence_rows:
-            s["component_type"] = component_types.get((s["firm_id"], s["component_order"]))
-        sentences.extend(result.sentence_rows)
-    return FittedQuarter(quarter, pd.DataFrame(topics), pd.DataFrame(sentences),
-                         np.concatenate(vectors).astype(np.float32), means, round(time.perf_counter() - t0, 1))
+    data = fit_rows(processor, rows, quarter)
+    for firm_id, error in data["failed"]:
+        log.warning("%s %s skipped: %s", quarter, firm_id, error)
+    sentences = pd.DataFrame(data["sentences"])
+    vectors = np.asarray(data["vectors"], dtype=np.float32)
+    means = {f: vectors[i].mean(axis=0) for f, i in sentences.groupby("firm_id").indices.items()} if len(sentences) else {}
+    return FittedQuarter(quarter, pd.DataFrame(data["topics"]), sentences, vectors, means,
+                         round(time.perf_counter() - t0, 1))
 
 
 def _cached(path: Path, make) -> FittedQuarter:
@@ -97,12 +92,10 @@ def fit_demo(indices: list[int], quarters: list[str], cache: Path) -> list[Fitte
         def make(quarter=quarter):
             nonlocal processor
             processor = processor or _processor()
-            table = demo_transcripts(quarter, n_firms=max(indices) + 1)
-            ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))
-            wanted = [ids[i] for i in indices]
-            rows = table.select(["firm_id", "component_order", "component_type"]).to_pylist()
-            types = {(r["firm_id"], r["component_order"]): r["component_type"] for r in rows}
-            return _fit(processor, iter_firms(table, wanted), quarter, types)
+            rows = demo_transcripts(quarter, n_firms=max(indices) + 1).to_pylist()
+            ids = list(dict.fromkeys(r["firm_id"] for r in rows))
+            wanted = {ids[i] for i in indices}
+            return _fit(processor, [r for r in rows if r["firm_id"] in wanted], quarter)
 
         out.append(_cached(path, make))
         log.info("demo %s: %d firms (%.0f s when fitted)", quarter, len(out[-1].mean_embedding), out[-1].seconds)
@@ -111,9 +104,6 @@ def fit_demo(indices: list[int], quarters: list[str], cache: Path) -> list[Fitte
 
 def fit_earnings22(quarter: str, cache: Path, limit: int | None = None) -> FittedQuarter:
     """The Earnings-22 calls as one quarter (``theme_quarters.quarter_rows``, as is), cached."""
-    import pyarrow as pa
-
-    from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform
     from ftm_assets_tests.support.earnings22_calls import read_calls
     from ftm_assets_tests.support.theme_quarters import quarter_rows
 
@@ -121,12 +111,9 @@ def fit_earnings22(quarter: str, cache: Path, limit: int | None = None) -> Fitte
 
     def make():
         done = _largest_prefix(cache, quarter, len(calls))  # a run on fewer calls: fit only the rest
-        rows = quarter_rows(calls, quarter, "as_is")
-        table = conform(pa.Table.from_pylist(rows), RAW_TRANSCRIPTS_SCHEMA, keep_extra=True)
-        ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))
-        have = set(done.mean_embedding) | set(done.topics["firm_id"]) if done else set()
-        types = {(r["firm_id"], r["component_order"]): r["component_type"] for r in rows}
-        fitted = _fit(_processor(), iter_firms(table, [i for i in ids if i not in have]), quarter, types)
+        have = set(done.mean_embedding) if done else set()
+        rows = [r for r in quarter_rows(calls, quarter, "as_is") if r["firm_id"] not in have]
+        fitted = _fit(_processor(), rows, quarter)
         return _joined(done, fitted) if done else fitted
 
     return _cached(cache / f"e22-{quarter}-{len(calls)}.pkl", make)
