@@ -356,6 +356,27 @@ def theme_scale(s: Sources) -> str:
     return f"{'; '.join(parts)} ({s.themes.get('machine', '?')}, {s.themes.get('date', '?')[:10]})"
 
 
+def theme_threshold(s: Sources) -> str:
+    """The per-sentence exposure's threshold sweep (``python -m benchmarks.theme_threshold``), in a sentence."""
+    heading, m = latest_match(s.results_md, r"Earnings-22, (?P<n>\d+) calls in two quarters", "threshold sweep "
+                              "(python -m benchmarks.theme_threshold)")
+    body = dict(results_sections(s.results_md))[heading]
+    rows = {r[0].strip("*"): r for r in markdown_tables(body)[0][1:]}
+    chosen = re.search(r"Chosen: (?P<t>[\d.]+)", body).group("t")
+    pairs = [float(v) for v in re.findall(r"\d\.\d+-\d\.\d+: (\d\.\d+)", body)]
+    retest = [float(r[5]) for r in rows.values()]
+    first, last = list(rows)[0], list(rows)[-1]
+    real, null = rows[chosen][6].split(" (")
+    return (
+        f"on {m.group('n')} Earnings-22 calls the as-is vs 15%-dropped rank correlation of the firm x theme grid "
+        f"is {min(retest):.2f}-{max(retest):.2f} at every threshold on the choosing half, firms' exposures correlate "
+        f"{min(pairs):.2f}-{max(pairs):.2f} across thresholds, and the median firm's summed share falls from "
+        f"{rows[first][3]} ({first}) to {rows[last][3]} ({last}); {chosen} had the best retest on the choosing half "
+        f"of the calls (CRC-32 parity of the call id), and on the reporting half it is {real} (null, shuffled "
+        f"vectors: {null.rstrip(')')}) (RESULTS.md, {heading[heading.find('(') + 1:heading.find('(') + 17]})"
+    )
+
+
 def planning(s: Sources) -> str:
     real = next((c for c in need(s.latest, "comparisons") if "real" in c["corpus"]), None)
     if real is None:
@@ -386,6 +407,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
     "rounding": rounding,
     "theme-quality": theme_quality,
     "theme-scale": theme_scale,
+    "theme-threshold": theme_threshold,
     "planning": planning,
 }
 

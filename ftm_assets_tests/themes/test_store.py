@@ -125,7 +125,7 @@ def test_each_sentence_goes_to_its_topics_theme_and_the_panel_counts_them(tmp_pa
     members = outcome.themes.members.merge(topics[["firm_id", "topic_id", "sentence_id"]], on=["firm_id", "topic_id"])
     joined = assigned.merge(members, on=["firm_id", "sentence_id"], how="left", suffixes=("", "_topic"))
     assert len(assigned) == len(members)  # every planted sentence is taken, no outlier sentence is
-    assert (joined["theme_id"] == joined["theme_id_topic"]).all() and (assigned["similarity"] >= 0.5).all()
+    assert (joined["theme_id"] == joined["theme_id_topic"]).all() and (assigned["similarity"] >= ThemeParams().sentence_similarity).all()
     panel = read_theme_exposure(store, Q1)
     counts = assigned.groupby(["firm_id", "theme_id"]).size()
     assert panel.set_index(["firm_id", "theme_id"])["n_sentences"].equals(counts.astype("int32").rename("n_sentences"))
@@ -180,4 +180,4 @@ def test_a_new_sentence_threshold_makes_the_stored_themes_stale(tmp_path):
     commit_quarter(store, Q1, planted_quarter())
     materialize(store, Q1)
     assert chain_problem(store, Q1, [], ThemeParams()) is None
-    assert "stale" in chain_problem(store, Q1, [], ThemeParams(sentence_similarity=0.6))
+    assert "stale" in chain_problem(store, Q1, [], ThemeParams(sentence_similarity=0.5))
