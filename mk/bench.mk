@@ -37,3 +37,14 @@ BASELINE ?= 7e3473b
 bench-demo: install
 	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
 	$(PY) -m benchmarks.demo_batches --baseline $(BASELINE) $(BENCH_ARGS)
+
+# External validity (issue 25): covid on the Earnings-22 calls, the demo generator's truth over 8 quarters,
+# industry peers against TF-IDF, chains started in different quarters. The worker's fits are cached under
+# VALIDITY_CACHE (a first run fits ~20 demo firms x 8 quarters and the 125 calls); merges into latest.json and
+# appends to RESULTS.md. VALIDITY_ARGS passes options through, e.g. VALIDITY_ARGS="--skip covid".
+VALIDITY_CACHE ?= /tmp/ftm-validity-cache
+VALIDITY_ARGS ?=
+.PHONY: bench-validity
+bench-validity: install
+	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
+	$(PY) -m benchmarks.validity --cache $(VALIDITY_CACHE) $(VALIDITY_ARGS)

@@ -1,4 +1,6 @@
-"""``python -m ftm_assets.export panel --quarters 2023Q1:2024Q4 --out panel.parquet|.csv|.dta [--root data]``."""
+"""``python -m ftm_assets.export panel --quarters 2023Q1:2024Q4 --out panel.parquet|.csv|.dta [--root data]``;
+``… validation --quarters 2024Q4 [--out validation]`` (a hand-coding kit per theme) and
+``… validation-score CODER_A.csv CODER_B.csv [--key coding_key.csv]`` (precision and Cohen's kappa)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,18 @@ def main(argv: list[str] | None = None) -> int:
     panel.add_argument("--out", required=True, type=Path, help="a .parquet, .csv or .dta file")
     panel.add_argument("--root", help="storage root (default: the loaded settings' FTM_STORAGE_ROOT, else ./data)")
     panel.add_argument("--skip-missing", action="store_true", help="skip quarters without themes instead of failing")
+    kit = sub.add_parser("validation", help="a hand-coding kit per theme: sampled sentences, top firms, series")
+    kit.add_argument("--quarters", required=True, help="2024Q4, 2023Q1:2024Q4 or 2023Q1,2023Q3")
+    kit.add_argument("--out", type=Path, default=Path("validation"), help="folder for the CSV files and index.html")
+    kit.add_argument("--root", help="storage root (default: the loaded settings' FTM_STORAGE_ROOT, else ./data)")
+    kit.add_argument("--seed", type=int, default=0, help="seed of the sentence draws")
+    score = sub.add_parser("validation-score", help="two coders' coded coding.csv: precision and Cohen's kappa")
+    score.add_argument("coder_a", type=Path)
+    score.add_argument("coder_b", type=Path)
+    score.add_argument("--key", type=Path, help="the kit's coding_key.csv (default: beside CODER_A)")
     args = parser.parse_args(argv)
+    if args.what == "validation-score":
+        return _score(args)
 
     from ftm_assets.environment import ConfigError, Settings
     from ftm_assets.export.panel import export_panel
@@ -23,12 +36,37 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         root = args.root or Settings.from_env().storage_root  # the one loader decides the default root
+        if args.what == "validation":
+            return _kit(root, args)
         frame = export_panel(root, args.quarters, args.out, strict=not args.skip_missing)
     except (ConfigError, ThemesNotMaterialized, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Wrote {len(frame):,} rows ({frame['firm_id'].nunique() if len(frame) else 0:,} firms, "
           f"{frame['quarter'].nunique() if len(frame) else 0} quarters) to {args.out}")
+    return 0
+
+
+def _kit(root: str, args: argparse.Namespace) -> int:
+    from ftm_assets.export.validation import build_kit, write_kit
+
+    kit = build_kit(root, args.quarters, seed=args.seed)
+    write_kit(kit, args.out, args.quarters)
+    print(f"Wrote a kit of {len(kit.themes)} themes ({len(kit.coding)} sentences to code) to {args.out}: "
+          "code coding.csv's coder_label (1 on theme, 0 not), then run validation-score on two coders' copies")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from ftm_assets.export.validation import score_coders
+
+    key = args.key or args.coder_a.parent / "coding_key.csv"
+    try:
+        scores = score_coders(args.coder_a, args.coder_b, key)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(scores.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
 
 
