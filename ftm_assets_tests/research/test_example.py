@@ -57,3 +57,14 @@ def test_cli_prints_the_regression_and_the_sort(panel, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "tone x exposure" in out and "high - low" in out
     assert "t = " in report(panel[panel["quarter"] == "2024Q4"])  # one quarter: constant instead of FE
+
+
+def test_export_writes_each_format_and_a_dictionary(panel, tmp_path):
+    from ftm_assets.export.panel import write_panel
+    from ftm_assets.export.research_panel import write_dictionary
+
+    for suffix in (".parquet", ".csv", ".dta"):
+        out = write_panel(panel, tmp_path / f"research_panel{suffix}")
+        assert out.stat().st_size > 0
+    text = write_dictionary(panel, tmp_path / "research_panel.parquet").read_text()
+    assert "| car_0_1 | float64 | Market-adjusted CAR" in text and f"{len(panel):,} rows" in text
