@@ -86,6 +86,22 @@ def report(panel: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def run_summary(root: str, quarters: str) -> str:
+    """The example on what a run just wrote (``make demo`` prints it), or one line saying why it cannot run."""
+    try:
+        from ftm_assets.export.research_panel import research_panel
+        from ftm_assets.readers import read_theme_exposure
+        from ftm_assets.readers.returns import read_call_returns
+
+        panel = research_panel(read_theme_exposure(root, quarters, strict=False),
+                               read_call_returns(root, quarters, strict=False))
+        return "Research example (python -m ftm_assets.research.example):\n" + report(panel)
+    except ImportError as exc:
+        return f"Research example skipped: {exc.name} is not installed (pip install -e \".[research]\")."
+    except (LookupError, ValueError) as exc:
+        return f"Research example skipped: {exc}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftm_assets.research.example", description=__doc__.split("\n")[0])
     parser.add_argument("--panel", type=Path, help="an exported research panel (.parquet or .csv)")
