@@ -49,7 +49,8 @@ FIRM_TOPICS_SCHEMA = pa.schema(
     ]
 )
 
-# The sentences the topic model saw, so that sentence_ids resolve to text without re-segmenting.
+# The sentences the topic model saw, so that sentence_ids resolve to text without re-segmenting, with each
+# sentence's tone counts (summed per firm, quarter and theme by the panel: ratios of sums, text/tone.py).
 SENTENCES_SCHEMA = pa.schema(
     [
         pa.field("quarter", pa.string(), nullable=False),
@@ -59,6 +60,13 @@ SENTENCES_SCHEMA = pa.schema(
         pa.field("component_order", pa.int32()),
         pa.field("speaker_type", pa.string()),
         pa.field("text", pa.string(), nullable=False),
+        # Nullable, so that files written before these columns read back with nulls:
+        pa.field("procedural", pa.bool_()),  # boilerplate.procedural_mask: the fit set it aside as an outlier
+        pa.field("n_words", pa.int32()),  # words as text/tone.py counts them
+        pa.field("lm_positive", pa.int16()),  # Loughran-McDonald positive / negative / uncertainty word counts
+        pa.field("lm_negative", pa.int16()),
+        pa.field("lm_uncertainty", pa.int16()),
+        pa.field("tone_model", pa.float32()),  # FTM_TONE_MODEL's P(positive) - P(negative); null when unset
     ]
 )
 

@@ -47,6 +47,7 @@ NEUTRAL = frozenset({
     "ftm_assets.storage.root",
     "ftm_assets.text",
     "ftm_assets.text.stopwords",
+    "ftm_assets.text.tone",
     "ftm_assets.transcripts",
     "ftm_assets.transcripts.demo",
     "ftm_assets.transcripts.demo_vocabulary",

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets.quarters import expand_quarters
-from ftm_assets.schema import FAILURES_SCHEMA, FIRM_TOPICS_SCHEMA, SENTENCES_SCHEMA
+from ftm_assets.schema import FAILURES_SCHEMA, FIRM_TOPICS_SCHEMA, SENTENCES_SCHEMA, conform
 from ftm_assets.storage import Storage, open_storage
 from ftm_assets.storage.commit import CommitRecord, QuarterCommits, StaleCommit
 from ftm_assets.storage.commit import quarter_commits as _quarter_commits
@@ -117,9 +117,12 @@ def _read_parts(store: Storage, keys: list[str], schema: pa.Schema) -> pa.Table:
 
 
 def _conform_old(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """Failures files written before the ``outcome`` column: every row there was a failure."""
+    """Files written before a column existed, in today's schema: failures files before ``outcome`` (every row
+    there was a failure), and any other column added since as nulls (e.g. the sentences' tone columns)."""
     if "outcome" in schema.names and "outcome" not in table.column_names:
         table = table.append_column("outcome", pa.array(["failed"] * table.num_rows, pa.string()))
+    if any(name not in table.column_names for name in schema.names):
+        table = conform(table, schema, keep_extra=True)
     return table
 
 
