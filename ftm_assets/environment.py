@@ -243,6 +243,9 @@ THEME_SETTINGS_VARS = {
     "FTM_THEME_MAX_FIRM_SHARE": "max_firm_share",
     "FTM_THEME_ASSIGN_SIMILARITY": "assign_similarity",
     "FTM_THEME_LINKAGE_DISTANCE": "linkage_distance",
+    "FTM_THEME_SENTENCE_SIMILARITY": "sentence_similarity",
+    "FTM_THEME_GENERIC_BREADTH": "generic_breadth",
+    "FTM_THEME_GENERIC_ANALYST_SHARE": "generic_analyst_share",
 }
 
 

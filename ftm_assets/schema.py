@@ -103,6 +103,12 @@ THEMES_SCHEMA = pa.schema(
         pa.field("first_quarter", pa.string(), nullable=False),
         pa.field("split_from", pa.string()),
         pa.field("centroid", pa.list_(pa.float32())),
+        # Share of the quarter's modelled firms with a sentence on the theme; share of its sentences spoken by
+        # analysts (null without speaker types); generic: breadth > FTM_THEME_GENERIC_BREADTH or analyst_share >
+        # FTM_THEME_GENERIC_ANALYST_SHARE (call talk every firm has, or the form of a question): kept, flagged.
+        pa.field("breadth", pa.float64()),
+        pa.field("analyst_share", pa.float64()),
+        pa.field("generic", pa.bool_()),
     ]
 )
 
@@ -116,8 +122,13 @@ THEME_MEMBERS_SCHEMA = pa.schema(
     ]
 )
 
-# The panel: one row per (firm_id, quarter, theme_id). share = the firm's sentences in the theme's topics over
-# all its modelled sentences (outliers included), so a firm's shares sum to at most 1.
+# The panel: one row per (firm_id, quarter, theme_id) with a sentence on the theme (a missing row is a zero).
+# Exposure is measured per sentence (themes/assign.py, themes/exposure.py): share = the firm's non-procedural
+# sentences assigned to the theme / all its non-procedural sentences (a firm's shares sum to at most 1);
+# intensity = the same weighted by each sentence's cosine to the theme's anchor; share_<kind> = the ratio within
+# what management / analysts said, or within the presentation / Q&A (null when the firm has no such sentence).
+# tone = (LM positive - negative) / (positive + negative) over the firm's sentences on the theme (null when
+# neither occurs), uncertainty = LM uncertainty words / words, tone_model = mean classifier score (null without).
 THEME_EXPOSURE_SCHEMA = pa.schema(
     [
         pa.field("firm_id", pa.string(), nullable=False),
@@ -129,8 +140,27 @@ THEME_EXPOSURE_SCHEMA = pa.schema(
         pa.field("earnings_call_date", pa.date32()),
         pa.field("n_sentences", pa.int32(), nullable=False),
         pa.field("share", pa.float64(), nullable=False),
+        pa.field("intensity", pa.float64(), nullable=False),
+        pa.field("share_management", pa.float64()),
+        pa.field("share_analyst", pa.float64()),
         pa.field("share_presentation", pa.float64()),
         pa.field("share_qa", pa.float64()),
+        pa.field("tone", pa.float64()),
+        pa.field("uncertainty", pa.float64()),
+        pa.field("tone_model", pa.float64()),
+    ]
+)
+
+# Which sentence went to which theme: every non-procedural sentence whose embedding reaches
+# FTM_THEME_SENTENCE_SIMILARITY (cosine) to its nearest theme anchor; join on (quarter, firm_id, sentence_id)
+# with the sentences table for text, speaker and tone.
+SENTENCE_THEMES_SCHEMA = pa.schema(
+    [
+        pa.field("quarter", pa.string(), nullable=False),
+        pa.field("firm_id", pa.string(), nullable=False),
+        pa.field("sentence_id", pa.int32(), nullable=False),
+        pa.field("theme_id", pa.string(), nullable=False),
+        pa.field("similarity", pa.float32(), nullable=False),
     ]
 )
 

@@ -45,6 +45,7 @@ NEUTRAL = frozenset({
     "ftm_assets.storage.lease",
     "ftm_assets.storage.manifest",
     "ftm_assets.storage.root",
+    "ftm_assets.storage.sentence_vectors",
     "ftm_assets.text",
     "ftm_assets.text.stopwords",
     "ftm_assets.text.tone",

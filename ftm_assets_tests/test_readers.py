@@ -157,7 +157,8 @@ def test_the_package_keeps_every_public_reader_name():
 
     public = {"read_firm_topics", "read_firm_topics_table", "read_sentences", "read_topic_sentences", "read_failures",
               "commit_records", "committed_parts", "quarter_commits", "stale_commits", "IncompleteOutputError",
-              "IncompleteOutputWarning", "read_themes", "read_theme_exposure", "ThemesNotMaterialized"}
+              "IncompleteOutputWarning", "read_themes", "read_theme_exposure", "read_sentence_themes",
+              "ThemesNotMaterialized"}
     assert set(readers.__all__) == public
     for name in public:
         home = themes if hasattr(themes, name) else topics

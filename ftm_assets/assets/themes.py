@@ -23,6 +23,7 @@ from ftm_assets.resources.theme_settings import ThemeSettings
 from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEMES_SCHEMA
 from ftm_assets.storage import Storage, layout
 from ftm_assets.themes import plots, quality
+from ftm_assets.themes.assign import MissingSentenceVectors
 from ftm_assets.themes.outcome import chain_problem, load_outcome, read_table
 from ftm_assets.themes.store import IncompleteQuarter, InputsChanged, resolve
 
@@ -32,14 +33,20 @@ CHECK_SHARES = "shares_sum_at_most_one"
 
 
 def top_themes_markdown(themes: pd.DataFrame, sentences_total: int, top: int = 15) -> str:
-    """The largest themes of a quarter (by sentences): label, firms, topics, share of sentences, first quarter."""
+    """The largest themes of a quarter (by sentences): label, firms, topics, share of sentences, breadth (share
+    of firms with a sentence on it), analyst share, generic flag, first quarter."""
+    def pct(x) -> str:
+        return "" if pd.isna(x) else f"{x:.0%}"
+
     rows = [
         {"theme": r.theme_id, "label": r.label, "firms": r.n_firms, "topics": r.n_topics, "since": r.first_quarter,
-         "share of sentences": f"{(r.n_sentences / sentences_total if sentences_total else 0.0):.1%}"}
+         "share of sentences": f"{(r.n_sentences / sentences_total if sentences_total else 0.0):.1%}",
+         "breadth": pct(getattr(r, "breadth", None)), "analysts": pct(getattr(r, "analyst_share", None)),
+         "generic": "yes" if getattr(r, "generic", False) else ""}
         for r in themes.sort_values(["n_sentences", "theme_id"], ascending=[False, True]).head(top).itertuples()
     ]
-    columns = ["theme", "label", "firms", "topics", "share of sentences", "since"]
-    return markdown_table(rows, columns, right=["firms", "topics", "share of sentences"])
+    columns = ["theme", "label", "firms", "topics", "share of sentences", "breadth", "analysts", "generic", "since"]
+    return markdown_table(rows, columns, right=["firms", "topics", "share of sentences", "breadth", "analysts"])
 
 
 def frame_markdown(df: pd.DataFrame) -> str:
@@ -83,7 +90,8 @@ def build_quarter_themes(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
         group_name="themes",
         kinds={"parquet"},
         description="Themes shared by firms this quarter (clusters of firm topics spanning FTM_THEME_MIN_FIRMS "
-        "firms), with ids kept across quarters, keywords and representative sentences.",
+        "firms), with ids kept across quarters, keywords, representative sentences (nearest the anchor), "
+        "breadth, analyst share and a generic flag; and each sentence's theme (sentence_themes).",
         check_specs=[
             dg.AssetCheckSpec(CHECK_FIRMS_EXPOSED, asset="quarter_themes",
                               description="Share of modelled firms with any theme exposure (warns below 50%)."),
@@ -97,7 +105,7 @@ def build_quarter_themes(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
         earlier, later = _quarters_around(context, quarter)
         try:
             outcome, registry = resolve(store, quarter, earlier, theme_settings.params(), context.log.info, later)
-        except (IncompleteQuarter, InputsChanged) as exc:
+        except (IncompleteQuarter, InputsChanged, MissingSentenceVectors) as exc:
             raise dg.Failure(str(exc)) from exc
         themes, exposure = outcome.themes.themes, outcome.exposure
         seconds = round(time.perf_counter() - t0, 2)
@@ -109,6 +117,9 @@ def build_quarter_themes(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
             "deaths": sum(e["event"] == "death" for e in outcome.themes.events),
             "revivals": sum(e["event"] == "revival" for e in outcome.themes.events),
             "firms": len(outcome.firms),
+            "generic_themes": int(themes["generic"].sum()) if "generic" in themes else 0,
+            "sentences_on_themes": len(outcome.assignments) if outcome.assignments is not None else 0,
+            "sentence_similarity": theme_settings.sentence_similarity,
             "themed_sentence_share": round(float(themes["n_sentences"].sum()) / outcome.sentences_total, 4)
             if len(themes) and outcome.sentences_total else 0.0,
             "largest_theme_share_of_themed": round(quality.largest_theme_share(themes), 4) if len(themes) else 0.0,
@@ -160,8 +171,9 @@ def build_theme_exposure(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
         deps=[dg.AssetDep("quarter_themes")],
         group_name="themes",
         kinds={"parquet"},
-        description="The panel: one row per (firm_id, quarter, theme_id) with gvkey, permno, call date, "
-        "sentences and share of the firm's sentences (also within presentation and Q&A).",
+        description="The panel: one row per (firm_id, quarter, theme_id) with a sentence on the theme: gvkey, "
+        "permno, call date, sentences, share and intensity of the firm's non-procedural sentences (also within "
+        "management, analysts, presentation and Q&A), and LM tone, uncertainty and classifier tone on the theme.",
         check_specs=[dg.AssetCheckSpec(CHECK_SHARES, asset="theme_exposure",
                                        description="Each firm's shares sum to at most 1.")],
     )
@@ -185,6 +197,10 @@ def build_theme_exposure(quarter_partitions: dg.PartitionsDefinition) -> dg.Asse
                 "firms": int(panel["firm_id"].nunique()) if len(panel) else 0,
                 "themes": int(panel["theme_id"].nunique()) if len(panel) else 0,
                 "median_summed_share": round(float(sums.median()), 4) if len(sums) else 0.0,
+                "median_share": round(float(panel["share"].median()), 4) if len(panel) else 0.0,
+                "with_tone": round(float(panel["tone"].notna().mean()), 4) if len(panel) else 0.0,
+                "sentence_themes": dg.MetadataValue.path(
+                    store.uri(stored.table_key(quarter, "sentence_themes.parquet"))),
                 "with_gvkey": round(float(panel["gvkey"].notna().mean()), 4) if len(panel) else 0.0,
                 "with_permno": round(float(panel["permno"].notna().mean()), 4) if len(panel) else 0.0,
                 "first_rows": dg.MetadataValue.md(frame_markdown(head)) if len(panel) else "empty",

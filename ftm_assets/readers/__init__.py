@@ -5,7 +5,7 @@ The names below are the public readers; they live in lower modules that import d
 themes can use the topic readers without an import loop through this package.
 """
 
-from ftm_assets.readers.themes import ThemesNotMaterialized, read_theme_exposure, read_themes
+from ftm_assets.readers.themes import ThemesNotMaterialized, read_sentence_themes, read_theme_exposure, read_themes
 from ftm_assets.readers.topics import (
     IncompleteOutputError,
     IncompleteOutputWarning,
@@ -30,6 +30,7 @@ __all__ = [
     "read_failures",
     "read_firm_topics",
     "read_firm_topics_table",
+    "read_sentence_themes",
     "read_sentences",
     "read_theme_exposure",
     "read_themes",

@@ -8,14 +8,17 @@ their stored outcomes (recomputing any whose inputs changed) before computing th
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from ftm_assets.storage.sentence_vectors import BatchVectors
+from ftm_assets.themes.assign import assign_sentences, in_memory_chunks
 from ftm_assets.themes.exposure import section_of, theme_exposure
 from ftm_assets.themes.params import ThemeParams
-from ftm_assets.themes.quarter import QuarterThemes, build_quarter
+from ftm_assets.themes.quarter import QuarterThemes, build_quarter, finish_themes
 from ftm_assets.themes.registry import Registry
 
 
@@ -27,6 +30,7 @@ class QuarterOutcome:
     exposure: pd.DataFrame
     sentences_total: int  # every modelled sentence of the quarter, outliers included
     firms: list[str]  # every modelled firm of the quarter
+    assignments: pd.DataFrame | None = None  # (firm_id, sentence_id, theme_id, similarity): sentences on a theme
     params: str = ""  # the three parts of ``fingerprint``: the theme settings' fingerprint,
     previous: str = ""  # the chain fingerprint of the quarter before ("empty" for the first),
     inputs: str = ""  # and the quarter's own inputs (its commit records), so a reader can check the chain
@@ -48,21 +52,40 @@ def with_sections(sentences: pd.DataFrame) -> pd.DataFrame:
     return sentences.assign(section=[section_of(t) for t in types])
 
 
+def theme_anchors(themes: QuarterThemes) -> tuple[list[str], np.ndarray]:
+    """The quarter's theme ids (sorted) and their anchors, the rows of one matrix."""
+    if themes.themes.empty:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    rows = themes.themes.sort_values("theme_id")
+    return rows["theme_id"].tolist(), np.stack([np.asarray(c, dtype=np.float32) for c in rows["centroid"]])
+
+
 def run_quarter(registry: Registry, quarter: str, inputs: str, topics: pd.DataFrame, sentences: pd.DataFrame,
-                params: ThemeParams) -> QuarterOutcome:
-    """Compute ``quarter`` on top of ``registry`` and advance the registry past it."""
+                params: ThemeParams, chunks: Callable[[], Iterable[BatchVectors]]) -> QuarterOutcome:
+    """Compute ``quarter`` on top of ``registry`` and advance the registry past it.
+
+    Themes come from the firm topics; then every sentence is assigned to them from its stored vector
+    (``chunks()`` yields the quarter's sentences and vectors batch by batch), which gives the exposure.
+    """
     previous = registry.fingerprint
     fingerprint = chain_fingerprint(params, previous, inputs)
     themes = build_quarter(topics, sentences, registry, quarter, params)
-    exposure = theme_exposure(topics, themes.members, with_sections(sentences), quarter)
+    ids, anchors = theme_anchors(themes)
+    assignments = assign_sentences(chunks(), anchors, ids, params.sentence_similarity)
+    sectioned = with_sections(sentences)
+    themes = QuarterThemes(finish_themes(themes.themes, assignments, sectioned, topics, params), themes.members,
+                           themes.events, themes.new_anchors, themes.present)
+    exposure = theme_exposure(topics, assignments, sectioned, quarter)
     registry.advance(quarter, fingerprint, themes.present, themes.new_anchors, themes.events)
     firms = sorted(topics["firm_id"].unique().tolist()) if len(topics) else []
     return QuarterOutcome(quarter, fingerprint, themes, exposure, int(topics["n_sentences"].sum()), firms,
-                          params.fingerprint(), previous, inputs)
+                          assignments, params.fingerprint(), previous, inputs)
 
 
-def replay_in_memory(quarters: Iterable[tuple[str, pd.DataFrame, pd.DataFrame]], params: ThemeParams,
+def replay_in_memory(quarters: Iterable[tuple[str, pd.DataFrame, pd.DataFrame, np.ndarray]], params: ThemeParams,
                      registry: Registry | None = None) -> list[QuarterOutcome]:
-    """Outcomes of ``(quarter, topics, sentences)`` in the order given (calendar order), from an empty registry."""
+    """Outcomes of ``(quarter, topics, sentences, vectors)`` in the order given (calendar order), from an empty
+    registry; row i of ``vectors`` is the embedding of ``sentences``' row i."""
     registry = registry or Registry()
-    return [run_quarter(registry, q, f"memory:{q}:{len(t)}", t, s, params) for q, t, s in quarters]
+    return [run_quarter(registry, q, f"memory:{q}:{len(t)}", t, s, params, lambda s=s, v=v: in_memory_chunks(s, v))
+            for q, t, s, v in quarters]

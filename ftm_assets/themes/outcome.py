@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets.quarters import Quarter
-from ftm_assets.schema import THEME_EXPOSURE_SCHEMA, THEME_MEMBERS_SCHEMA, THEMES_SCHEMA
+from ftm_assets.schema import SENTENCE_THEMES_SCHEMA, THEME_EXPOSURE_SCHEMA, THEME_MEMBERS_SCHEMA, THEMES_SCHEMA
 from ftm_assets.storage import Storage, StorageError, layout
 from ftm_assets.storage.commit import CommitRecord, QuarterCommits, quarter_commits
 from ftm_assets.themes.chain import chain_fingerprint_of
@@ -43,7 +43,7 @@ class StoredOutcome:
 
 
 TABLES = {"themes.parquet": THEMES_SCHEMA, "members.parquet": THEME_MEMBERS_SCHEMA,
-          "exposure.parquet": THEME_EXPOSURE_SCHEMA}
+          "exposure.parquet": THEME_EXPOSURE_SCHEMA, "sentence_themes.parquet": SENTENCE_THEMES_SCHEMA}
 
 
 def missing_batches(store: Storage, quarter: str) -> list[str]:

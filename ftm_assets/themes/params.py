@@ -27,6 +27,13 @@ class ThemeParams:
     exact_max: int = 8000
     micro_cluster_size: int = 20  # topics per micro-cluster above exact_max
     random_seed: int = 42
+    # Cosine a sentence's embedding needs to its nearest theme anchor to count as on the theme (the exposure).
+    sentence_similarity: float = 0.5  # FTM_THEME_SENTENCE_SIMILARITY
+    # A theme is flagged generic when it reaches more than this share of the quarter's firms (call talk every
+    # firm has: results, guidance) or when analysts speak more than this share of its sentences (the form of
+    # a question, not its subject). Flagged themes stay in the panel; researchers drop them by ``generic``.
+    generic_breadth: float = 0.8  # FTM_THEME_GENERIC_BREADTH
+    generic_analyst_share: float = 0.5  # FTM_THEME_GENERIC_ANALYST_SHARE
     top_keywords: int = 10
     representative_sentences: int = 5
 

@@ -6,18 +6,16 @@ new ones, numbered largest first), labels them (``keywords``) and records the qu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ftm_assets.themes.cluster import cluster_topics, normalise
+from ftm_assets.themes.exposure import theme_profile
 from ftm_assets.themes.keywords import c_tf_idf_keywords
 from ftm_assets.themes.params import ThemeParams
 from ftm_assets.themes.registry import Registry, lineage_events
-
-_WORD = re.compile(r"[a-z][a-z]+")
 
 
 class ThemeInputError(ValueError):
@@ -47,27 +45,40 @@ def topic_matrix(topics: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return rows, normalise(np.stack(rows["centroid"].to_numpy()))
 
 
-def _representatives(member_rows: pd.DataFrame, text: dict, keywords: list[str], k: int) -> list[dict]:
-    """Up to ``k`` sentences, one per firm, from the member topics nearest the theme's centroid.
+def representatives(assignments: pd.DataFrame, sentences: pd.DataFrame, names: dict[str, str], k: int) -> dict[str, list[dict]]:
+    """Per theme: up to ``k`` sentences, one per firm, the most similar to the theme's anchor first.
 
-    Within a topic the sentence sharing most words with the theme's keywords is taken: sentence embeddings are
-    not stored, only topic centroids, and the theme step never re-embeds.
+    Chosen by the sentence embedding's cosine to the anchor (from the assignments), not by overlap with the
+    keywords, so they show what the theme means rather than echo its label.
     """
-    words = {w for kw in keywords for w in kw.split()}
-    out, seen = [], set()
-    for row in member_rows.sort_values(["similarity", "firm_id", "topic_id"], ascending=[False, True, True]).itertuples():
-        if row.firm_id in seen:
-            continue
-        candidates = [text.get((row.firm_id, int(i))) for i in row.sentence_ids]
-        candidates = [c for c in candidates if c]
-        if not candidates:
-            continue
-        scores = [len(words & set(_WORD.findall(c.lower()))) for c in candidates]
-        best = candidates[int(np.argmax(scores))]
-        out.append({"firm_id": row.firm_id, "firm_name": row.firm_name, "text": best})
-        seen.add(row.firm_id)
-        if len(out) >= k:
-            break
+    if assignments.empty:
+        return {}
+    text = sentences.set_index(["firm_id", "sentence_id"])["text"]
+    top = (assignments.sort_values(["theme_id", "similarity", "firm_id", "sentence_id"],
+                                   ascending=[True, False, True, True], kind="stable")
+           .drop_duplicates(["theme_id", "firm_id"]).groupby("theme_id", sort=True).head(k))
+    top = top.assign(text=text.reindex(pd.MultiIndex.from_frame(top[["firm_id", "sentence_id"]])).to_numpy())
+    return {tid: [{"firm_id": f, "firm_name": names.get(f), "text": t} for f, t in zip(g["firm_id"], g["text"])]
+            for tid, g in top.groupby("theme_id", sort=True)}
+
+
+def finish_themes(themes: pd.DataFrame, assignments: pd.DataFrame, sentences: pd.DataFrame, topics: pd.DataFrame,
+                  params: ThemeParams) -> pd.DataFrame:
+    """``themes`` with what the sentence assignments tell: representative sentences, ``breadth``,
+    ``analyst_share`` and ``generic`` (breadth above ``generic_breadth`` or analyst share above
+    ``generic_analyst_share``; a theme no sentence reached has breadth 0 and is not generic)."""
+    if themes.empty:
+        return themes
+    firms = sorted(topics["firm_id"].unique().tolist())
+    names = dict(zip(topics["firm_id"], topics["firm_name"]))
+    reps = representatives(assignments, sentences, names, params.representative_sentences)
+    profile = theme_profile(assignments, sentences, firms).set_index("theme_id")
+    out = themes.copy()
+    out["representative_sentences"] = [reps.get(t, []) for t in out["theme_id"]]
+    out["breadth"] = profile["breadth"].reindex(out["theme_id"]).fillna(0.0).to_numpy(dtype=float)
+    out["analyst_share"] = profile["analyst_share"].reindex(out["theme_id"]).to_numpy(dtype=float)
+    out["generic"] = (out["breadth"] > params.generic_breadth) | (out["analyst_share"].fillna(0.0)
+                                                                   > params.generic_analyst_share)
     return out
 
 
@@ -119,7 +130,7 @@ def build_quarter(topics: pd.DataFrame, sentences: pd.DataFrame, registry: Regis
             "theme_id": tid,
             "label": ", ".join(kws[:4]) if kws else tid,
             "keywords": kws,
-            "representative_sentences": _representatives(g, text, kws, params.representative_sentences),
+            "representative_sentences": [],  # chosen from the sentence assignments (finish_themes)
             "n_firms": int(g["firm_id"].nunique()),
             "n_topics": int(len(g)),
             "n_sentences": int(g["n_sentences"].sum()),

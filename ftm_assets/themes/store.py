@@ -1,6 +1,6 @@
 """A quarter's theme outcome in the storage root, and the calendar-order replay that makes ids order-free.
 Under ``themes/quarter=<q>/``: the tables ``themes-<h>.parquet``, ``members-<h>.parquet`` and
-``exposure-<h>.parquet`` (``<h>``: a hash of the table's bytes) and ``outcome.json`` (chain fingerprint and its
+``exposure-<h>.parquet``, ``sentence_themes-<h>.parquet`` (``<h>``: a hash of the table's bytes) and ``outcome.json`` (chain fingerprint and its
 parts, the tables' keys, the quarter's theme ids, the anchors of those born in it, its events). The tables are
 written first under names of their own, then ``outcome.json`` names them in one atomic write, as a batch's
 commit record names its parts: a reader following it sees the old outcome or the new one, never a mix.
@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from ftm_assets.quarters import Quarter
 from ftm_assets.readers.topics import commit_records, quarter_commits, read_records
 from ftm_assets.storage import Storage, StorageError, layout
+from ftm_assets.storage.sentence_vectors import quarter_vectors
 from ftm_assets.themes.chain import QuarterOutcome, chain_fingerprint, run_quarter
 from ftm_assets.themes.outcome import TABLES, load_outcome, materialized, missing_batches, records_fingerprint
 from ftm_assets.themes.params import ThemeParams
@@ -66,7 +67,9 @@ def save_outcome(store: Storage, outcome: QuarterOutcome) -> None:
     """Write the tables under names of their own, then the record naming them (the switch), then drop the
     tables no record names."""
     q, t = outcome.quarter, outcome.themes
-    frames = {"themes.parquet": t.themes, "members.parquet": t.members, "exposure.parquet": outcome.exposure}
+    assigned = outcome.assignments if outcome.assignments is not None else pd.DataFrame()
+    frames = {"themes.parquet": t.themes, "members.parquet": t.members, "exposure.parquet": outcome.exposure,
+              "sentence_themes.parquet": assigned.assign(quarter=q) if len(assigned) else assigned}
     tables = {}
     for name, frame in frames.items():
         data = _parquet(frame, TABLES[name])
@@ -85,7 +88,8 @@ def save_outcome(store: Storage, outcome: QuarterOutcome) -> None:
 
 
 def compute(store: Storage, registry: Registry, quarter: str, params: ThemeParams) -> QuarterOutcome:
-    """Read ``quarter``'s committed topics and sentences (with component types) and run it on ``registry``.
+    """Read ``quarter``'s committed topics and sentences (with component types) and run it on ``registry``;
+    the sentences' stored vectors are read batch by batch while they are assigned to the themes.
 
     The commit records are read once and their fingerprint taken before the parts are read; after the reads
     it must still be the quarter's, else (a batch committed meanwhile) the reads are done again, at most
@@ -96,7 +100,8 @@ def compute(store: Storage, registry: Registry, quarter: str, params: ThemeParam
         inputs = records_fingerprint(records)
         try:
             topics = read_records(store, records, "firm_topics")
-            sentences = read_records(store, records, "sentences")
+            sentences = pd.concat([read_records(store, [r], "sentences").assign(batch=r.batch) for r in records],
+                                  ignore_index=True) if records else read_records(store, records, "sentences")
         except StorageError:  # a part deleted by a newer commit's clean-up: that commit is read next time
             continue
         if input_fingerprint(store, quarter) != inputs:
@@ -105,7 +110,15 @@ def compute(store: Storage, registry: Registry, quarter: str, params: ThemeParam
         sentences["component_order"] = sentences["component_order"].astype("int32")
         sentences = sentences.merge(raw_component_types(store, quarter), how="left",
                                     on=["firm_id", "call_id", "component_order"])
-        return run_quarter(registry, quarter, inputs, topics, sentences, params)
+        by_batch = dict(tuple(sentences.groupby("batch", sort=True))) if "batch" in sentences else {}
+
+        def chunks(records=records, by_batch=by_batch):
+            return quarter_vectors(store, [(r, by_batch.get(r.batch, sentences.iloc[:0])) for r in records])
+
+        try:
+            return run_quarter(registry, quarter, inputs, topics, sentences, params, chunks)
+        except StorageError:  # stored embeddings deleted by a newer commit's clean-up: read that commit next
+            continue
     raise InputsChanged(f"Batches of {quarter} kept committing while its themes were computed ({COMPUTE_TRIES} "
                         f"reads); nothing was stored. Materialize quarter_themes for {quarter} again once its "
                         "batches are done.")

@@ -1,7 +1,8 @@
 """Test helper: firm topics with known themes, committed with the worker's own writer (centroids included).
 
 Each firm talks about a few of ``n_themes`` planted themes: a topic's centroid is its theme's direction plus
-noise, its sentences use the theme's words, so clustering, keywords and exposure have a known answer.
+noise, its sentences use the theme's words and their stored embeddings lie near that direction (outlier
+sentences point anywhere), so clustering, keywords and per-sentence exposure have a known answer.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 import numpy as np
 
 from ftm_assets.storage import Storage
+from ftm_assets.storage.embeddings import EmbeddingIdentity, FirmVectors, call_key, encode_file, text_hash
 from ftm_assets.storage.manifest import BatchEntry, write_manifest
 from ftm_assets.worker.outputs import BatchState, BatchWriter
 
@@ -30,20 +32,35 @@ def firm_topics(firm: int, themes: list[int], directions: np.ndarray, seed: int,
                 sentences: int = 6, outliers: int = 3) -> list[dict]:
     """Topic dicts (topic_id, centroid, texts) of one firm: one topic per listed theme, plus outliers."""
     rng = np.random.default_rng(seed * 1000 + firm)
-    out = [{"topic_id": -1, "centroid": None, "texts": [f"Thanks for the question number {i}." for i in range(outliers)]}]
+    out = [{"topic_id": -1, "centroid": None, "texts": [f"Thanks for the question number {i}." for i in range(outliers)],
+            "vectors": rng.normal(size=(outliers, DIM))}]
     for t, theme in enumerate(themes):
         c = directions[theme] + rng.normal(scale=noise / np.sqrt(DIM), size=DIM)
         word = WORDS[theme % len(WORDS)]
         texts = [f"Our {word} business saw {word} growth and {word} demand in region {i}." for i in range(sentences)]
         if t % 2:
             texts = texts[:-1]
-        out.append({"topic_id": t, "centroid": (c / np.linalg.norm(c)).astype(np.float32).tolist(), "texts": texts})
+        vectors = directions[theme] + rng.normal(scale=0.5 / np.sqrt(DIM), size=(len(texts), DIM))
+        out.append({"topic_id": t, "centroid": (c / np.linalg.norm(c)).astype(np.float32).tolist(), "texts": texts,
+                    "vectors": vectors})
     return out
 
 
+IDENTITY = EmbeddingIdentity("test-model", "0", "test", "fp16", "cpu", 1, "{}")
+
+
+def firm_vectors(topics: list[dict]) -> FirmVectors:
+    """A firm's stored embeddings, keyed as the worker keys them: its sentences in sentence_id order."""
+    texts = [t for topic in topics for t in topic["texts"]]
+    hashes = [text_hash(t) for t in texts]
+    vectors = np.concatenate([np.asarray(topic["vectors"]) for topic in topics])
+    return FirmVectors(call_key(hashes), hashes, vectors.astype(np.float16))
+
+
 def commit_quarter(store: Storage, quarter: str, firms: dict[str, list[dict]], batches: int = 2,
-                   run_id: str = "run", commit: set[str] | None = None) -> None:
-    """Write the manifest and every batch (``commit``: only those batches get a commit record)."""
+                   run_id: str = "run", commit: set[str] | None = None, embeddings: bool = True) -> None:
+    """Write the manifest and every batch (``commit``: only those batches get a commit record); ``embeddings``:
+    store the sentences' embeddings as the worker does (off: a batch run with FTM_EMBEDDING_STORE=off)."""
     ids = sorted(firms)
     split = {f"{b:03d}": ids[b::batches] for b in range(batches)}
     write_manifest(store, quarter, [BatchEntry(quarter, b, f) for b, f in split.items()])
@@ -64,6 +81,8 @@ def commit_quarter(store: Storage, quarter: str, firms: dict[str, list[dict]], b
                 sentence_rows += [{"quarter": quarter, "firm_id": firm_id, "sentence_id": i, "call_id": 1,
                                    "component_order": i % 4, "speaker_type": "Executives", "text": text}
                                   for i, text in zip(ids_, topic["texts"])]
+        if embeddings:
+            writer.write_embeddings(state, encode_file([firm_vectors(firms[f]) for f in firm_ids], IDENTITY))
         writer.write_part(state, topic_rows, sentence_rows)
         failures_key = writer.write_failures(state)
         state.seconds = {"total": 1.0}

@@ -60,7 +60,8 @@ def test_two_quarters_materialize_with_pictures_tables_and_passing_checks(tmp_pa
     meta = result.asset_materializations_for_node("quarter_themes")[0].metadata
     assert meta["themes"].value == 6 and meta["births"].value == 1 and meta["deaths"].value == 1
     top = [cells(line) for line in meta["top_themes"].value.splitlines()]
-    assert top[0] == ["theme", "label", "firms", "topics", "share of sentences", "since"]
+    assert top[0] == ["theme", "label", "firms", "topics", "share of sentences", "breadth", "analysts", "generic",
+                      "since"]
     assert len(top) == 2 + 6 and all(row[4].endswith("%") for row in top[2:])  # header, rule, one row a theme
     heat = _png(meta["heatmap"].value)
     assert heat.startswith(PNG) and heat == store.read_bytes(layout.themes_table("2023Q2", "heatmap.png"))

@@ -5,11 +5,13 @@ import json
 import pandas as pd
 import pytest
 
-from ftm_assets.readers import read_theme_exposure, read_themes
+from ftm_assets.readers import (read_firm_topics, read_sentence_themes, read_sentences, read_theme_exposure,
+                                read_themes)
 from ftm_assets.storage import LocalStorage, layout
 from ftm_assets.themes.params import ThemeParams
 from ftm_assets.readers import ThemesNotMaterialized
-from ftm_assets.themes.outcome import load_outcome
+from ftm_assets.themes.assign import MissingSentenceVectors
+from ftm_assets.themes.outcome import chain_problem, load_outcome
 from ftm_assets.themes.store import IncompleteQuarter, resolve
 from ftm_assets_tests.themes.synthetic import commit_quarter, planted_quarter
 
@@ -110,3 +112,72 @@ def test_a_theme_born_next_to_a_living_one_is_recorded_as_its_split(tmp_path):
     assert parent_row.loc[split["parent"], "n_firms"] >= 3
     members = first.themes.members.set_index(["firm_id", "topic_id"])["theme_id"]
     assert split["parent"] == members[("F-000", 0)]  # F-000's first topic is planted theme 0, the parent
+
+
+def test_each_sentence_goes_to_its_topics_theme_and_the_panel_counts_them(tmp_path):
+    store = LocalStorage(tmp_path)
+    commit_quarter(store, Q1, planted_quarter())
+    outcome = materialize(store, Q1)[0]
+    assigned = read_sentence_themes(store, Q1)
+    assert list(assigned.columns) == ["quarter", "firm_id", "sentence_id", "theme_id", "similarity"]
+    topics = read_firm_topics(store, Q1).explode("sentence_ids").dropna(subset=["sentence_ids"])
+    topics = topics.rename(columns={"sentence_ids": "sentence_id"}).astype({"sentence_id": "int32"})
+    members = outcome.themes.members.merge(topics[["firm_id", "topic_id", "sentence_id"]], on=["firm_id", "topic_id"])
+    joined = assigned.merge(members, on=["firm_id", "sentence_id"], how="left", suffixes=("", "_topic"))
+    assert len(assigned) == len(members)  # every planted sentence is taken, no outlier sentence is
+    assert (joined["theme_id"] == joined["theme_id_topic"]).all() and (assigned["similarity"] >= 0.5).all()
+    panel = read_theme_exposure(store, Q1)
+    counts = assigned.groupby(["firm_id", "theme_id"]).size()
+    assert panel.set_index(["firm_id", "theme_id"])["n_sentences"].equals(counts.astype("int32").rename("n_sentences"))
+    assert (panel["intensity"] <= panel["share"]).all() and (panel["intensity"] > 0).all()
+
+
+def test_themes_carry_breadth_analyst_share_generic_and_representatives_near_the_anchor(tmp_path):
+    store = LocalStorage(tmp_path)
+    commit_quarter(store, Q1, planted_quarter())
+    materialize(store, Q1)
+    themes, assigned = read_themes(store, Q1), read_sentence_themes(store, Q1)
+    sentences = read_sentences(store, Q1)
+    assert themes["breadth"].between(0, 1).all() and (themes["analyst_share"] == 0).all()  # executives only
+    assert not themes["generic"].any()  # each planted theme reaches 8 of 12 firms: not above 0.8
+    texts = assigned.merge(sentences, on=["quarter", "firm_id", "sentence_id"])
+    for row in themes.itertuples():
+        on_theme = texts[texts["theme_id"] == row.theme_id]
+        best = on_theme.sort_values("similarity", ascending=False).drop_duplicates("firm_id")
+        assert [r["text"] for r in row.representative_sentences] == best["text"].head(5).tolist()
+
+
+def test_a_generic_rule_flags_a_theme_every_firm_talks_about(tmp_path):
+    store = LocalStorage(tmp_path)
+    commit_quarter(store, Q1, planted_quarter())
+    resolve(store, Q1, [], ThemeParams(generic_breadth=0.5))
+    themes = read_themes(store, Q1)
+    assert themes["generic"].tolist() == (themes["breadth"] > 0.5).tolist() and themes["generic"].any()
+
+
+def test_dense_panel_has_a_zero_row_for_every_firm_and_theme(tmp_path):
+    store = LocalStorage(tmp_path)
+    commit_quarter(store, Q1, planted_quarter())
+    materialize(store, Q1)
+    sparse, dense = read_theme_exposure(store, Q1), read_theme_exposure(store, Q1, dense=True)
+    assert len(dense) == 12 * len(read_themes(store, Q1)) > len(sparse)
+    zero = dense.merge(sparse[["firm_id", "theme_id"]], how="left", indicator=True)["_merge"] == "left_only"
+    assert (dense.loc[zero.to_numpy(), ["share", "intensity", "n_sentences"]] == 0).all().all()
+    assert dense.loc[zero.to_numpy(), "tone"].isna().all() and dense["gvkey"].notna().all()
+    kept = dense.merge(sparse, on=["firm_id", "theme_id"], suffixes=("", "_s"))
+    assert (kept["share"] == kept["share_s"]).all()
+
+
+def test_firms_without_stored_embeddings_fail_naming_their_batches(tmp_path):
+    store = LocalStorage(tmp_path)
+    commit_quarter(store, Q1, planted_quarter(), embeddings=False)
+    with pytest.raises(MissingSentenceVectors, match=r"batch 000: 6 firm\(s\).*batch 001.*FTM_EMBEDDING_STORE=off"):
+        materialize(store, Q1)
+
+
+def test_a_new_sentence_threshold_makes_the_stored_themes_stale(tmp_path):
+    store = LocalStorage(tmp_path)
+    commit_quarter(store, Q1, planted_quarter())
+    materialize(store, Q1)
+    assert chain_problem(store, Q1, [], ThemeParams()) is None
+    assert "stale" in chain_problem(store, Q1, [], ThemeParams(sentence_similarity=0.6))
