@@ -17,6 +17,7 @@ from ftm_assets.export.panel import write_panel
 from ftm_assets.storage import Storage
 
 JOIN_KEYS = ["firm_id", "quarter"]
+THEME_COLUMNS = ["label", "breadth", "analyst_share", "generic"]  # from the themes table, where it has them
 FROM_RETURNS_DROPPED = ["gvkey", "permno", "earnings_call_date", "firm_name"]  # the panel's own are kept
 
 DICTIONARY: dict[str, str] = {
@@ -37,6 +38,10 @@ DICTIONARY: dict[str, str] = {
     "tone": "Loughran-McDonald net tone (pos - neg) / (pos + neg) of the firm's sentences on the theme.",
     "uncertainty": "Share of LM uncertainty words in those sentences.",
     "tone_model": "What computed tone (LM word lists or a transformer).",
+    "label": "The theme's label (its top keywords).",
+    "breadth": "Share of the quarter's firms exposed to the theme.",
+    "analyst_share": "Share of the theme's sentences spoken by analysts.",
+    "generic": "True for a generic or question-form theme (README, Themes): exclude these in research.",
     "call_id": "Capital IQ keydevid of the call whose returns are joined.",
     "call_start_ny": "Call start in New York time, where the source gives it (else null).",
     "after_close": "True when the call started at or after the 16:00 close: event day is the next trading day.",
@@ -59,8 +64,13 @@ DICTIONARY: dict[str, str] = {
 }
 
 
-def research_panel(exposure: pd.DataFrame, call_returns: pd.DataFrame) -> pd.DataFrame:
-    """``exposure`` rows joined to their call's returns; rows without returns dropped (see the module doc)."""
+def research_panel(exposure: pd.DataFrame, call_returns: pd.DataFrame, themes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``exposure`` rows joined to their call's returns; rows without returns dropped (see the module doc).
+    With ``themes``, each row also gets its theme's label and flags (``generic``: exclude these in research)."""
+    if themes is not None and not themes.empty:
+        kept = [c for c in THEME_COLUMNS if c in themes.columns and c not in exposure.columns]
+        exposure = exposure.merge(themes[["quarter", "theme_id", *kept]], on=["quarter", "theme_id"], how="left",
+                                  validate="many_to_one")
     if call_returns.empty:
         return exposure.iloc[0:0].copy()
     calls = call_returns.copy()
@@ -83,11 +93,11 @@ def write_dictionary(panel: pd.DataFrame, out: Path) -> Path:
 
 def export_research_panel(root: str | Storage, quarters: str, out: Path, *, strict: bool = True) -> pd.DataFrame:
     """Read the panel and call_returns of ``quarters``, join, write ``out`` and its dictionary."""
-    from ftm_assets.readers import read_theme_exposure
+    from ftm_assets.readers import read_theme_exposure, read_themes
     from ftm_assets.readers.returns import read_call_returns
 
     panel = research_panel(read_theme_exposure(root, quarters, strict=strict),
-                           read_call_returns(root, quarters, strict=strict))
+                           read_call_returns(root, quarters, strict=strict), read_themes(root, quarters, strict=strict))
     write_panel(panel, out)
     write_dictionary(panel, out)
     return panel

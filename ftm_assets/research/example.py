@@ -90,11 +90,11 @@ def run_summary(root: str, quarters: str) -> str:
     """The example on what a run just wrote (``make demo`` prints it), or one line saying why it cannot run."""
     try:
         from ftm_assets.export.research_panel import research_panel
-        from ftm_assets.readers import read_theme_exposure
+        from ftm_assets.readers import read_theme_exposure, read_themes
         from ftm_assets.readers.returns import read_call_returns
 
         panel = research_panel(read_theme_exposure(root, quarters, strict=False),
-                               read_call_returns(root, quarters, strict=False))
+                               read_call_returns(root, quarters, strict=False), read_themes(root, quarters, strict=False))
         return "Research example (python -m ftm_assets.research.example):\n" + report(panel)
     except ImportError as exc:
         return f"Research example skipped: {exc.name} is not installed (pip install -e \".[research]\")."
@@ -112,11 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         panel = pd.read_parquet(args.panel) if args.panel.suffix == ".parquet" else pd.read_csv(args.panel)
     elif args.quarters:
         from ftm_assets.export.research_panel import research_panel
-        from ftm_assets.readers import read_theme_exposure
+        from ftm_assets.readers import read_theme_exposure, read_themes
         from ftm_assets.readers.returns import read_call_returns
 
         root = args.root or "data"
-        panel = research_panel(read_theme_exposure(root, args.quarters), read_call_returns(root, args.quarters))
+        panel = research_panel(read_theme_exposure(root, args.quarters), read_call_returns(root, args.quarters),
+                               read_themes(root, args.quarters))
     else:
         parser.error("give --panel, or --quarters (and --root)")
     try:

@@ -68,3 +68,15 @@ def test_export_writes_each_format_and_a_dictionary(panel, tmp_path):
         assert out.stat().st_size > 0
     text = write_dictionary(panel, tmp_path / "research_panel.parquet").read_text()
     assert "| car_0_1 | float64 | Market-adjusted CAR" in text and f"{len(panel):,} rows" in text
+
+
+def test_theme_flags_join_and_generic_themes_are_left_out(panel):
+    exposure = panel[["firm_id", "quarter", "theme_id", "share", "tone"]]
+    cars = panel.drop_duplicates(["firm_id", "quarter"])[["firm_id", "quarter", "call_id", "car_0_1"]]
+    cars = cars.assign(earnings_call_date=pd.Timestamp("2024-11-01"))  # one call per firm-quarter here
+    themes = exposure[["quarter", "theme_id"]].drop_duplicates().assign(generic=lambda t: t["theme_id"] == "guidance")
+    joined = research_panel(exposure, cars, themes)
+    assert len(joined) == len(exposure) and joined["generic"].any()
+    with_generic = firm_quarter_frame(joined.assign(generic=False))
+    without = firm_quarter_frame(joined)
+    assert (with_generic["tone_exposure"] != without["tone_exposure"]).any()
