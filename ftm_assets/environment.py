@@ -54,6 +54,7 @@ WORKER_SETTINGS_VARS = {
     "FTM_DEVICE": "device",
     "FTM_FIT_WORKERS": "fit_workers",
     "FTM_EMBEDDING_STORE": "embedding_store",
+    "FTM_TONE_MODEL": "tone_model",
 }
 
 

@@ -120,6 +120,7 @@ class EmbeddingSettings(_Checked):
     onnx_cache_dir: str | None = None  # FTM_ONNX_CACHE_DIR
     fit_workers: int | None = bounded(None, 0, C.MAX_FIT_WORKERS)  # FTM_FIT_WORKERS (0: fit in-process)
     store: bool | None = None  # FTM_EMBEDDING_STORE: keep and reuse the batch's embeddings (default on)
+    tone_model: str | None = None  # FTM_TONE_MODEL: a local sequence-classification model folder (None: LM tone only)
 
     def over(self, base: EmbeddingSettings) -> EmbeddingSettings:
         """These settings where they are set, ``base``'s elsewhere."""

@@ -62,6 +62,17 @@ def test_the_embedding_store_switch_travels_to_the_worker():
         resources(Settings.from_env({"FTM_EMBEDDING_STORE": "sometimes"}))
 
 
+def test_the_tone_model_travels_to_the_worker():
+    """FTM_TONE_MODEL on the Dagster side reaches the worker's config as given (the folder is the worker's, which
+    checks it at start); unset, the worker's own FTM_TONE_MODEL decides."""
+    def tone_model(env):
+        worker = resources(Settings.from_env(env))["worker_settings"]
+        return worker.worker_config(quarter="2024Q4", batch="000", storage_root="/r", run_id="r").embedding.tone_model
+
+    assert tone_model({"FTM_TONE_MODEL": "/opt/ftm/finbert"}) == "/opt/ftm/finbert"
+    assert tone_model({}) is None
+
+
 def test_files_source_partitions_are_the_quarters_its_files_hold(tmp_path):
     rows = "".join(f"{i},{day},0,Hello.\n" for i, day in enumerate(["2015-02-02", "2015-11-30", "2017-05-05"]))
     (tmp_path / "calls.csv").write_text("companyid,mostimportantdateutc,componentorder,componenttext\n" + rows)

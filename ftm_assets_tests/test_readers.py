@@ -163,3 +163,18 @@ def test_the_package_keeps_every_public_reader_name():
     for name in public:
         home = themes if hasattr(themes, name) else topics
         assert getattr(readers, name) is getattr(home, name), name
+
+
+def test_sentences_written_before_the_tone_columns_read_back_with_nulls(tmp_path):
+    """A sentences part from before the tone columns (only the first 7) reads with them null, beside a new part."""
+    store = LocalStorage(tmp_path)
+    _write_quarter(store, Q, sample_batches())
+    old, new = committed_parts(store, Q, "sentences")
+    table = pq.read_table(old)
+    pq.write_table(table.select(table.column_names[:7]), old)  # "text" is the last column of the old layout
+    sentences = read_sentences(store, Q)
+    tone = ["procedural", "n_words", "lm_positive", "lm_negative", "lm_uncertainty", "tone_model"]
+    assert set(tone) <= set(sentences.columns)
+    n_old = pq.read_table(old).num_rows
+    assert n_old and sentences[tone].iloc[:n_old].isna().all().all()
+    assert len(sentences) == n_old + pq.read_table(new).num_rows

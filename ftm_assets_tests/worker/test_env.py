@@ -25,6 +25,7 @@ SET = {
     "FTM_ONNX_CACHE_DIR": "/tmp/onnx",
     "FTM_FIT_WORKERS": "0",
     "FTM_EMBEDDING_STORE": "off",
+    "FTM_TONE_MODEL": "/opt/ftm/finbert",
     "AWS_BATCH_JOB_ATTEMPT": "3",
 }
 
@@ -38,7 +39,7 @@ def test_every_variable_lands_in_its_setting():
     env = WorkerEnv.read(SET)
     assert env.embedding == EmbeddingSettings(model="/opt/ftm/model", device="cuda", backend="torch",
                                               precision="fp16", pipeline_depth=0, onnx_cache_dir="/tmp/onnx",
-                                              fit_workers=0, store=False)  # fmt: skip
+                                              fit_workers=0, store=False, tone_model="/opt/ftm/finbert")  # fmt: skip
     assert env.batch_attempt == 3
     assert set(SET) <= set(WORKER_ENV_VARS)  # documented for infra and the README
 

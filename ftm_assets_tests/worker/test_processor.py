@@ -1,14 +1,19 @@
-"""FirmProcessor end to end on demo firms: overlapped and sequential runs agree, failures stay in order."""
+"""FirmProcessor end to end on demo firms: overlapped and sequential runs agree, failures stay in order; the tone
+classifier (FTM_TONE_MODEL) scores what it prepares, and a missing one fails first."""
 
 import logging
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
-from ftm_assets.worker_config import EmbeddingSettings, WorkerConfig
+from ftm_assets.worker_config import EmbeddingSettings, TopicParams, WorkerConfig
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.inputs import FirmInput
 from ftm_assets.worker.processor import FirmProcessor, FirmResult
+from ftm_assets.worker.model.tone_model import ToneModelError
 from ftm_assets.worker.segment import Component
+from ftm_assets_tests.support.tiny_tone_model import tiny_tone_model
 
 QUARTER = "2024Q4"
 LOG = logging.getLogger("test_processor")
@@ -76,3 +81,26 @@ def test_consumer_stopping_early_leaves_no_thread(processor):
     assert firm.firm_id == "E1" and isinstance(result, EmptyTranscript)
     gen.close()
     assert not [t for t in threading.enumerate() if t.name.startswith(THREAD_NAME) and t.is_alive()]
+
+
+def test_a_missing_tone_model_fails_before_any_model_loads(tmp_path):
+    cfg = replace(_cfg(), embedding=EmbeddingSettings(device="cpu", tone_model=str(tmp_path / "finbert")))
+    with pytest.raises(ToneModelError, match=f"{tmp_path / 'finbert'} does not exist"):
+        FirmProcessor(cfg, LOG)
+
+
+def test_the_tone_classifier_scores_each_prepared_sentence_and_is_recorded(tmp_path):
+    tone = tiny_tone_model(tmp_path / "tone")
+    cfg = replace(_cfg(), topics=TopicParams(min_sentences=3),
+                  embedding=EmbeddingSettings(device="cpu", backend="torch", tone_model=tone, fit_workers=0))
+    processor = FirmProcessor(cfg, LOG)
+    texts = ["Revenue grew strongly this quarter.", "Margins declined in the quarter.", "We expect uncertain demand."]
+    firm = FirmInput("T1", "Tone Co", None, None, None, [Component(1, i, "Executives", t) for i, t in enumerate(texts)])
+    prepared = processor.prepare(firm, QUARTER)
+    expected = processor.tone_classifier.score([s.text for s in prepared.sentences])
+    assert prepared.tone_scores is not None and len(prepared.tone_scores) == len(prepared.sentences) == 3
+    np.testing.assert_array_equal(prepared.tone_scores, expected)
+    assert processor._fit_args(firm, QUARTER, prepared)[-1] is prepared.tone_scores  # handed to fit_firm
+    meta = processor.file_metadata()
+    assert meta["ftm.tone_model"] == tone and len(meta["ftm.tone_model_fingerprint"]) == 16
+    assert "tone_model" in processor.timings

@@ -48,11 +48,12 @@ def staged(tmp_path, monkeypatch):
     return store
 
 
-def _cfg(store, run_id, model: str | None = None):
+def _cfg(store, run_id, model: str | None = None, tone_model: str | None = None):
     extras = {"quarter": Q, "batch": "000", "storage_root": store.root, "run_id": run_id, "checkpoint_every": 1,
               "policy": {"max_consecutive_failures": 99, "min_processed_for_rate": 10_000}}
-    if model:
-        extras["embedding"] = {"model": model}
+    embedding = {k: v for k, v in (("model", model), ("tone_model", tone_model)) if v}
+    if embedding:
+        extras["embedding"] = embedding
     return WorkerConfig.from_extras(extras)
 
 
@@ -79,6 +80,22 @@ def test_a_model_edited_without_changing_file_sizes_does_not_resume(staged, tmp_
     second = scripted()
     outcome = run_batch(_cfg(staged, "run-2", model), staged, LOG, second)
     assert outcome.error is None and second.seen == FIRMS
+
+
+def test_setting_or_editing_the_tone_model_does_not_resume(staged, tmp_path):
+    """FTM_TONE_MODEL fills tone_model: a run with it set, or with its weights edited, starts over."""
+    tone = tmp_path / "tone"
+    tone.mkdir()
+    (tone / "config.json").write_text(json.dumps({"id2label": {"0": "positive", "1": "negative"}}))
+    (tone / "model.safetensors").write_bytes(b"\0" * 64)
+    _fail_after_two(staged, _cfg(staged, "run-1"))
+    set_now = scripted({"f3": StorageError("down")})
+    run_batch(_cfg(staged, "run-2", tone_model=str(tone)), staged, LOG, set_now)
+    assert set_now.seen == FIRMS[:3]  # not resumed after f2: started over at f1
+    (tone / "model.safetensors").write_bytes(b"\1" * 64)  # same size, other weights
+    edited = scripted()
+    outcome = run_batch(_cfg(staged, "run-3", tone_model=str(tone)), staged, LOG, edited)
+    assert outcome.error is None and edited.seen == FIRMS
 
 
 def test_pooling_and_sequence_length_change_the_embedding_identity(tmp_path, monkeypatch):

@@ -83,13 +83,15 @@ class WardClusters:
     fewer than ``max(2 * min_cluster_size, 4)`` content sentences remain, every sentence is an outlier.
     """
 
-    def __init__(self, sentences: Sequence[str], groups: Sequence[Hashable] | None, params: WardParams, seed: int):
+    def __init__(self, sentences: Sequence[str], groups: Sequence[Hashable] | None, params: WardParams, seed: int,
+                 procedural: Sequence[bool] | None = None):
         self.sentences = list(sentences)
         self.groups = list(range(len(self.sentences))) if groups is None else list(groups)
         self.params = params
         self.seed = seed
-        names = boilerplate.call_names(self.sentences)
-        self.content = np.flatnonzero(~np.asarray(boilerplate.procedural_mask(self.sentences, names), dtype=bool))
+        if procedural is None:  # the caller's mask when it has one (fit.fit_firm: the same mask its rows carry)
+            procedural = boilerplate.procedural_mask(self.sentences, boilerplate.call_names(self.sentences))
+        self.content = np.flatnonzero(~np.asarray(procedural, dtype=bool))
         self.labels_ = np.full(len(self.sentences), OUTLIER, dtype=np.int64)
         self.stability_: dict[int, float] = {}
 

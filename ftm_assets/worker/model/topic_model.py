@@ -152,17 +152,19 @@ def fit_topics(
     use_gpu: bool,
     lean: bool = True,
     groups: Sequence[Hashable] | None = None,
+    procedural: Sequence[bool] | None = None,
 ) -> list[Topic]:
     """Topics of one firm, ordered by topic id (-1, the outliers, first when present).
 
     ``groups``: each sentence's component (e.g. ``(call_id, component_order)``), in call order; the Ward
     method smooths embeddings within a component only. None: every sentence on its own (no smoothing).
+    ``procedural``: ``boilerplate.procedural_mask(sentences)`` when the caller has it (None: computed here).
     ``lean=False`` runs plain BERTopic (with the UMAP method, without precomputed neighbours): same topics, slower.
     """
     n = len(sentences)
     if check_topic_method(params.topic_method) == "ward":
         reduction, cluster_model = pass_through(), WardClusters(sentences, groups, ward_params(params, n),
-                                                                params.random_seed)
+                                                                params.random_seed, procedural)
         if not cluster_model.has_content():
             return [Topic(-1, [], list(range(n)), 0.0)]
     else:
