@@ -38,12 +38,18 @@ def load_cache(folder: Path, limit: int | None) -> list[tuple[str, pd.DataFrame,
     out = []
     for quarter, source in zip(QUARTERS, (QUARTERS[0], QUARTERS[1], QUARTERS[0])):
         data = pickle.loads((folder / f"{source}.pkl").read_bytes())
+        if "vectors" not in data:
+            raise SystemExit(f"{folder / f'{source}.pkl'} predates per-sentence exposure (no sentence vectors): "
+                             f"run `python -m benchmarks.theme_cache --out {folder}` again.")
         topics, sentences = pd.DataFrame(data["topics"]), pd.DataFrame(data["sentences"])
+        vectors = np.asarray(data["vectors"], dtype=np.float32)
         if limit:
             keep = list(dict.fromkeys(topics["firm_id"]))[:limit]  # the first calls of the file
-            topics, sentences = topics[topics["firm_id"].isin(keep)], sentences[sentences["firm_id"].isin(keep)]
+            mask = sentences["firm_id"].isin(keep).to_numpy()
+            topics, sentences, vectors = topics[topics["firm_id"].isin(keep)], sentences[mask], vectors[mask]
         topics = topics.assign(quarter=quarter)
-        out.append((quarter, topics.reset_index(drop=True), sentences.assign(quarter=quarter).reset_index(drop=True)))
+        out.append((quarter, topics.reset_index(drop=True), sentences.assign(quarter=quarter).reset_index(drop=True),
+                    vectors))
     return out
 
 
@@ -52,7 +58,7 @@ def prototype(quarters) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
     from scipy.cluster.hierarchy import fcluster, linkage
 
     out, centroids = [], None
-    for i, (quarter, topics, _) in enumerate(quarters):
+    for i, (quarter, topics, _, _) in enumerate(quarters):
         rows = topics[topics["topic_id"] >= 0].sort_values(["firm_id", "topic_id"]).reset_index(drop=True)
         x = normalise(np.stack(rows["centroid"].to_numpy()))
         if i == 0:
@@ -74,7 +80,7 @@ def prototype(quarters) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
 
 
 def figures(results, quarters) -> dict:
-    firms = [sorted(t["firm_id"].unique()) for _, t, _ in quarters]
+    firms = [sorted(t["firm_id"].unique()) for _, t, _, _ in quarters]
     per_q = [quality.summary(th, ex, f) for (th, ex), f in zip(results, firms)]
     return {
         "per_quarter": per_q,

@@ -1,8 +1,8 @@
 """Firm topics of the three theme quarters on real calls, fitted ONCE by the worker's own code and cached.
 
 The theme benchmark (``bench_themes``) and clustering work read this cache instead of re-running the
-worker: per quarter variant, the firm_topics rows (with centroids) and the sentence rows exactly as
-``FirmProcessor`` makes them. The copy quarter is the first one again (same input, same machine: same topics).
+worker: per quarter variant, the firm_topics rows (with centroids), the sentence rows exactly as ``FirmProcessor``
+makes them and each sentence's fp16 embedding (what per-sentence exposure reads). The copy quarter is the first one again (same input, same machine: same topics).
 Run: ``python -m benchmarks.theme_cache --out /tmp/ftm-theme-cache [--limit N]``.
 """
 
@@ -14,11 +14,13 @@ import pickle
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 
 from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform
 from ftm_assets.worker_config import WorkerConfig
+from ftm_assets.worker.embedding_store import EmbeddingStore
 from ftm_assets.worker.inputs import iter_firms
 from ftm_assets.worker.processor import FirmProcessor
 from ftm_assets_tests.support.earnings22_calls import read_calls
@@ -30,7 +32,8 @@ def fit_quarter(processor: FirmProcessor, calls: list[dict], quarter: str, varia
     table = conform(pa.Table.from_pylist(rows), RAW_TRANSCRIPTS_SCHEMA, keep_extra=True)
     ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))
     components = {(r["firm_id"], r["call_id"], r["component_order"]): r["component_type"] for r in rows}
-    topics, sentences, failed = [], [], []
+    topics, sentences, vectors, failed = [], [], [], []
+    processor.embedding_store = EmbeddingStore(None, [], processor.log)  # empty: each firm's vectors come back new
     for firm, result in processor.results(iter_firms(table, ids), quarter):
         if isinstance(result, Exception):
             failed.append((firm.firm_id, repr(result)))
@@ -39,7 +42,9 @@ def fit_quarter(processor: FirmProcessor, calls: list[dict], quarter: str, varia
         for s in result.sentence_rows:
             s["component_type"] = components.get((s["firm_id"], s["call_id"], s["component_order"]))
         sentences.extend(result.sentence_rows)
-    return {"topics": topics, "sentences": sentences, "failed": failed}
+        vectors.append(result.embedding_use.new.vectors)  # fp16, one row per sentence row, in order
+    return {"topics": topics, "sentences": sentences, "failed": failed,
+            "vectors": np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float16)}
 
 
 def main() -> None:

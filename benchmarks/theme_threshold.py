@@ -10,7 +10,8 @@ themes do not depend on it; only the sentences' assignment does). Per threshold:
 - ``retest``: Spearman of the same grid between the as-is and the 15%-dropped quarter (same firms, same theme
   ids): how reliably the measure gives back a firm's exposure when a few of its components are lost. Shown
   beside the same figure on a null, the sentences' vectors shuffled across the quarter's firms;
-- coverage: the median firm's summed share, the share of sentences assigned.
+- coverage: the median firm's summed share, the share of sentences assigned; the median cosine of a firm's
+  exposure vector between the two quarters (issue 15's id-stability figure, ``themes.quality``).
 The default is the threshold with the best ``retest`` on the choosing set (calls whose id has an even CRC-32,
 ``benchmarks.quality.choosing_set``); the reporting set's figure is the one quoted.
 Run: ``python -m benchmarks.theme_threshold [--limit N] [--cache /tmp/ftm-theme-sweep]``.
@@ -31,6 +32,7 @@ import pyarrow as pa
 from scipy.stats import spearmanr
 
 from benchmarks.quality import choosing_set
+from ftm_assets.themes import quality
 from ftm_assets.themes.chain import replay_in_memory
 from ftm_assets.themes.params import ThemeParams
 
@@ -40,7 +42,7 @@ QUARTERS = ("2023Q1", "2023Q2")
 DEMO_QUARTER = "2024Q1"
 
 
-def fit_rows(table: pa.Table, quarter: str, components: dict) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def fit_rows(table: pa.Table, components: dict, quarter: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """Topics, sentences (with component types) and the sentences' vectors of every firm in ``table``."""
     from ftm_assets.worker.embedding_store import EmbeddingStore
     from ftm_assets.worker.inputs import iter_firms
@@ -139,6 +141,7 @@ def sweep(quarters: list[tuple]) -> dict:
             "retest_choosing": round(retest(g1, g2, choose), 4),
             "retest_reporting": round(retest(g1, g2, report), 4),
             "retest_null_reporting": round(retest(h1, h2, report), 4),
+            "cosine_dropped_median": round(float(quality.exposure_cosines(o1.exposure, o2.exposure).median()), 4),
             "generic": int(o1.themes.themes["generic"].sum()),
         }
     pairs = {f"{a}-{b}": round(float(spearmanr(grids[a].to_numpy().ravel(), grids[b].to_numpy().ravel()).statistic), 4)
@@ -164,12 +167,12 @@ def markdown(result: dict) -> str:
              f"choosing set {real['choosing']} calls, reporting set {real['reporting']} (CRC-32 parity). `retest`: "
              "Spearman of the firm x theme `share` grid between the two quarters; in brackets the null (sentence "
              "vectors shuffled across the quarter's firms).\n",
-             "| threshold | themes | sentences assigned | median summed share | retest (choosing) | retest (reporting) (null) | generic themes |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             "| threshold | themes | sentences assigned | median summed share | exposure cosine as is vs dropped (median) | retest (choosing) | retest (reporting) (null) | generic themes |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for tau, r in real["by_threshold"].items():
         mark = "**" if float(tau) == real["chosen"] else ""
         lines.append(f"| {mark}{tau}{mark} | {r['themes']} | {r['assigned_share']:.1%} | {r['coverage_median']:.3f} | "
-                     f"{r['retest_choosing']:.3f} | {r['retest_reporting']:.3f} ({r['retest_null_reporting']:.3f}) | "
+                     f"{r['cosine_dropped_median']:.3f} | {r['retest_choosing']:.3f} | {r['retest_reporting']:.3f} ({r['retest_null_reporting']:.3f}) | "
                      f"{r['generic']} |")
     lines += ["", "Spearman of firms' exposures (first quarter's dense grid) between thresholds: "
               + ", ".join(f"{k}: {v:.3f}" for k, v in real["spearman_between"].items()) + ".", "",

@@ -99,7 +99,7 @@ def theme_exposure(topics: pd.DataFrame, assignments: pd.DataFrame, sentences: p
     for name in kinds:
         out[f"share_{name}"] = _ratio(out[f"n_{name}"], den[name].reset_index(drop=True))
     pos, neg = out["lm_positive"].astype(float), out["lm_negative"].astype(float)
-    out["tone"] = _ratio(pos - neg, pos + neg)
+    out["tone"] = _ratio(pos - neg, pos + neg)  # text.tone.net_tone over the sums, vectorised
     out["uncertainty"] = _ratio(out["lm_uncertainty"].astype(float), out["n_words"].astype(float))
     out["tone_model"] = out["tone_model"].astype(float)
     out = out.merge(_firm_identity(topics), left_on="firm_id", right_index=True, how="left")

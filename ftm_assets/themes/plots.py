@@ -46,7 +46,7 @@ def heatmap_png(exposure: pd.DataFrame, themes: pd.DataFrame, quarter: str, top_
     ax.set_yticklabels([_short(f"{name or f}", 28) for f, name in firm_order.index], fontsize=7)
     ax.set_xlabel("theme (largest first)")
     ax.set_ylabel("firm (most exposed first)")
-    ax.set_title(f"{quarter}: share of each firm's sentences on each theme")
+    ax.set_title(f"{quarter}: share of each firm's non-procedural sentences on each theme")
     fig.colorbar(image, ax=ax, label="share of the firm's sentences")
     return _figure_png(fig)
 

@@ -12,11 +12,14 @@ import sys
 import numpy as np
 
 import ftm_assets.worker.__main__ as worker
+from ftm_assets.storage.embeddings import EmbeddingIdentity, FirmVectors, call_key, text_hash
 from ftm_assets.worker.batch import run_batch
+from ftm_assets.worker.embedding_store import EmbeddingUse
 from ftm_assets_tests.support.scripted_processor import ScriptedProcessor
 
 SCRIPTED_WORKER_MODULE = "ftm_assets_tests.support.scripted_pipes_worker"
 DIMS = 32
+IDENTITY = EmbeddingIdentity("scripted", "0", "scripted", "fp16", "cpu", 1, "{}")
 
 
 def _centroid(words: list[str]) -> list[float]:
@@ -29,13 +32,18 @@ def _centroid(words: list[str]) -> list[float]:
 
 
 class CentroidScripted(ScriptedProcessor):
-    """The scripted processor's rows, each topic with the centroid the themes need."""
+    """The scripted processor's rows, each topic with the centroid the themes need and each sentence with the
+    stored embedding that per-sentence exposure reads (the hashed bag of its words)."""
 
     @staticmethod
     def result(firm, quarter):
         out = ScriptedProcessor.result(firm, quarter)
         for topic in out.topic_rows:
             topic["centroid"] = _centroid(" ".join(c.text for c in firm.components if c.text).split())
+        texts = [s["text"] for s in out.sentence_rows]
+        hashes = [text_hash(t) for t in texts]
+        vectors = np.array([_centroid(t.split()) for t in texts], dtype=np.float16).reshape(len(texts), DIMS)
+        out.embedding_use = EmbeddingUse(FirmVectors(call_key(hashes), hashes, vectors), None, len(texts), 0, IDENTITY)
         return out
 
 
