@@ -37,17 +37,18 @@ def demo_returns(calls: pd.DataFrame, start: dt.date, end: dt.date, seed: int = 
     market = np.array([_generator("index", seed, d.isoformat()).normal(INDEX_MEAN, INDEX_SD) for d in days])
     linked = calls[calls["permno"].notna()]
     permnos = sorted({int(p) for p in linked["permno"]})
-    firms = D.demo_firms(max(permnos) - DEMO_PERMNO_BASE + 1) if permnos else []
+    positions = [p - DEMO_PERMNO_BASE for p in permnos if 0 <= p - DEMO_PERMNO_BASE < D.MAX_FIRMS]
+    firms = D.demo_firms(max(positions) + 1) if positions else []  # other permnos: returns, nothing planted
     calendar = np.array(days, dtype="datetime64[D]")
     frames = []
     for permno in permnos:
-        firm = firms[permno - DEMO_PERMNO_BASE]
+        firm = firms[permno - DEMO_PERMNO_BASE] if 0 <= permno - DEMO_PERMNO_BASE < len(firms) else None
         rng = _generator("stock", seed, permno, start.isoformat())
         beta = rng.uniform(0.6, 1.4)
         ret = beta * market + rng.normal(0.0, IDIO_SD, len(days))
         for call in linked[linked["permno"] == permno].to_dict("records"):
             t0 = int(np.searchsorted(calendar, np.datetime64(pd.Timestamp(call["earnings_call_date"]).date(), "D")))
-            if t0 < len(days):
+            if t0 < len(days) and firm is not None:
                 ret[t0] += PLANTED_BETA * D.tone_exposure(firm, call["quarter"], seed)
         frames.append(pd.DataFrame({"permno": permno, "date": dates, "ret": ret}))
     stock = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["permno", "date", "ret"])
