@@ -25,6 +25,7 @@ from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscri
 from ftm_assets.transcripts.wrds import Universe, WrdsUniverseError
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.resources.theme_settings import ThemeSettings
+from ftm_assets.resources.returns_settings import ReturnsSettings
 from ftm_assets.env_values import VariableError, read_int
 
 ENVIRONMENTS = ("local", "aws")
@@ -250,6 +251,13 @@ THEME_SETTINGS_VARS = {
 }
 
 
+RETURNS_SETTINGS_VARS = {"FTM_CAR_MIN_ESTIMATION_OBS": "min_estimation_obs"}
+
+
+def returns_settings(settings: Settings) -> ReturnsSettings:
+    return _from_variables(ReturnsSettings, RETURNS_SETTINGS_VARS, settings)
+
+
 def theme_settings(settings: Settings) -> ThemeSettings:
     return _from_variables(ThemeSettings, THEME_SETTINGS_VARS, settings)
 
@@ -259,6 +267,7 @@ def resources(settings: Settings) -> dict[str, Any]:
         "storage": StorageRoot(root=settings.storage_root),
         "transcript_source": transcript_source(settings),
         "returns_source": returns_source(settings),
+        "returns_settings": returns_settings(settings),
         "launcher": launcher(settings),
         "worker_settings": worker_settings(settings),
         "theme_settings": theme_settings(settings),

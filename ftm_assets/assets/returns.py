@@ -13,7 +13,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ftm_assets.resources.storage import StorageRoot
-from ftm_assets.returns.car import CarSettings, compute_call_returns, missing_summary
+from ftm_assets.resources.returns_settings import ReturnsSettings
+from ftm_assets.returns.car import compute_call_returns, missing_summary
 from ftm_assets.returns.resources import ReturnsSource, ReturnsUnavailable
 from ftm_assets.storage import layout
 
@@ -46,7 +47,8 @@ def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
         "the next trading day), market-adjusted and market-model CARs over [0,+1], [-1,+1], [+2,+60], the "
         "market model's observations and beta, missing return-days counted (README, Returns).",
     )
-    def call_returns(context: dg.AssetExecutionContext, storage: StorageRoot, returns_source: ReturnsSource):
+    def call_returns(context: dg.AssetExecutionContext, storage: StorageRoot, returns_source: ReturnsSource,
+                     returns_settings: ReturnsSettings):
         quarter = context.partition_key
         store = storage.store
         calls = quarter_calls(store, quarter)
@@ -64,7 +66,7 @@ def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
             return
         if data.call_starts:
             linked = linked.assign(call_start_utc=linked["call_id"].map(data.call_starts))
-        settings = CarSettings()
+        settings = returns_settings.car_settings()
         frame = compute_call_returns(linked, data.crsp, settings)
         frame.insert(0, "quarter", quarter)
         key = layout.call_returns(quarter)

@@ -9,6 +9,7 @@ import pandas as pd
 from ftm_assets.assets.returns import build_call_returns
 from ftm_assets.assets.transcripts import build_raw_transcripts
 from ftm_assets.readers.returns import read_call_returns
+from ftm_assets.resources.returns_settings import ReturnsSettings
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.returns.resources import DemoReturnsSource, NoReturnsSource
 from ftm_assets.transcripts.resources import DemoTranscriptSource
@@ -22,7 +23,7 @@ def _run(tmp_path, returns_source) -> tuple[dg.ExecuteInProcessResult, dg.Dagste
     result = dg.materialize(
         [build_raw_transcripts(PARTITIONS), build_call_returns(PARTITIONS)], partition_key=QUARTER, instance=instance,
         resources={"storage": StorageRoot(root=str(tmp_path)), "transcript_source": DemoTranscriptSource(n_firms=6),
-                   "returns_source": returns_source},
+                   "returns_source": returns_source, "returns_settings": ReturnsSettings(min_estimation_obs=200)},
     )
     return result, instance
 
@@ -35,6 +36,7 @@ def test_demo_call_returns(tmp_path):
     assert frame["car_0_1"].notna().all() and (frame["est_obs"] >= 240).all()
     meta = result.asset_materializations_for_node("call_returns")[0].metadata
     assert meta["calls"].value == 6 and meta["source"].value == "demo-synthetic"
+    assert meta["min_estimation_obs"].value == 200  # the bound setting, not the default
 
 
 def test_without_returns_the_asset_is_skipped_with_a_message(tmp_path):
