@@ -43,3 +43,12 @@ def test_the_environment_binds_a_returns_source_per_transcript_source(tmp_path):
     assert isinstance(bound, FilesReturnsSource) and bound.delisting_file is None
     wrds = Settings.from_env({"FTM_TRANSCRIPT_SOURCE": "wrds", "FTM_WRDS_USERNAME": "me", "FTM_LAST_QUARTER": "2024Q4"})
     assert isinstance(returns_source(wrds), WrdsReturnsSource)
+
+
+def test_min_estimation_obs_is_read_and_checked():
+    from ftm_assets.environment import ConfigError, resources
+
+    bound = resources(Settings.from_env({"FTM_LAST_QUARTER": "2024Q4", "FTM_CAR_MIN_ESTIMATION_OBS": "100"}))
+    assert bound["returns_settings"].car_settings().min_estimation_obs == 100
+    with pytest.raises(ConfigError, match="FTM_CAR_MIN_ESTIMATION_OBS='1'"):
+        resources(Settings.from_env({"FTM_LAST_QUARTER": "2024Q4", "FTM_CAR_MIN_ESTIMATION_OBS": "1"}))
