@@ -12,7 +12,9 @@ import pandas as pd
 
 from ftm_assets.returns import wrds_sql
 from ftm_assets.returns.crsp import CrspData
-from ftm_assets.transcripts.wrds import WrdsSettings, _translate_query_error, check_tables, wrds_connection
+from ftm_assets.transcripts.wrds import (
+    WrdsAccessError, WrdsSettings, _translate_query_error, check_tables, wrds_connection,
+)
 
 CHUNK_ROWS = 50_000
 
@@ -24,7 +26,13 @@ def fetch_returns(settings: WrdsSettings, permnos: list[int], keydevids: list[in
 
     rows: list[tuple] = []
     with wrds_connection(settings) as connection:
-        check_tables(connection, settings, wrds_sql.REQUIRED_TABLES)
+        try:
+            check_tables(connection, settings, wrds_sql.REQUIRED_TABLES)
+        except WrdsAccessError as exc:
+            raise WrdsAccessError(
+                f"call_returns reads CRSP's daily files (crsp.dsf, crsp.dsedelist, crsp.dsi: the CRSP daily stock "
+                f"subscription, legacy SIZ format) and Capital IQ's call times. {exc}"
+            ) from None
         try:
             result = connection.execution_options(stream_results=True, max_row_buffer=CHUNK_ROWS).execute(
                 sa.text(wrds_sql.SELECT_RETURNS_SQL),

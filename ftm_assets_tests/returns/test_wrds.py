@@ -54,3 +54,13 @@ def test_wrds_returns_match_the_hand_computation(settings):
             np.testing.assert_allclose(row[col], expected[col], rtol=1e-9, atol=1e-12, err_msg=f"{permno} {col}")
     assert out.loc[T.DELISTED_PERMNO, "delisting_return"] == T.DELISTING_RETURN
     assert out.loc[T.MISSING_PERMNO, "n_missing_2_60"] == 1
+
+
+def test_a_login_without_crsp_daily_files_is_told_which_tables(settings):
+    from dataclasses import replace
+
+    from ftm_assets.transcripts.wrds import WrdsAccessError
+
+    with pytest.raises(WrdsAccessError, match=r"crsp\.dsf.*crsp\.dsi|crsp\.dsi.*crsp\.dsf"):
+        fetch_returns(replace(settings, dbname=ciq.RULES_DB), [10001], [501], dt.date(2023, 1, 1),
+                      dt.date(2023, 12, 31), "2023Q4")
