@@ -69,8 +69,8 @@ def test_the_tone_model_travels_to_the_worker():
         worker = resources(Settings.from_env(env))["worker_settings"]
         return worker.worker_config(quarter="2024Q4", batch="000", storage_root="/r", run_id="r").embedding.tone_model
 
-    assert tone_model({"FTM_TONE_MODEL": "/opt/ftm/finbert"}) == "/opt/ftm/finbert"
-    assert tone_model({}) is None
+    assert tone_model({"FTM_TONE_MODEL": " /opt/ftm/finbert "}) == "/opt/ftm/finbert"
+    assert tone_model({}) is None and tone_model({"FTM_TONE_MODEL": "  "}) is None
 
 
 def test_files_source_partitions_are_the_quarters_its_files_hold(tmp_path):

@@ -64,6 +64,12 @@ class WorkerSettings(dg.ConfigurableResource):
         except WorkerConfigError as exc:
             raise ValueError(str(exc)) from exc
 
+    @field_validator("tone_model")
+    @classmethod
+    def _folder_named(cls, value: str | None) -> str | None:
+        """A blank FTM_TONE_MODEL is unset; the folder itself is checked by the worker, on whose disk it is."""
+        return (value or "").strip() or None
+
     def worker_config(self, *, quarter: str, batch: str, storage_root: str, run_id: str) -> WorkerConfig:
         """The worker's instructions for one (quarter, batch) partition; send them with ``to_extras()``."""
         return WorkerConfig(
