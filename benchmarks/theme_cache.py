@@ -27,8 +27,9 @@ from ftm_assets_tests.support.earnings22_calls import read_calls
 from ftm_assets_tests.support.theme_quarters import QUARTERS, quarter_rows
 
 
-def fit_quarter(processor: FirmProcessor, calls: list[dict], quarter: str, variant: str) -> dict:
-    rows = quarter_rows(calls, quarter, variant)
+def fit_rows(processor: FirmProcessor, rows: list[dict], quarter: str) -> dict:
+    """Topics, sentence rows (with ``component_type``) and each sentence's fp16 vector of every firm in ``rows``
+    (raw component rows), fitted by ``processor`` as the worker would."""
     table = conform(pa.Table.from_pylist(rows), RAW_TRANSCRIPTS_SCHEMA, keep_extra=True)
     ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))
     components = {(r["firm_id"], r["call_id"], r["component_order"]): r["component_type"] for r in rows}
@@ -45,6 +46,10 @@ def fit_quarter(processor: FirmProcessor, calls: list[dict], quarter: str, varia
         vectors.append(result.embedding_use.new.vectors)  # fp16, one row per sentence row, in order
     return {"topics": topics, "sentences": sentences, "failed": failed,
             "vectors": np.concatenate(vectors) if vectors else np.zeros((0, 0), np.float16)}
+
+
+def fit_quarter(processor: FirmProcessor, calls: list[dict], quarter: str, variant: str) -> dict:
+    return fit_rows(processor, quarter_rows(calls, quarter, variant), quarter)
 
 
 def main() -> None:

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from scipy.stats import spearmanr
 
 from benchmarks.quality import choosing_set
@@ -42,35 +41,19 @@ QUARTERS = ("2023Q1", "2023Q2")
 DEMO_QUARTER = "2024Q1"
 
 
-def fit_rows(table: pa.Table, components: dict, quarter: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
-    """Topics, sentences (with component types) and the sentences' vectors of every firm in ``table``."""
-    from ftm_assets.worker.embedding_store import EmbeddingStore
-    from ftm_assets.worker.inputs import iter_firms
+def fitted(rows: list[dict], quarter: str) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Topics, sentences and sentence vectors of raw component ``rows``, fitted by the worker's processor."""
+    from benchmarks.theme_cache import fit_rows
     from ftm_assets.worker.processor import FirmProcessor
     from ftm_assets.worker_config import WorkerConfig
 
-    log = logging.getLogger("theme_threshold")
-    processor = FirmProcessor(WorkerConfig(quarter=quarter, batch="000", storage_root="unused", run_id="sweep"), log)
-    processor.embedding_store = EmbeddingStore(None, [], log)  # empty: every firm's vectors come back as new
-    ids = list(dict.fromkeys(table.column("firm_id").to_pylist()))
-    topics, sentences, vectors = [], [], []
-    for firm, result in processor.results(iter_firms(table, ids), quarter):
-        if isinstance(result, Exception):
-            continue
-        topics += result.topic_rows
-        for s in result.sentence_rows:
-            s["component_type"] = components.get((s["firm_id"], s["call_id"], s["component_order"]))
-        sentences += result.sentence_rows
-        vectors.append(result.embedding_use.new.vectors)
-    processor.close()
-    return pd.DataFrame(topics), pd.DataFrame(sentences), np.concatenate(vectors).astype(np.float32)
-
-
-def table_of(rows: list[dict]) -> tuple[pa.Table, dict]:
-    from ftm_assets.schema import RAW_TRANSCRIPTS_SCHEMA, conform
-
-    table = conform(pa.Table.from_pylist(rows), RAW_TRANSCRIPTS_SCHEMA, keep_extra=True)
-    return table, {(r["firm_id"], r["call_id"], r["component_order"]): r["component_type"] for r in rows}
+    processor = FirmProcessor(WorkerConfig(quarter=quarter, batch="000", storage_root="unused", run_id="sweep"),
+                              logging.getLogger("theme_threshold"))
+    try:
+        data = fit_rows(processor, rows, quarter)
+    finally:
+        processor.close()
+    return pd.DataFrame(data["topics"]), pd.DataFrame(data["sentences"]), data["vectors"].astype(np.float32)
 
 
 def real_quarters(cache: Path, limit: int | None) -> list[tuple]:
@@ -83,7 +66,7 @@ def real_quarters(cache: Path, limit: int | None) -> list[tuple]:
     calls = read_calls(limit)
     out = []
     for quarter, variant in zip(QUARTERS, ("as_is", "dropped")):
-        out.append((quarter, *fit_rows(*table_of(quarter_rows(calls, quarter, variant)), quarter)))
+        out.append((quarter, *fitted(quarter_rows(calls, quarter, variant), quarter)))
     cache.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(out))
     return out
@@ -96,7 +79,7 @@ def demo_quarter(cache: Path, n_firms: int) -> tuple:
     from ftm_assets.transcripts.demo import demo_transcripts
 
     table = demo_transcripts(DEMO_QUARTER, n_firms=n_firms)
-    out = (DEMO_QUARTER, *fit_rows(*table_of(table.to_pylist()), DEMO_QUARTER))
+    out = (DEMO_QUARTER, *fitted(table.to_pylist(), DEMO_QUARTER))
     cache.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(out))
     return out

@@ -30,7 +30,7 @@ def non_procedural(sentences: pd.DataFrame) -> np.ndarray:
     """Per row: True unless the sentences table marks it procedural (no column, or null: non-procedural)."""
     if "procedural" not in sentences:
         return np.ones(len(sentences), dtype=bool)
-    return ~sentences["procedural"].fillna(False).astype(bool).to_numpy()
+    return ~sentences["procedural"].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
 def assign_sentences(chunks: Iterable[BatchVectors], anchors: np.ndarray, theme_ids: list[str],

@@ -57,6 +57,34 @@ def firm_vectors(topics: list[dict]) -> FirmVectors:
     return FirmVectors(call_key(hashes), hashes, vectors.astype(np.float16))
 
 
+def firm_rows(quarter: str, firms: dict[str, list[dict]]) -> tuple[list[dict], list[dict]]:
+    """The firm_topics and sentences rows of ``firms``, as the worker writes them."""
+    topic_rows, sentence_rows = [], []
+    for firm_id, topics in firms.items():
+        next_id, n = 0, int(firm_id.split("-")[-1])
+        for topic in topics:
+            ids_ = list(range(next_id, next_id + len(topic["texts"])))
+            next_id += len(ids_)
+            topic_rows.append({
+                "firm_id": firm_id, "firm_name": f"Firm {firm_id}", "quarter": quarter, "permno": 10_000 + n,
+                "gvkey": f"{n:06d}", "earnings_call_date": dt.date(2024, 11, 1), "topic_id": topic["topic_id"],
+                "representation": "x", "keywords": ["x"], "n_sentences": len(ids_), "sentence_ids": ids_,
+                "processing_timestamp": STAMP, "centroid": topic["centroid"]})
+            sentence_rows += [{"quarter": quarter, "firm_id": firm_id, "sentence_id": i, "call_id": 1,
+                               "component_order": i % 4, "speaker_type": "Executives", "text": text}
+                              for i, text in zip(ids_, topic["texts"])]
+    return topic_rows, sentence_rows
+
+
+def in_memory_quarter(quarter: str, firms: dict[str, list[dict]]) -> tuple:
+    """``(quarter, topics, sentences, vectors)`` for ``chain.replay_in_memory``."""
+    import pandas as pd
+
+    topic_rows, sentence_rows = firm_rows(quarter, firms)
+    vectors = np.concatenate([np.asarray(t["vectors"]) for f in firms for t in firms[f]]).astype(np.float32)
+    return quarter, pd.DataFrame(topic_rows), pd.DataFrame(sentence_rows), vectors
+
+
 def commit_quarter(store: Storage, quarter: str, firms: dict[str, list[dict]], batches: int = 2,
                    run_id: str = "run", commit: set[str] | None = None, embeddings: bool = True) -> None:
     """Write the manifest and every batch (``commit``: only those batches get a commit record); ``embeddings``:
@@ -67,20 +95,7 @@ def commit_quarter(store: Storage, quarter: str, firms: dict[str, list[dict]], b
     for batch, firm_ids in split.items():
         state = BatchState(run_id=f"{run_id}-{batch}", quarter=quarter, batch=batch, firms_total=len(firm_ids))
         writer = BatchWriter(store, quarter, batch, f"{run_id}-{batch}", file_metadata={"ftm.embedding_model": "test-model"})
-        topic_rows, sentence_rows = [], []
-        for firm_id in firm_ids:
-            next_id, n = 0, int(firm_id.split("-")[-1])
-            for topic in firms[firm_id]:
-                ids_ = list(range(next_id, next_id + len(topic["texts"])))
-                next_id += len(ids_)
-                topic_rows.append({
-                    "firm_id": firm_id, "firm_name": f"Firm {firm_id}", "quarter": quarter, "permno": 10_000 + n,
-                    "gvkey": f"{n:06d}", "earnings_call_date": dt.date(2024, 11, 1), "topic_id": topic["topic_id"],
-                    "representation": "x", "keywords": ["x"], "n_sentences": len(ids_), "sentence_ids": ids_,
-                    "processing_timestamp": STAMP, "centroid": topic["centroid"]})
-                sentence_rows += [{"quarter": quarter, "firm_id": firm_id, "sentence_id": i, "call_id": 1,
-                                   "component_order": i % 4, "speaker_type": "Executives", "text": text}
-                                  for i, text in zip(ids_, topic["texts"])]
+        topic_rows, sentence_rows = firm_rows(quarter, {f: firms[f] for f in firm_ids})
         if embeddings:
             writer.write_embeddings(state, encode_file([firm_vectors(firms[f]) for f in firm_ids], IDENTITY))
         writer.write_part(state, topic_rows, sentence_rows)
