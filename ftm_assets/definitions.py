@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from ftm_assets.assets.manifest import build_firm_manifest
+from ftm_assets.assets.returns import build_call_returns
 from ftm_assets.assets.summary import build_quarter_summary
 from ftm_assets.assets.themes import build_quarter_themes, build_theme_exposure
 from ftm_assets.assets.topics import build_firm_topics
@@ -24,6 +25,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             build_quarter_summary(quarters),
             build_quarter_themes(quarters),
             build_theme_exposure(quarters),
+            build_call_returns(quarters),
         ]),
         sensors=automation_sensors(settings),
         resources=resources(settings),

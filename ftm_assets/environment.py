@@ -25,6 +25,7 @@ from ftm_assets.transcripts.resources import DemoTranscriptSource, FilesTranscri
 from ftm_assets.transcripts.wrds import Universe, WrdsUniverseError
 from ftm_assets.resources.worker_settings import WorkerSettings
 from ftm_assets.resources.theme_settings import ThemeSettings
+from ftm_assets.resources.returns_settings import ReturnsSettings
 from ftm_assets.env_values import VariableError, read_int
 
 ENVIRONMENTS = ("local", "aws")
@@ -185,6 +186,24 @@ def transcript_source(settings: Settings) -> dg.ConfigurableResource:
     return WrdsTranscriptSource(universe=universe, country=country)
 
 
+def returns_source(settings: Settings) -> dg.ConfigurableResource:
+    """Returns for ``call_returns``, by transcript source: synthetic (demo), the user's files, or CRSP on WRDS."""
+    from ftm_assets.returns.resources import (
+        DemoReturnsSource, FilesReturnsSource, NoReturnsSource, WrdsReturnsSource,
+    )
+
+    if settings.source == "demo":
+        return DemoReturnsSource()
+    if settings.source == "wrds":
+        return WrdsReturnsSource()
+    stock, index = settings.get("FTM_RETURNS_FILE"), settings.get("FTM_INDEX_RETURNS_FILE")
+    if not stock or not index:
+        return NoReturnsSource(reason="the files source has no returns: set FTM_RETURNS_FILE (permno, date, ret) "
+                               "and FTM_INDEX_RETURNS_FILE (date, vwretd), and optionally FTM_DELISTING_FILE "
+                               "(permno, dlstdt, dlret), then materialize call_returns again.")
+    return FilesReturnsSource(stock_file=stock, index_file=index, delisting_file=settings.get("FTM_DELISTING_FILE"))
+
+
 def launcher(settings: Settings) -> dg.ConfigurableResource:
     if settings.env == "local":
         # FTM_WORKER_MODULE: what `python -m` runs for a batch (default ftm_assets.worker; a worker of your own,
@@ -232,6 +251,13 @@ THEME_SETTINGS_VARS = {
 }
 
 
+RETURNS_SETTINGS_VARS = {"FTM_CAR_MIN_ESTIMATION_OBS": "min_estimation_obs"}
+
+
+def returns_settings(settings: Settings) -> ReturnsSettings:
+    return _from_variables(ReturnsSettings, RETURNS_SETTINGS_VARS, settings)
+
+
 def theme_settings(settings: Settings) -> ThemeSettings:
     return _from_variables(ThemeSettings, THEME_SETTINGS_VARS, settings)
 
@@ -240,6 +266,8 @@ def resources(settings: Settings) -> dict[str, Any]:
     return {
         "storage": StorageRoot(root=settings.storage_root),
         "transcript_source": transcript_source(settings),
+        "returns_source": returns_source(settings),
+        "returns_settings": returns_settings(settings),
         "launcher": launcher(settings),
         "worker_settings": worker_settings(settings),
         "theme_settings": theme_settings(settings),

@@ -27,7 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     except QuarterKeyError as exc:
         print(f"make demo: {exc}", file=sys.stderr)
         return 2
-    return run([quarter], jobs=args.jobs, title="ftm demo")
+    code = run([quarter], jobs=args.jobs, title="ftm demo")
+    if code == 0:  # the planted theme-tone effect on CAR[0,+1] (ftm_assets.returns.demo), as the README's example
+        from ftm_assets.environment import Settings
+        from ftm_assets.research.example import run_summary
+
+        print(run_summary(Settings.from_env().storage_root, quarter), flush=True)
+    return code
 
 
 if __name__ == "__main__":

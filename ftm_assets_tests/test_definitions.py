@@ -22,7 +22,7 @@ def test_assets_checks_and_partitions():
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {"raw_transcripts", "firm_manifest", "firm_topics", "firm_topic_failures", "quarter_topic_summary",
-                    "quarter_themes", "theme_exposure"}
+                    "quarter_themes", "theme_exposure", "call_returns"}
     quarters = graph.get(dg.AssetKey("raw_transcripts")).partitions_def
     assert isinstance(quarters, dg.DynamicPartitionsDefinition) and quarters.name == "quarter"  # on the instance
     multi = graph.get(dg.AssetKey("firm_topics")).partitions_def
@@ -43,6 +43,7 @@ def test_assets_checks_and_partitions():
     }
     upstream = {k.to_user_string() for k in graph.get(dg.AssetKey("firm_topics")).parent_keys}
     assert upstream == {"raw_transcripts", "firm_manifest"}
+    assert {k.to_user_string() for k in graph.get(dg.AssetKey("call_returns")).parent_keys} == {"raw_transcripts"}
 
 
 def test_batch_count_is_configurable():

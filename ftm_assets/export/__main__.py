@@ -1,6 +1,10 @@
-"""``python -m ftm_assets.export panel --quarters 2023Q1:2024Q4 --out panel.parquet|.csv|.dta [--root data]``;
-``… validation --quarters 2024Q4 [--out validation]`` (a hand-coding kit per theme) and
-``… validation-score CODER_A.csv CODER_B.csv [--key coding_key.csv]`` (precision and Cohen's kappa)."""
+"""``python -m ftm_assets.export panel|research-panel --quarters 2023Q1:2024Q4 --out panel.parquet|.csv|.dta
+[--root data]``; ``… validation --quarters 2024Q4 [--out validation]`` (a hand-coding kit per theme) and
+``… validation-score CODER_A.csv CODER_B.csv [--key coding_key.csv]`` (precision and Cohen's kappa).
+
+``research-panel``: the panel joined to each call's abnormal returns (``call_returns``), with a data
+dictionary written beside the file (``<name>.dictionary.md``).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,14 @@ from pathlib import Path
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftm_assets.export", description="Export ftm outputs.")
     sub = parser.add_subparsers(dest="what", required=True)
-    panel = sub.add_parser("panel", help="the firm x quarter x theme exposure panel")
-    panel.add_argument("--quarters", required=True, help="2024Q4, 2023Q1:2024Q4 or 2023Q1,2023Q3")
-    panel.add_argument("--out", required=True, type=Path, help="a .parquet, .csv or .dta file")
-    panel.add_argument("--root", help="storage root (default: the loaded settings' FTM_STORAGE_ROOT, else ./data)")
-    panel.add_argument("--skip-missing", action="store_true", help="skip quarters without themes instead of failing")
+    for name, text in (("panel", "the firm x quarter x theme exposure panel"),
+                       ("research-panel", "the panel joined to each call's CARs, with a data dictionary")):
+        table = sub.add_parser(name, help=text)
+        table.add_argument("--quarters", required=True, help="2024Q4, 2023Q1:2024Q4 or 2023Q1,2023Q3")
+        table.add_argument("--out", required=True, type=Path, help="a .parquet, .csv or .dta file")
+        table.add_argument("--root", help="storage root (default: the loaded settings' FTM_STORAGE_ROOT, else ./data)")
+        table.add_argument("--skip-missing", action="store_true",
+                           help="skip quarters without themes instead of failing")
     kit = sub.add_parser("validation", help="a hand-coding kit per theme: sampled sentences, top firms, series")
     kit.add_argument("--quarters", required=True, help="2024Q4, 2023Q1:2024Q4 or 2023Q1,2023Q3")
     kit.add_argument("--out", type=Path, default=Path("validation"), help="folder for the CSV files and index.html")
@@ -32,14 +39,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from ftm_assets.environment import ConfigError, Settings
     from ftm_assets.export.panel import export_panel
+    from ftm_assets.export.research_panel import export_research_panel
     from ftm_assets.readers import ThemesNotMaterialized
+    from ftm_assets.readers.returns import ReturnsNotMaterialized
 
     try:
         root = args.root or Settings.from_env().storage_root  # the one loader decides the default root
         if args.what == "validation":
             return _kit(root, args)
-        frame = export_panel(root, args.quarters, args.out, strict=not args.skip_missing)
-    except (ConfigError, ThemesNotMaterialized, ValueError) as exc:
+        export = export_research_panel if args.what == "research-panel" else export_panel
+        frame = export(root, args.quarters, args.out, strict=not args.skip_missing)
+    except (ConfigError, ThemesNotMaterialized, ReturnsNotMaterialized, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Wrote {len(frame):,} rows ({frame['firm_id'].nunique() if len(frame) else 0:,} firms, "

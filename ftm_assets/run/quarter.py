@@ -26,6 +26,7 @@ BATCH_ASSETS = [dg.AssetKey("firm_topics"), dg.AssetKey("firm_topic_failures")]
 SUMMARY = [dg.AssetKey("quarter_topic_summary")]
 # The panel: themes shared across firms (ids carried over from earlier quarters) and each firm's exposure.
 THEMES = [dg.AssetKey("quarter_themes"), dg.AssetKey("theme_exposure")]
+RETURNS = [dg.AssetKey("call_returns")]  # last: a returns problem never holds up topics or themes
 
 # Library progress bars (transformers' "Loading weights", tqdm) once per batch would bury our own lines.
 QUIET_LIBRARIES = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1", "TRANSFORMERS_VERBOSITY": "error"}
@@ -141,6 +142,8 @@ def run_quarter(
     outcome.failed_checks += [f"{check} (themes)" for check in _failed_checks(result)]
     if not result.success:
         progress(f"  {quarter}: themes FAILED: {outcome.failed['quarter_themes + theme_exposure']}")
+    if not execute("call_returns", quarter, RETURNS).success:
+        progress(f"  {quarter}: call_returns FAILED: {outcome.failed['call_returns']}")
     return outcome
 
 

@@ -120,3 +120,8 @@ def themes_table(quarter: str, name: str) -> str:
 
 def theme_registry() -> str:
     return f"{THEMES_PREFIX}registry.json"
+
+
+def call_returns(quarter: str) -> str:
+    """``call_returns``: one row per (firm, call) with a permno: event day, CARs, market-model fit."""
+    return f"returns/quarter={quarter}/call_returns.parquet"

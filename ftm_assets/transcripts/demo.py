@@ -60,6 +60,16 @@ ORDINALS = ("first", "second", "third", "fourth")
 COMPOUND_RATE = 0.4
 DRIFT_AMPLITUDE = 0.6  # a theme's weight swings between exp(-0.6) and exp(0.6) of its base over a cycle
 CONNECTORS = (", and ", ", and ", ", while ", "; in addition, ")
+# Planted tone (issue 28): each (firm, quarter, theme) of the firm's mix has a tone in [-1, 1]; a share TONE_RATE
+# of its statements gets a clause of Loughran-McDonald positive words (probability (1 + tone) / 2) or negative
+# words (else), so that the theme's net LM tone has expectation ``tone``. The demo's returns (returns.demo)
+# plant CAR[0,+1] = PLANTED_BETA * tone_exposure + noise. Drawn from their own seeded generators, so the rest of
+# the text is the same draw as before.
+TONE_RATE = 0.4
+POSITIVE_CLAUSES = (", and we achieved a strong result", ", a favorable and improved outcome for us",
+                    ", and we see that as a clear success")
+NEGATIVE_CLAUSES = (", which was a weak and disappointing result", ", and conditions there remained difficult",
+                    ", an adverse outcome that declined from last year")
 
 
 def _lower_first(sentence: str) -> str:
@@ -219,6 +229,16 @@ def _profile(firm: DemoFirm, seed: int) -> _Profile:
     )
 
 
+def theme_tone(firm: DemoFirm, quarter: str, theme: str, seed: int = 0) -> float:
+    """The planted tone of the firm's talk about ``theme`` in ``quarter``, uniform in [-1, 1]."""
+    return _rng("tone", seed, firm.firm_id, quarter, theme).uniform(-1.0, 1.0)
+
+
+def tone_exposure(firm: DemoFirm, quarter: str, seed: int = 0) -> float:
+    """The planted regressor: sum over the firm's themes of (true share x planted tone)."""
+    return sum(share * theme_tone(firm, quarter, name, seed) for name, share in theme_mix(firm, quarter, seed).items())
+
+
 def theme_mix(firm: DemoFirm, quarter: str, seed: int = 0) -> dict[str, float]:
     """The firm's theme shares in ``quarter`` (summing to 1): smooth in the quarter index by design."""
     profile = _profile(firm, seed)
@@ -276,6 +296,20 @@ class _CallWriter:
         self.pools: dict[str, Sequence[str]] = {**V.COMMON_SLOTS, "product": p.products, "segment": p.segments}
         self.decks: dict[str, list[str]] = {}
         self.components: list[DemoComponent] = []
+        self.quarter = quarter.key
+        self.seed = seed
+        self.toned = 0  # statements given a tone clause so far: each draw has its own generator
+
+    def tone(self, theme: V.Theme, sentence: str) -> str:
+        """``sentence`` with, sometimes, a clause of LM tone words matching the theme's planted tone."""
+        if theme.name not in self.mix or not sentence.endswith("."):
+            return sentence
+        self.toned += 1
+        rng = _rng("tone-clause", self.seed, self.firm.firm_id, self.quarter, self.toned)
+        if rng.random() >= TONE_RATE:
+            return sentence
+        positive = rng.random() < (1 + theme_tone(self.firm, self.quarter, theme.name, self.seed)) / 2
+        return sentence[:-1] + rng.choice(POSITIVE_CLAUSES if positive else NEGATIVE_CLAUSES) + "."
 
     @property
     def n_sentences(self) -> int:
@@ -309,7 +343,7 @@ class _CallWriter:
             if kind == "statements" and room and self.rng.random() < COMPOUND_RATE:
                 second = _lower_first(self._draw(theme, kind, used))
                 sentence = sentence[:-1] + self.rng.choice(CONNECTORS) + second
-            sentences.append(sentence)
+            sentences.append(self.tone(theme, sentence) if kind == "statements" else sentence)
         return sentences
 
     def pick_theme(self, financial_bias: float = 1.0) -> V.Theme:

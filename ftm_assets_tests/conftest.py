@@ -1,4 +1,4 @@
-"""Session fixture: one throwaway PostgreSQL cluster shared by the source tests that need a server."""
+"""Session fixture: one throwaway PostgreSQL cluster shared by every test that needs a server (transcript and returns sources)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,87 @@
+"""``call_returns``: abnormal returns around each of the quarter's calls, from the bound returns source.
+
+Thin: reads the quarter's calls from ``raw_transcripts``, asks the returns source for the days the windows
+need, computes with ``ftm_assets.returns.car`` and writes one Parquet file. Without a returns source (the
+files source and no returns file) it materializes nothing and says what to set.
+"""
+
+
+import io
+
+import dagster as dg
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ftm_assets.resources.storage import StorageRoot
+from ftm_assets.resources.returns_settings import ReturnsSettings
+from ftm_assets.returns.car import compute_call_returns, missing_summary
+from ftm_assets.returns.resources import ReturnsSource, ReturnsUnavailable
+from ftm_assets.storage import layout
+
+# Calendar days around the quarter's calls that cover 250 trading days before and 60 after, with holidays.
+DAYS_BEFORE, DAYS_AFTER = 400, 100
+CALL_FIELDS = ["quarter", "firm_id", "call_id", "gvkey", "permno", "earnings_call_date"]
+
+
+def quarter_calls(store, quarter: str) -> pd.DataFrame:
+    """One row per (firm, call) of the quarter's raw transcripts (``call_start_utc`` where the source has it)."""
+    frames = []
+    for key in store.list(layout.raw_transcripts_prefix(quarter)):
+        names = pq.read_schema(io.BytesIO(store.read_bytes(key))).names
+        columns = CALL_FIELDS + (["call_start_utc"] if "call_start_utc" in names else [])
+        frames.append(pd.read_parquet(io.BytesIO(store.read_bytes(key)), columns=columns))
+    if not frames:
+        raise FileNotFoundError(f"No raw transcripts for {quarter} under {store.uri(layout.raw_transcripts_prefix(quarter))}.")
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["firm_id", "call_id"], ignore_index=True)
+
+
+def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="call_returns",
+        partitions_def=partitions,
+        deps=[dg.AssetDep("raw_transcripts")],
+        group_name="returns",
+        kinds={"parquet"},
+        output_required=False,
+        description="Abnormal returns around each call with a permno: event day (after-close calls move to "
+        "the next trading day), market-adjusted and market-model CARs over [0,+1], [-1,+1], [+2,+60], the "
+        "market model's observations and beta, missing return-days counted (README, Returns).",
+    )
+    def call_returns(context: dg.AssetExecutionContext, storage: StorageRoot, returns_source: ReturnsSource,
+                     returns_settings: ReturnsSettings):
+        quarter = context.partition_key
+        store = storage.store
+        calls = quarter_calls(store, quarter)
+        linked = calls[calls["permno"].notna()]
+        dates = pd.to_datetime(linked["earnings_call_date"])
+        if linked.empty:
+            context.log.warning(f"call_returns {quarter}: no call has a permno; nothing to compute.")
+            return
+        start = (dates.min() - pd.Timedelta(days=DAYS_BEFORE)).date()
+        end = (dates.max() + pd.Timedelta(days=DAYS_AFTER)).date()
+        try:
+            data = returns_source.fetch(linked, start, end, context.log)
+        except ReturnsUnavailable as exc:
+            context.log.warning(f"call_returns {quarter} skipped: {exc}")
+            return
+        if data.call_starts:
+            linked = linked.assign(call_start_utc=linked["call_id"].map(data.call_starts))
+        settings = returns_settings.car_settings()
+        frame = compute_call_returns(linked, data.crsp, settings)
+        frame.insert(0, "quarter", quarter)
+        key = layout.call_returns(quarter)
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        store.write_bytes(key, buffer.getvalue())
+        summary = missing_summary(frame, settings)
+        context.log.info(f"call_returns {quarter}: {summary}")
+        yield dg.MaterializeResult(metadata={
+            "source": returns_source.label,
+            "calls_without_permno": int(calls["permno"].isna().sum()),
+            **summary,
+            "min_estimation_obs": settings.min_estimation_obs,
+            "path": dg.MetadataValue.path(store.uri(key)),
+            "window_dates": f"{start}..{end}",
+        })
+
+    return call_returns

@@ -1,0 +1,1 @@
+"""Worked research examples on the exported panels (optional ``research`` extra: linearmodels, statsmodels)."""
