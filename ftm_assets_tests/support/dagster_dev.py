@@ -40,8 +40,8 @@ DEMO_FIRMS = 3  # batch 000 gets two firms, batch 001 one (the broken one, so it
 POOL = "ftm_batch_gpu"
 POOL_LIMIT = 2  # below the batch count of two quarters, so the pool has to hold runs back
 BROKEN_QUARTER, BROKEN_BATCH = "2024Q4", "001"
-# Generous: the backfill daemon ticks every 30 s (four ticks for three levels), and a shared 2-core machine can
-# be several times slower than an idle one. On an idle machine the whole scenario takes about four minutes.
+# Generous: the backfill daemon needs four ticks for three levels (every DAEMON_TICK_S here, 30 s in Dagster),
+# and a shared 2-core machine can be several times slower than an idle one.
 BACKFILL_TIMEOUT_S = 480
 RETRY_TIMEOUT_S = 300
 # The daemon's backfill loop ticks this often in these tests instead of Dagster's fixed 30 s (daemon_tick/).

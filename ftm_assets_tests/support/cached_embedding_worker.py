@@ -1,0 +1,86 @@
+"""``python -m ftm_assets_tests.support.cached_embedding_worker``: the shipped worker whose embedder reuses a
+sentence's vector when the same text was embedded before in this test session (same model and settings).
+
+For tests that run the real model over the same real calls more than once (the theme figures' three quarters:
+the second repeats 85% of the first's sentences, the third all of them). Everything else, the topics, themes
+and panel included, is computed as shipped; only a sentence already embedded is not embedded again. Its
+vector is the one the model gave for that text before (the embedding store does the same across re-runs of a
+partition, ``worker/embedding_store.py``; this one also spans quarters, which the store does not).
+
+The folder is ``FTM_TEST_EMBED_CACHE`` (a session tmp dir, set by the test for its worker processes); without
+the variable this is the shipped worker. Each worker process appends one file of the vectors it computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import ftm_assets.worker.__main__ as worker
+from ftm_assets.worker.model.embed import Embedder
+
+CACHED_EMBEDDING_WORKER_MODULE = "ftm_assets_tests.support.cached_embedding_worker"
+CACHE_ENV = "FTM_TEST_EMBED_CACHE"
+
+
+class SentenceVectors:
+    """Vectors by sentence text, for one embedding identity, in ``.npz`` files under ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.vectors: dict[str, np.ndarray] = {}
+        for part in sorted(folder.glob("*.npz")):
+            with np.load(part) as data:
+                self.vectors.update(zip(data["keys"].tolist(), data["vectors"]))
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def encode(self, encode: Callable[[list[str]], np.ndarray], sentences: list[str]) -> np.ndarray:
+        """``encode(sentences)``, calling the model only for texts not seen before, in their first order."""
+        keys = [self.key(s) for s in sentences]
+        new = {k: s for k, s in zip(keys, sentences) if k not in self.vectors}
+        if new:
+            vectors = encode(list(new.values()))
+            self.vectors.update(zip(new, vectors))
+            self._append(list(new), vectors)
+        if not keys:
+            return encode(sentences)
+        return np.stack([self.vectors[k] for k in keys])
+
+    def _append(self, keys: list[str], vectors: np.ndarray) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / f".{uuid.uuid4().hex}.tmp.npz"
+        np.savez(tmp, keys=np.array(keys), vectors=vectors)
+        os.replace(tmp, self.folder / f"{uuid.uuid4().hex}.npz")  # whole files only, for the next process
+
+
+def identity(embedder: Embedder) -> str:
+    """What the vectors depend on: the model, backend, precision and batch size."""
+    parts = (embedder.model_path, embedder.backend, embedder.precision, str(embedder.batch_size))
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def use_sentence_cache(root: Path) -> None:
+    """Wrap ``Embedder.encode`` of this process with a ``SentenceVectors`` per embedder identity."""
+    shipped = Embedder.encode
+    caches: dict[str, SentenceVectors] = {}
+
+    def encode(self: Embedder, sentences: list[str]) -> np.ndarray:
+        cache = caches.setdefault(identity(self), SentenceVectors(root / identity(self)))
+        return cache.encode(lambda texts: shipped(self, texts), sentences)
+
+    Embedder.encode = encode  # type: ignore[method-assign]
+
+
+if __name__ == "__main__":
+    if os.environ.get(CACHE_ENV):
+        use_sentence_cache(Path(os.environ[CACHE_ENV]))
+    sys.exit(worker.main())
