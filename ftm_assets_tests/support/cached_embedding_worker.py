@@ -2,10 +2,10 @@
 sentence's vector when the same text was embedded before in this test session (same model and settings).
 
 For tests that run the real model over the same real calls more than once (the theme figures' three quarters:
-the second repeats 85% of the first's sentences, the third all of them). Everything else, the topics, themes
-and panel included, is computed as shipped; only a sentence already embedded is not embedded again. Its
-vector is the one the model gave for that text before (the embedding store does the same across re-runs of a
-partition, ``worker/embedding_store.py``; this one also spans quarters, which the store does not).
+the second holds a subset of each of the first's calls, the third repeats them). Everything else, the topics,
+themes and panel included, is computed as shipped; only a call whose every sentence was embedded before is
+not embedded again: its vectors are the ones the model gave those texts before (the embedding store does
+the same across re-runs of a partition, ``worker/embedding_store.py``; this one also spans quarters).
 
 The folder is ``FTM_TEST_EMBED_CACHE`` (a session tmp dir, set by the test for its worker processes); without
 the variable this is the shipped worker. Each worker process appends one file of the vectors it computed.
@@ -44,15 +44,19 @@ class SentenceVectors:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def encode(self, encode: Callable[[list[str]], np.ndarray], sentences: list[str]) -> np.ndarray:
-        """``encode(sentences)``, calling the model only for texts not seen before, in their first order."""
+        """``encode(sentences)`` unless every text was embedded before: then the vectors it gave them.
+
+        A list with any new text goes to the model whole, as the shipped worker sends it, so the vectors (and
+        the topics, which flip on 1e-5 noise) are those of a run without this cache.
+        """
         keys = [self.key(s) for s in sentences]
-        new = {k: s for k, s in zip(keys, sentences) if k not in self.vectors}
-        if new:
-            vectors = encode(list(new.values()))
-            self.vectors.update(zip(new, vectors))
-            self._append(list(new), vectors)
-        if not keys:
-            return encode(sentences)
+        if not keys or any(k not in self.vectors for k in keys):
+            vectors = encode(sentences)
+            new = {k: v for k, v in zip(keys, vectors) if k not in self.vectors}
+            if new:
+                self.vectors.update(new)
+                self._append(list(new), np.stack(list(new.values())))
+            return vectors
         return np.stack([self.vectors[k] for k in keys])
 
     def _append(self, keys: list[str], vectors: np.ndarray) -> None:

@@ -1,5 +1,5 @@
-"""The test worker's sentence cache: a text embedded once is not embedded again, in this process or the next,
-and the vectors come back in the caller's order."""
+"""The test worker's sentence cache: a list of texts all embedded before (in this process or an earlier one)
+is not embedded again and comes back in the caller's order; a list with a new text goes to the model whole."""
 
 import numpy as np
 
@@ -8,19 +8,24 @@ from ftm_assets_tests.support.cached_embedding_worker import SentenceVectors
 
 class CountingModel:
     def __init__(self) -> None:
-        self.seen: list[str] = []
+        self.calls: list[list[str]] = []
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        self.seen += texts
+        self.calls.append(list(texts))
         return np.array([[len(t), t.count("a"), 1.0] for t in texts], dtype=np.float32)
 
 
-def test_each_text_is_embedded_once_across_processes(tmp_path):
+def test_a_known_list_is_not_embedded_again_and_a_new_text_sends_the_whole_list(tmp_path):
     model = CountingModel()
     first = SentenceVectors(tmp_path).encode(model, ["a b", "ccc", "a b"])
-    assert model.seen == ["a b", "ccc"]
     np.testing.assert_array_equal(first, model(["a b", "ccc", "a b"]))
-    model.seen.clear()
-    again = SentenceVectors(tmp_path).encode(model, ["ccc", "dd a", "a b"])  # a new process reads the files
-    assert model.seen == ["dd a"]
-    np.testing.assert_array_equal(again, np.stack([first[1], model(["dd a"])[0], first[0]]))
+    model.calls.clear()
+
+    later = SentenceVectors(tmp_path)  # a new worker process reads the files
+    subset = later.encode(model, ["ccc", "a b"])
+    assert model.calls == []
+    np.testing.assert_array_equal(subset, first[[1, 0]])
+    mixed = later.encode(model, ["ccc", "dd a"])
+    assert model.calls == [["ccc", "dd a"]]  # as the shipped worker sends it
+    np.testing.assert_array_equal(later.encode(model, ["dd a"]), mixed[[1]])
+    assert len(model.calls) == 1
