@@ -53,8 +53,11 @@ run: install $(DAGSTER_HOME)/dagster.yaml
 dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $${FTM_DEV_PORT:-3000}
 
+# PYTEST_WORKERS=2: the modules on two processes (pytest-xdist; each module stays on one, so its fixtures are
+# made once); much of the suite waits on subprocesses, servers and polls. 0: one process, as before.
+PYTEST_WORKERS ?= 2
 test: install $(DAGSTER_HOME)/dagster.yaml $(TEST_DEPS)
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadfile)
 
 # After changing pyproject.toml's dependencies: install, then write the exact versions (torch aside).
 lock:

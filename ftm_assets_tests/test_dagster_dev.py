@@ -5,7 +5,10 @@ This module is the only one that starts ``dagster dev``: one server for its test
 folder, stopped when the module ends (also when a test or the scenario fails), so it never runs alongside the
 other heavy tests. Everything goes through the webserver's GraphQL API, as the UI does it; see
 ``support/dagster_dev.py`` for the scenario. Screenshots go to each test's tmp_path; the README's picture is
-refreshed by ``make screenshots``, not here. Slow (about four minutes): it runs the real worker for every batch.
+refreshed by ``make screenshots``, not here. Each batch runs the real worker (Pipes, lease, checkpoint,
+commit, checks) with the scripted processor instead of the model (FTM_WORKER_MODULE, as the production-side
+test does): the subject here is the server, the backfill, the pool and the UI; the model's batches through
+Dagster are test_pipeline_demo's. The daemon's backfill loop ticks every few seconds (support/daemon_tick/).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from ftm_assets_tests.support.dagster_dev import (
     run_scenario,
     running_dagster_dev,
 )
+from ftm_assets_tests.support.scripted_pipes_worker import SCRIPTED_WORKER_MODULE
 from ftm_assets_tests.support.ui import (
     MAX_README_PNG_BYTES,
     asset_graph_screenshot,
@@ -46,7 +50,7 @@ BROKEN_KEY = f"{BROKEN_BATCH}|{BROKEN_QUARTER}"  # multi-partition keys join the
 def backfilled_instance(tmp_path_factory: pytest.TempPathFactory):
     """One ``dagster dev`` and one run of the scenario for this module; the server stops when the module ends."""
     t0 = time.monotonic()
-    with running_dagster_dev(tmp_path_factory.mktemp("dagster_dev")) as server:
+    with running_dagster_dev(tmp_path_factory.mktemp("dagster_dev"), worker_module=SCRIPTED_WORKER_MODULE) as server:
         try:
             scenario = run_scenario(server)
         except BaseException:

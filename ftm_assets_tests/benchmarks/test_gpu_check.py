@@ -132,7 +132,8 @@ def test_development_run_on_cpu_times_firms_into_a_consistent_result(tmp_path, f
     assert r["complete"] and not r["stopped_early"] and r["finished_within_10_min"]
     assert r["config"]["device"] == "cpu" and r["config"]["model"].endswith("model-fp16")
     assert r["embed_alone"]["sentences"] == r["sentences"] > 2 * 100  # the same sentences, every one re-embedded
-    assert r["firms_per_s"] == pytest.approx(2 / r["seconds"]["firm_loop"], rel=0.01)
+    # firms_per_s is rounded to 3 decimals: at 0.03 firms/s (a loaded CPU) that alone is more than 1%.
+    assert r["firms_per_s"] == pytest.approx(2 / r["seconds"]["firm_loop"], rel=0.01, abs=5e-4)
     assert 0 < r["fit_share_of_wall"] < 1
     assert r["gpu_vs_cpu"]["ok"]
     v = r["versus_naive"]  # issue 29: worker and seed's loop interleaved on the same firm, medians of 3

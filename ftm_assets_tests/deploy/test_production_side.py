@@ -29,7 +29,9 @@ import pytest
 from ftm_assets.automation import AUTOMATION_SENSOR
 from ftm_assets.automation.watch import WATCH_SENSOR
 from ftm_assets_tests.support.pg_server import free_port, start_pg_server
-from ftm_assets_tests.support.dagster_dev import DevServer, _die_with_parent, launch_backfill, wait_for_backfill
+from ftm_assets_tests.support.dagster_dev import (
+    DevServer, _die_with_parent, daemon_tick_env, launch_backfill, wait_for_backfill,
+)
 from ftm_assets_tests.support.scripted_pipes_worker import SCRIPTED_WORKER_MODULE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,8 +43,8 @@ ASSETS = ["raw_transcripts", "firm_manifest", "firm_topics", "firm_topic_failure
 BATCHES = ["000", "001"]
 POOL_LIMIT = 1
 BATCH_OP = "firm_topics_batch"
-# The backfill daemon looks every 30 s (Dagster's fixed daemon interval) and the graph has three levels, so
-# about two of the minutes are that wait; a loaded 2-core machine adds run start-up time on top.
+# The backfill daemon looks every 30 s (Dagster's fixed daemon interval; here every DAEMON_TICK_S, see
+# support/daemon_tick/) and the graph has three levels; a loaded 2-core machine adds run start-up time on top.
 BACKFILL_TIMEOUT_S = 300
 
 pytestmark = [pytest.mark.timeout(480)]
@@ -121,6 +123,7 @@ def deployment(tmp_path) -> Iterator[dict]:
             FTM_FIRST_QUARTER=QUARTERS[0], FTM_LAST_QUARTER=QUARTERS[-1], FTM_STORAGE_ROOT=str(tmp_path / "root"),
             FTM_MAX_BATCH_JOBS_IN_FLIGHT=str(POOL_LIMIT), FTM_WORKER_MODULE=SCRIPTED_WORKER_MODULE,
         )
+        env.update(daemon_tick_env(env))  # the backfill daemon ticks every few seconds, not every 30
         # All three at once, as compose starts them: the webserver and the daemon retry the code server.
         code = _start("code-server", env, tmp_path)
         procs.append(code)

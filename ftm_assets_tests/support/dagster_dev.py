@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+DAEMON_TICK_DIR = Path(__file__).resolve().parent / "daemon_tick"
 DAGSTER = Path(sys.executable).parent / "dagster"
 QUARTERS = ["2024Q3", "2024Q4"]
 BATCH_COUNT = 2
@@ -39,10 +40,12 @@ DEMO_FIRMS = 3  # batch 000 gets two firms, batch 001 one (the broken one, so it
 POOL = "ftm_batch_gpu"
 POOL_LIMIT = 2  # below the batch count of two quarters, so the pool has to hold runs back
 BROKEN_QUARTER, BROKEN_BATCH = "2024Q4", "001"
-# Generous: the backfill daemon ticks every 30 s (four ticks for three levels), and a shared 2-core machine can
-# be several times slower than an idle one. On an idle machine the whole scenario takes about four minutes.
+# Generous: the backfill daemon needs four ticks for three levels (every DAEMON_TICK_S here, 30 s in Dagster),
+# and a shared 2-core machine can be several times slower than an idle one.
 BACKFILL_TIMEOUT_S = 480
 RETRY_TIMEOUT_S = 300
+# The daemon's backfill loop ticks this often in these tests instead of Dagster's fixed 30 s (daemon_tick/).
+DAEMON_TICK_S = 2
 FINISHED = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
@@ -105,8 +108,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def dev_env(home: Path, storage_root: Path) -> dict[str, str]:
-    """The caller's environment without its FTM_* settings, plus a small demo and offline models."""
+def dev_env(home: Path, storage_root: Path, worker_module: str | None = None) -> dict[str, str]:
+    """The caller's environment without its FTM_* settings, plus a small demo and offline models.
+
+    ``worker_module`` (FTM_WORKER_MODULE) replaces the shipped worker, e.g. by the scripted Pipes worker.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("FTM_")}
     env.update(
         DAGSTER_HOME=str(home),
@@ -122,7 +128,19 @@ def dev_env(home: Path, storage_root: Path) -> dict[str, str]:
         NUMBA_CACHE_DIR=str(REPO / ".cache" / "numba"),
         PYTHONUNBUFFERED="1",
     )
+    if worker_module:
+        env["FTM_WORKER_MODULE"] = worker_module
+    env.update(daemon_tick_env(env))
     return env
+
+
+def daemon_tick_env(env: dict[str, str], tick_s: int = DAEMON_TICK_S) -> dict[str, str]:
+    """What a process tree needs so its Dagster daemon's backfill loop ticks every ``tick_s`` seconds.
+
+    ``daemon_tick/sitecustomize.py`` (first on PYTHONPATH) sets Dagster's fixed 30 s interval at import time.
+    """
+    path = [str(DAEMON_TICK_DIR), *filter(None, [env.get("PYTHONPATH")])]
+    return {"PYTHONPATH": os.pathsep.join(path), "FTM_TEST_DAEMON_TICK_S": str(tick_s)}
 
 
 def _die_with_parent() -> None:
@@ -135,13 +153,14 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-def start_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT, startup_timeout_s: float = 120.0) -> DevServer:
+def start_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT, startup_timeout_s: float = 120.0,
+                      worker_module: str | None = None) -> DevServer:
     """``make dev`` in miniature: the repo's dagster.yaml, the pool limit, then ``dagster dev``."""
     home, storage_root = workdir / "dagster_home", workdir / "data"
     home.mkdir(parents=True)
     storage_root.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = dev_env(home, storage_root)
+    env = dev_env(home, storage_root, worker_module)
     subprocess.run(
         [str(DAGSTER), "instance", "concurrency", "set", POOL, str(pool_limit)],
         env=env, cwd=REPO, check=True, capture_output=True, timeout=120,
@@ -167,9 +186,10 @@ def start_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT, startup_timeo
 
 
 @contextlib.contextmanager
-def running_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT) -> Iterator[DevServer]:
+def running_dagster_dev(workdir: Path, pool_limit: int = POOL_LIMIT,
+                        worker_module: str | None = None) -> Iterator[DevServer]:
     """``dagster dev`` under ``workdir`` for the ``with`` block; stopped at its end however it ends."""
-    server = start_dagster_dev(workdir, pool_limit)
+    server = start_dagster_dev(workdir, pool_limit, worker_module=worker_module)
     try:
         yield server
     finally:

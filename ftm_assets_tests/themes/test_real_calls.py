@@ -1,7 +1,8 @@
 """Issue 15's bar on real Earnings-22 calls through Dagster and the real worker: three quarters (the calls as
 they are, 15% of components dropped, an exact copy), materialized in order, then themes and the panel.
 
-A handful of calls keeps this within a few minutes; ``make bench-themes`` measures all 125 calls.
+A handful of calls keeps this within a few minutes; ``make bench-themes`` measures all 125 calls. The worker
+embeds each distinct sentence once (support/cached_embedding_worker.py): the later quarters repeat the first's.
 """
 
 import dagster as dg
@@ -10,6 +11,7 @@ import pytest
 from ftm_assets.quarters import Quarter
 from ftm_assets.readers import read_theme_exposure, read_themes
 from ftm_assets.themes import quality
+from ftm_assets_tests.support.cached_embedding_worker import CACHE_ENV, CACHED_EMBEDDING_WORKER_MODULE
 from ftm_assets_tests.support.earnings22 import requires_earnings22
 from ftm_assets_tests.support.pipeline import build_test_definitions, run_quarter
 from ftm_assets_tests.support.theme_quarters import QUARTERS, write_three_quarters
@@ -24,10 +26,12 @@ def panel(tmp_path_factory):
     root = tmp_path_factory.mktemp("root")
     folder = write_three_quarters(tmp_path_factory.mktemp("calls"), limit=N_CALLS)
     env = {"FTM_STORAGE_ROOT": str(root), "FTM_TRANSCRIPT_SOURCE": "files", "FTM_TRANSCRIPTS_DIR": str(folder),
-           "FTM_FIRST_QUARTER": QUARTERS[0], "FTM_LAST_QUARTER": QUARTERS[-1], "FTM_BATCH_COUNT": "1"}
+           "FTM_FIRST_QUARTER": QUARTERS[0], "FTM_LAST_QUARTER": QUARTERS[-1], "FTM_BATCH_COUNT": "1",
+           "FTM_WORKER_MODULE": CACHED_EMBEDDING_WORKER_MODULE}
     defs, settings = build_test_definitions(env)
     job = defs.resolve_implicit_global_asset_job_def()
-    with dg.DagsterInstance.ephemeral() as instance:
+    with pytest.MonkeyPatch.context() as mp, dg.DagsterInstance.ephemeral() as instance:
+        mp.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("sentence_vectors")))  # inherited by the workers
         for quarter in QUARTERS:
             run_quarter(defs, settings, quarter, instance)
             job.execute_in_process(instance=instance, partition_key=quarter, asset_selection=THEMES)
