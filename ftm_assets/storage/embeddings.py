@@ -63,18 +63,6 @@ def model_fingerprint(model_path: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def device_name(device: str) -> str:
-    """``device`` with the GPU's model for ``cuda`` (a T4 and an A10G round differently): ``cuda:Tesla T4``."""
-    if not device.startswith("cuda"):
-        return device
-    try:
-        import torch
-
-        return f"{device}:{torch.cuda.get_device_name()}" if torch.cuda.is_available() else device
-    except Exception:  # no torch, no driver: the plain name is all there is to say
-        return device
-
-
 def runtime_versions() -> dict[str, str]:
     """The libraries whose arithmetic makes the vectors (an upgrade can move their last bits)."""
     return installed_versions(RUNTIMES)
@@ -99,8 +87,10 @@ class EmbeddingIdentity:
     def of(
         cls, model_path: str, backend: str, precision: str, device: str, batch_size: int, batching: str = "count"
     ) -> EmbeddingIdentity:
+        """``device`` as the worker names it, GPU model included (``worker.model.embed.device_name``): torch is
+        asked there, so that this module, which the theme side reads stored vectors with, never imports it."""
         return cls(Path(model_path).name or model_path, model_fingerprint(model_path), backend, precision,
-                   device_name(device), int(batch_size), json.dumps(runtime_versions(), sort_keys=True), batching)
+                   device, int(batch_size), json.dumps(runtime_versions(), sort_keys=True), batching)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from ftm_assets import constants as C
 from ftm_assets.storage import Storage, StorageError, layout
 from ftm_assets.storage.commit import CommitRecord, load_commit
-from ftm_assets.storage.embeddings import device_name, encode_file, model_fingerprint
+from ftm_assets.storage.embeddings import encode_file, model_fingerprint
 from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.storage.manifest import BatchEntry, read_batch_and_count
 from ftm_assets.text.tone import TONE_VERSION
@@ -39,7 +39,7 @@ from ftm_assets.worker.failures import (
 )
 from ftm_assets.worker.inputs import FirmInput, iter_firms, read_raw_for_firms
 from ftm_assets.worker.outputs import BatchState, BatchWriter, now_utc
-from ftm_assets.worker.model.embed import ModelNotFoundError, resolve_device, resolve_model_path
+from ftm_assets.worker.model.embed import ModelNotFoundError, device_name, resolve_device, resolve_model_path
 from ftm_assets.worker.model.tone_model import ToneModelError, resolve_tone_model, tone_model_fingerprint
 from ftm_assets.worker.processor import FirmProcessor, FirmResult, library_versions
 

@@ -28,7 +28,7 @@ from ftm_assets.versions import installed_versions
 from ftm_assets.storage.embeddings import EmbeddingIdentity, FirmVectors, call_key, text_hash
 from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.embedding_store import EmbeddingStore, EmbeddingUse
-from ftm_assets.worker.model.embed import Embedder, choose_backend, resolve_device, resolve_model_path
+from ftm_assets.worker.model.embed import Embedder, choose_backend, device_name, resolve_device, resolve_model_path
 from ftm_assets.worker.failures import EmptyTranscript, InsufficientText
 from ftm_assets.worker.fit import FitRows, fit_firm, topic_centroids  # noqa: F401  (topic_centroids: re-exported)
 from ftm_assets.worker.fit_pool import FitPool, default_fit_workers
@@ -154,7 +154,7 @@ class FirmProcessor:
     @cached_property
     def embedding_identity(self) -> EmbeddingIdentity:
         """What stored vectors must have been made with to be reused here."""
-        return EmbeddingIdentity.of(self.model_path, self.backend, self.precision, self.device,
+        return EmbeddingIdentity.of(self.model_path, self.backend, self.precision, device_name(self.device),
                                     self.cfg.topics.embedding_batch_size, self.embedder.batching)
 
     def embed(self, texts: list[str]) -> tuple[np.ndarray, EmbeddingUse | None]:

@@ -19,6 +19,7 @@ import ftm_assets.versions as versions_module
 from ftm_assets.storage import LocalStorage, StorageError, layout
 from ftm_assets.storage.embeddings import EmbeddingIdentity
 from ftm_assets.worker.batch import BatchInputs, run_batch
+from ftm_assets.worker.model.embed import device_name
 from ftm_assets.worker_config import WorkerConfig
 from ftm_assets_tests.support.scripted_processor import scripted
 from ftm_assets_tests.support.staging import firm_rows, rows_table, stage_quarter
@@ -113,9 +114,9 @@ def test_two_gpu_models_do_not_share_stored_vectors(tmp_path, monkeypatch):
     model = _model(tmp_path / "model", POOLING_MEAN, 256)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "Tesla T4")
-    t4 = EmbeddingIdentity.of(model, "torch", "fp16", "cuda", 64)
+    t4 = EmbeddingIdentity.of(model, "torch", "fp16", device_name("cuda"), 64)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "NVIDIA A10G")
-    a10g = EmbeddingIdentity.of(model, "torch", "fp16", "cuda", 64)
+    a10g = EmbeddingIdentity.of(model, "torch", "fp16", device_name("cuda"), 64)
     assert t4 != a10g and "A10G" in a10g.device
 
 

