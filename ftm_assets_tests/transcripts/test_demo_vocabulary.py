@@ -12,7 +12,8 @@ from ftm_assets.transcripts import demo_vocabulary as V
 
 ROOT = Path(__file__).resolve().parents[2]
 # sha256 of the demo quarter's rows (2024Q4, 40 firms, seed 0) made by the generator while the vocabulary was
-# still Python tuples (commit 6401436): the move to JSON must not change one character of the corpus.
+# still Python tuples (commit 6401436): the move to JSON must not change one character of the corpus, and the
+# planted tone clauses of issue 28 (their own generators) must leave every other draw as it was.
 DEMO_QUARTER_ROWS_SHA256 = "a4b844cb931eed055ff98c9a7bf42f168aadb326ede4d4af0b6a8ab73fb39dc1"
 
 
@@ -21,8 +22,25 @@ def rows_digest(quarter: str = "2024Q4", n_firms: int = 40, seed: int = 0) -> st
     return hashlib.sha256(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
 
 
-def test_the_demo_quarter_is_the_one_the_tuples_made():
+def test_the_demo_quarter_is_the_one_the_tuples_made(monkeypatch):
+    monkeypatch.setattr(demo, "TONE_RATE", 0.0)  # no tone clause: the corpus before issue 28
     assert rows_digest() == DEMO_QUARTER_ROWS_SHA256
+
+
+def test_tone_clauses_change_only_statements_they_extend(monkeypatch):
+    """With the planted tone, each component is the one without it, with tone clauses inserted before stops."""
+    toned = demo.demo_transcripts("2024Q4", n_firms=6).to_pylist()
+    monkeypatch.setattr(demo, "TONE_RATE", 0.0)
+    plain = demo.demo_transcripts("2024Q4", n_firms=6).to_pylist()
+    clauses = demo.POSITIVE_CLAUSES + demo.NEGATIVE_CLAUSES
+    stripped, extended = [], 0
+    for row in toned:
+        text = row["text"]
+        for clause in clauses:
+            extended += text.count(clause + ".")
+            text = text.replace(clause + ".", ".")
+        stripped.append(text)
+    assert extended > 0 and stripped == [row["text"] for row in plain]
 
 
 def test_the_loader_gives_immutable_structures():
