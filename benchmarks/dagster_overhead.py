@@ -76,13 +76,14 @@ def materialize_batch(firms: int) -> dict[str, Any]:
         import dagster as dg
 
         from ftm_assets.definitions import defs
-        from ftm_assets.partitions import BATCH_DIM, QUARTER_DIM
+        from ftm_assets.partitions import BATCH_DIM, QUARTER_DIM, register_quarters
         from ftm_assets.readers import commit_records
         from ftm_assets.run_demo import BATCH_ASSETS, QUIET, UPSTREAM
 
         job = defs.resolve_implicit_global_asset_job_def()
         key = dg.MultiPartitionKey({QUARTER_DIM: QUARTER, BATCH_DIM: BATCH})
         with dg.DagsterInstance.get() as instance:
+            register_quarters(instance, [QUARTER])  # quarters are dynamic partitions: the instance must know it
             job.execute_in_process(
                 instance=instance, partition_key=QUARTER, asset_selection=UPSTREAM, raise_on_error=True, run_config=QUIET
             )
