@@ -127,3 +127,14 @@ def planted_quarter(n_firms: int = 12, n_themes: int = 6, seed: int = 1, per_fir
             themes.append(extra_theme)
         firms[f"F-{f:03d}"] = firm_topics(f, themes, directions, seed)
     return firms
+
+
+def two_themed_quarters(store: Storage) -> None:
+    """2023Q1 and 2023Q2 of planted firms committed and their themes resolved: the readers' and exports' store."""
+    from ftm_assets.themes.params import ThemeParams
+    from ftm_assets.themes.store import resolve
+
+    commit_quarter(store, "2023Q1", planted_quarter())
+    commit_quarter(store, "2023Q2", planted_quarter(seed=2))
+    resolve(store, "2023Q1", [], ThemeParams())
+    resolve(store, "2023Q2", ["2023Q1"], ThemeParams())

@@ -7,19 +7,13 @@ from ftm_assets.export.__main__ import main
 from ftm_assets.export.panel import stata_names
 from ftm_assets.readers import read_theme_exposure
 from ftm_assets.storage import LocalStorage
-from ftm_assets.themes.params import ThemeParams
-from ftm_assets.themes.store import resolve
-from ftm_assets_tests.themes.synthetic import commit_quarter, planted_quarter
+from ftm_assets_tests.themes.synthetic import two_themed_quarters
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     path = tmp_path_factory.mktemp("root")
-    store = LocalStorage(path)
-    commit_quarter(store, "2023Q1", planted_quarter())
-    commit_quarter(store, "2023Q2", planted_quarter(seed=2))
-    resolve(store, "2023Q1", [], ThemeParams())
-    resolve(store, "2023Q2", ["2023Q1"], ThemeParams())
+    two_themed_quarters(LocalStorage(path))
     return path
 
 
