@@ -27,9 +27,10 @@ def quarter_calls(store, quarter: str) -> pd.DataFrame:
     """One row per (firm, call) of the quarter's raw transcripts (``call_start_utc`` where the source has it)."""
     frames = []
     for key in store.list(layout.raw_transcripts_prefix(quarter)):
-        names = pq.read_schema(io.BytesIO(store.read_bytes(key))).names
+        data = store.read_bytes(key)  # once: on S3 each read is a GET of the whole part
+        names = pq.read_schema(io.BytesIO(data)).names
         columns = CALL_FIELDS + (["call_start_utc"] if "call_start_utc" in names else [])
-        frames.append(pd.read_parquet(io.BytesIO(store.read_bytes(key)), columns=columns))
+        frames.append(pd.read_parquet(io.BytesIO(data), columns=columns))
     if not frames:
         raise FileNotFoundError(f"No raw transcripts for {quarter} under {store.uri(layout.raw_transcripts_prefix(quarter))}.")
     return pd.concat(frames, ignore_index=True).drop_duplicates(["firm_id", "call_id"], ignore_index=True)
