@@ -97,7 +97,8 @@ def _wait_for_quarters(server: DevServer, timeout_s: float = 60) -> None:
     query = '{ assetNodes(assetKeys: [{path: ["raw_transcripts"]}]) { partitionKeys } }'
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if set(QUARTERS) <= set(server.graphql(query)["assetNodes"][0]["partitionKeys"] or []):
+        nodes = server.graphql(query)["assetNodes"]  # empty while the code location is still loading
+        if nodes and set(QUARTERS) <= set(nodes[0]["partitionKeys"] or []):
             return
         time.sleep(1.0)
     raise AssertionError(f"quarters {QUARTERS} not partitions after {timeout_s} s")
