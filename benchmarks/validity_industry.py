@@ -1,0 +1,151 @@
+"""Industry recovery on real calls: does a call's theme exposure find calls of its own sector? (issue 25)
+
+The demo check (``validity_demo.industry_figures``) knows each firm's industry from the generator. The 125
+Earnings-22 calls carry no industry, so ``data/earnings22_sectors.csv`` supplies one GICS sector per ticker.
+Those labels were HAND-ASSIGNED by the developers from each company's public identity (what the company is
+known to do; GICS's eleven sector names, the 2023 structure, so payment processors are Financials); they are
+not an official GICS download, and some are judgment calls that could be wrong (holding companies and
+conglomerates such as Cresud, BrasilAgro, Transcorp, Sonae; internet firms between Information Technology and
+Communication Services such as GMO Internet, TuanChe, Urbanimmersive). ``basis`` says how the company was
+identified: ``ticker`` (known from the ticker), or, where the ticker alone was not enough, the company or its
+executives as named in the call's opening turns (read only for the name, never for the call's topics). No
+transcript text is in the file.
+
+Figures (``e22_industry_*``), each precision@4 of same-sector neighbours (cosine) with the neighbours searched
+among all calls and the precision averaged over the REPORTING half (``quality.choosing_set`` false: calls
+never used to choose any setting):
+
+- ``p4``: the panel's exposure vectors (``share`` per theme, 0 where absent), themes replayed exactly as
+  ``validity_covid.covid_figures`` does (``replay_in_memory``, default ``ThemeParams``);
+- ``p4_content``: the same without the themes flagged ``generic`` (the README's research section drops them);
+- ``p4_tfidf``: TF-IDF (sublinear tf, English stop words) of each call's full text, every turn;
+- ``p4_embed``: the call's mean sentence embedding (``FittedQuarter.mean_embedding``);
+- ``p4_null``: exposure vectors with the sectors shuffled across COMPANIES (mean of 50 draws; ``p4_null_p95``
+  its 95th percentile): the shuffle keeps the calls of one company together, so the null also gets the
+  matches a company's other calls give, and only sector structure separates ``p4`` from it.
+
+Two variants, fixed before any figure was seen (none is chosen on these calls): ``*_intensity`` uses the
+panel's similarity-weighted ``intensity`` instead of ``share``; ``*_other_firms`` leaves a call's own
+company's other calls out of its neighbours (six companies have 2-4 calls, and a company's calls find each
+other by name and products, which is recognition of the company rather than of its industry).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.quality import choosing_set
+from benchmarks.validity_demo import precision_at_k
+from benchmarks.validity_fit import FittedQuarter
+from ftm_assets.themes.chain import replay_in_memory
+from ftm_assets.themes.params import ThemeParams
+
+SECTORS_CSV = Path(__file__).resolve().parent / "data" / "earnings22_sectors.csv"
+GICS_SECTORS = ("Energy", "Materials", "Industrials", "Consumer Discretionary", "Consumer Staples", "Health Care",
+                "Financials", "Information Technology", "Communication Services", "Utilities", "Real Estate")
+K = 4
+
+
+def read_sectors(path: Path = SECTORS_CSV) -> pd.Series:
+    """ticker -> GICS sector, from the hand-assigned file (an unknown sector name is an error, not a label)."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    bad = table.loc[~table["gics_sector"].isin(GICS_SECTORS), ["ticker", "gics_sector"]]
+    if len(bad):
+        raise ValueError(f"{path}: sectors outside GICS's eleven: {bad.to_dict('records')}")
+    if table["ticker"].duplicated().any():
+        raise ValueError(f"{path}: tickers listed twice: {sorted(table.loc[table['ticker'].duplicated(), 'ticker'])}")
+    return table.set_index("ticker")["gics_sector"]
+
+
+def hits_at_k(vectors: np.ndarray, labels: list[str], k: int = K, groups: list[str] | None = None) -> np.ndarray:
+    """Per row, the share of its ``k`` nearest rows (cosine, itself excluded) that carry its label.
+
+    ``precision_at_k`` (the demo's figure) is the mean of this over every row; the real-calls figure needs it
+    per row (averaged over the reporting half only) and with a row's own ``groups`` (its company's other calls)
+    optionally left out of its neighbours. The test pins ``hits_at_k(...).mean() == precision_at_k(...)``.
+    """
+    x = np.asarray(vectors, dtype=float)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+    sims = x @ x.T
+    if groups is not None:
+        g = np.asarray(groups)
+        sims[g[:, None] == g[None, :]] = -np.inf
+    np.fill_diagonal(sims, -np.inf)
+    labels_ = np.asarray(labels)
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+    return (labels_[order] == labels_[:, None]).mean(axis=1)
+
+
+def reporting_precision(vectors: np.ndarray, labels: list[str], reporting: np.ndarray,
+                        groups: list[str] | None = None, k: int = K) -> float:
+    """precision@k averaged over the ``reporting`` rows, their neighbours searched among all rows."""
+    return float(hits_at_k(vectors, labels, k, groups)[reporting].mean())
+
+
+def company_shuffled_null(vectors: np.ndarray, companies: list[str], sector_of: dict[str, str],
+                          reporting: np.ndarray, draws: int = 50, seed: int = 0,
+                          groups: list[str] | None = None) -> tuple[float, float]:
+    """(mean, 95th percentile) of ``reporting_precision`` with the sectors permuted across companies."""
+    names = sorted(set(companies))
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(draws):
+        shuffled = dict(zip(names, rng.permutation([sector_of[c] for c in names])))
+        out.append(reporting_precision(vectors, [shuffled[c] for c in companies], reporting, groups))
+    return float(np.mean(out)), float(np.percentile(out, 95))
+
+
+def call_table(calls: list[dict]) -> pd.DataFrame:
+    """Per call (indexed by the fit's firm id, ``E22-<ticker>-<k>``): its ticker and its full text."""
+    from ftm_assets_tests.support.earnings22_calls import firm_ids
+
+    return pd.DataFrame({"ticker": [c["ticker"] for c in calls],
+                         "text": [" ".join(t["text"] for t in c["turns"]) for c in calls]},
+                        index=pd.Index(firm_ids(calls), name="firm_id"))
+
+
+def industry_figures(fitted: FittedQuarter, params: ThemeParams, calls: list[dict] | None = None,
+                     sectors: pd.Series | None = None, null_draws: int = 50) -> dict:
+    """Every ``e22_industry_*`` figure of the module docstring, from the fitted Earnings-22 quarter."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ftm_assets_tests.support.earnings22_calls import read_calls
+
+    table = call_table(calls if calls is not None else read_calls())
+    sectors = read_sectors() if sectors is None else sectors
+    outcome = replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences, fitted.vectors)], params)[0]
+    modelled = sorted(set(fitted.mean_embedding) & set(table.index))
+    labelled = [f for f in modelled if table.loc[f, "ticker"] in sectors.index]
+    companies = table.loc[labelled, "ticker"].tolist()
+    labels = [sectors[t] for t in companies]
+    reporting = np.array([not choosing_set(f) for f in labelled])
+    themes = outcome.themes.themes
+    content = themes.loc[~themes["generic"].astype(bool), "theme_id"].tolist()
+
+    def exposure(value: str, keep: list[str] | None = None) -> np.ndarray:
+        grid = outcome.exposure.pivot_table(index="firm_id", columns="theme_id", values=value, fill_value=0.0)
+        grid = grid.reindex(labelled, fill_value=0.0)
+        return (grid if keep is None else grid.reindex(columns=keep, fill_value=0.0)).to_numpy()
+
+    tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(table.loc[labelled, "text"])
+    vectors = {"": exposure("share"), "_content": exposure("share", content), "_intensity": exposure("intensity"),
+               "_tfidf": tfidf.toarray(), "_embed": np.stack([fitted.mean_embedding[f] for f in labelled])}
+    sector_of = dict(zip(companies, labels))
+    out: dict = {}
+    for suffix, groups in (("", None), ("_other_firms", companies)):
+        for name, x in vectors.items():
+            out[f"e22_industry_p4{name}{suffix}"] = round(reporting_precision(x, labels, reporting, groups), 4)
+        for name in ("", "_content", "_intensity"):
+            mean, p95 = company_shuffled_null(vectors[name], companies, sector_of, reporting, null_draws,
+                                              groups=groups)
+            out[f"e22_industry_p4{name}_null{suffix}"] = round(mean, 4)
+            out[f"e22_industry_p4{name}_null_p95{suffix}"] = round(p95, 4)
+    out["e22_industry_p4_all_queries"] = round(precision_at_k(vectors[""], labels, K), 4)  # the demo's definition
+    return {**out, "e22_industry_calls": len(modelled), "e22_industry_calls_labelled": len(labelled),
+            "e22_industry_companies": len(set(companies)), "e22_industry_sectors": len(set(labels)),
+            "e22_industry_calls_reporting": int(reporting.sum()), "e22_industry_themes": len(themes),
+            "e22_industry_themes_generic": int(len(themes) - len(content))}
