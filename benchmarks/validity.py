@@ -1,6 +1,8 @@
 """``make bench-validity``: the panel against outside facts (issue 25, item 5), each figure beside its null.
 
 - covid on the Earnings-22 calls (``validity_covid``): ``covid_spearman``, target >= 0.5;
+- industry on the same calls (``validity_industry``, hand-assigned GICS sectors): ``e22_industry_p4`` beside
+  TF-IDF, the mean embedding and a shuffled-sector null (no target: a held-out check);
 - the demo generator's truth over consecutive quarters (``validity_demo``): ``demo_truth_corr`` (target >=
   0.8), ``demo_id_purity``, births and deaths, industry precision@4 against TF-IDF and mean embeddings
   (target ``industry_p4`` >= ``industry_p4_tfidf``), and the agreement of chains started in different quarters.
@@ -51,6 +53,14 @@ ROWS = [
     ("industry precision@4: exposure vectors", "industry_p4", "industry_p4_null"),
     ("industry precision@4: TF-IDF of the full call", "industry_p4_tfidf", None),
     ("industry precision@4: mean sentence embedding", "industry_p4_embed", None),
+    ("Earnings-22 industry precision@4 (hand-assigned GICS sectors, reporting half): exposure vectors", "e22_industry_p4", "e22_industry_p4_null"),
+    ("Earnings-22 industry: exposure without the generic themes", "e22_industry_p4_content", "e22_industry_p4_content_null"),
+    ("Earnings-22 industry: intensity instead of share (variant fixed in advance)", "e22_industry_p4_intensity", "e22_industry_p4_intensity_null"),
+    ("Earnings-22 industry: TF-IDF of the full call", "e22_industry_p4_tfidf", None),
+    ("Earnings-22 industry: mean sentence embedding", "e22_industry_p4_embed", None),
+    ("Earnings-22 industry, own company's other calls left out: exposure vectors", "e22_industry_p4_other_firms", "e22_industry_p4_null_other_firms"),
+    ("Earnings-22 industry, own company's other calls left out: TF-IDF", "e22_industry_p4_tfidf_other_firms", None),
+    ("Earnings-22 industry, own company's other calls left out: mean sentence embedding", "e22_industry_p4_embed_other_firms", None),
     ("chains started 2 quarters apart: ARI of sentence assignments (median over shared quarters)", "chain_agreement_ari", None),
     ("chains: later ids matching one earlier id throughout", "chain_map_stable", None),
 ]
@@ -73,6 +83,13 @@ def render(out: dict) -> str:
                      f"\"{out['covid_any_theme_label']}\" ({out['covid_any_theme_firms']} firms); shuffled covid shares "
                      f"as the null; the worker's fit {out['validity_covid_fit_seconds']:.0f} s (once, cached), the figures "
                      f"{out['validity_covid_seconds']:.0f} s")
+    if "e22_industry_calls" in out:
+        notes.append(f"Earnings-22 industry: {out['e22_industry_calls_labelled']} of {out['e22_industry_calls']} calls "
+                     f"labelled ({out['e22_industry_companies']} companies, {out['e22_industry_sectors']} GICS sectors, "
+                     f"hand-assigned: benchmarks/data/earnings22_sectors.csv), {out['e22_industry_calls_reporting']} "
+                     f"reporting-half queries, neighbours among all calls; null: sectors shuffled across companies "
+                     f"(95th percentile {out['e22_industry_p4_null_p95']:.3f}); {out['e22_industry_themes_generic']} of "
+                     f"{out['e22_industry_themes']} themes generic; {out['validity_industry_seconds']:.0f} s")
     if "demo_firms" in out:
         notes.append(f"demo: {out['demo_firms']} firms x {out['demo_quarters']} quarters, {out['demo_ids']} ids "
                      f"matched to {out['demo_generated_themes_matched']} generated themes; after the first "
@@ -135,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         figures.update(covid_figures(fitted_e22, params))
         figures["validity_covid_seconds"] = round(time.perf_counter() - t0, 1)
         figures["validity_covid_fit_seconds"] = fitted_e22.seconds
+        from benchmarks.validity_industry import industry_figures
+
+        t0 = time.perf_counter()
+        figures.update(industry_figures(fitted_e22, params))
+        figures["validity_industry_seconds"] = round(time.perf_counter() - t0, 1)
     print(render(figures))
     print("BENCH_JSON " + json.dumps(figures))
     if not args.no_write:

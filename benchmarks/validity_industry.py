@@ -118,7 +118,9 @@ def industry_figures(fitted: FittedQuarter, params: ThemeParams, calls: list[dic
     table = call_table(calls if calls is not None else read_calls())
     sectors = read_sectors() if sectors is None else sectors
     outcome = replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences, fitted.vectors)], params)[0]
-    modelled = sorted(set(fitted.mean_embedding) & set(table.index))
+    means = fitted.mean_embedding or {  # a fit from theme_threshold's cache has none: the same mean, taken here
+        f: fitted.vectors[i].mean(axis=0) for f, i in fitted.sentences.groupby("firm_id").indices.items()}
+    modelled = sorted(set(means) & set(table.index))
     labelled = [f for f in modelled if table.loc[f, "ticker"] in sectors.index]
     companies = table.loc[labelled, "ticker"].tolist()
     labels = [sectors[t] for t in companies]
@@ -133,7 +135,7 @@ def industry_figures(fitted: FittedQuarter, params: ThemeParams, calls: list[dic
 
     tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(table.loc[labelled, "text"])
     vectors = {"": exposure("share"), "_content": exposure("share", content), "_intensity": exposure("intensity"),
-               "_tfidf": tfidf.toarray(), "_embed": np.stack([fitted.mean_embedding[f] for f in labelled])}
+               "_tfidf": tfidf.toarray(), "_embed": np.stack([means[f] for f in labelled])}
     sector_of = dict(zip(companies, labels))
     out: dict = {}
     for suffix, groups in (("", None), ("_other_firms", companies)):
