@@ -153,16 +153,25 @@ def lineage_counts(outcomes: list[QuarterOutcome]) -> dict[str, int]:
             "demo_themes_first_quarter": len(outcomes[0].themes.present)}
 
 
-def precision_at_k(vectors: np.ndarray, labels: list[str], k: int = 4) -> float:
-    """Mean share of each row's ``k`` nearest rows (cosine, itself excluded) that carry its label."""
+def hits_at_k(vectors: np.ndarray, labels: list[str], k: int = 4, groups: list[str] | None = None) -> np.ndarray:
+    """Per row, the share of its ``k`` nearest rows (cosine, itself excluded) that carry its label; rows of
+    the same ``groups`` value (e.g. a company's other calls) are left out of each other's neighbours."""
     x = np.asarray(vectors, dtype=float)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
     sims = x @ x.T
+    if groups is not None:
+        g = np.asarray(groups)
+        sims[g[:, None] == g[None, :]] = -np.inf
     np.fill_diagonal(sims, -np.inf)
     labels_ = np.asarray(labels)
     order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    return float((labels_[order] == labels_[:, None]).mean())
+    return (labels_[order] == labels_[:, None]).mean(axis=1)
+
+
+def precision_at_k(vectors: np.ndarray, labels: list[str], k: int = 4) -> float:
+    """Mean share of each row's ``k`` nearest rows (cosine, itself excluded) that carry its label."""
+    return float(hits_at_k(vectors, labels, k).mean())
 
 
 def industry_figures(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter], indices: list[int],

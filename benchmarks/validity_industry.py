@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.quality import choosing_set
-from benchmarks.validity_demo import precision_at_k
+from benchmarks.validity_demo import hits_at_k, precision_at_k
 from benchmarks.validity_fit import FittedQuarter
 from ftm_assets.themes.chain import replay_in_memory
 from ftm_assets.themes.params import ThemeParams
@@ -58,26 +58,6 @@ def read_sectors(path: Path = SECTORS_CSV) -> pd.Series:
     if table["ticker"].duplicated().any():
         raise ValueError(f"{path}: tickers listed twice: {sorted(table.loc[table['ticker'].duplicated(), 'ticker'])}")
     return table.set_index("ticker")["gics_sector"]
-
-
-def hits_at_k(vectors: np.ndarray, labels: list[str], k: int = K, groups: list[str] | None = None) -> np.ndarray:
-    """Per row, the share of its ``k`` nearest rows (cosine, itself excluded) that carry its label.
-
-    ``precision_at_k`` (the demo's figure) is the mean of this over every row; the real-calls figure needs it
-    per row (averaged over the reporting half only) and with a row's own ``groups`` (its company's other calls)
-    optionally left out of its neighbours. The test pins ``hits_at_k(...).mean() == precision_at_k(...)``.
-    """
-    x = np.asarray(vectors, dtype=float)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    x = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-    sims = x @ x.T
-    if groups is not None:
-        g = np.asarray(groups)
-        sims[g[:, None] == g[None, :]] = -np.inf
-    np.fill_diagonal(sims, -np.inf)
-    labels_ = np.asarray(labels)
-    order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-    return (labels_[order] == labels_[:, None]).mean(axis=1)
 
 
 def reporting_precision(vectors: np.ndarray, labels: list[str], reporting: np.ndarray,
