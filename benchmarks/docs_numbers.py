@@ -346,10 +346,13 @@ def theme_quality(s: Sources) -> str:
     small, full = markdown_tables(body)[:2]
     label_n = re.search(r"Real calls \(all calls\): (\d+) firms", body)
     n_all = label_n.group(1) if label_n else "all"
+    if len(small[0]) != 5:
+        raise DocsNumbersError(f"RESULTS.md, section {heading!r}: no null column (a run before it existed): "
+                               "run `make bench-themes` again")
     rows = []
     for a, b in zip(small[1:], full[1:], strict=True):
-        rows.append([a[0], a[1], a[2], b[2], f"{a[3]} / {b[3]}"])
-    header = ["figure", "bar", f"{m.group('n')} calls", f"{n_all} calls",
+        rows.append([a[0], a[1], f"{a[2]} ({a[3]})", f"{b[2]} ({b[3]})", f"{a[4]} / {b[4]}"])
+    header = ["figure", "bar", f"{m.group('n')} calls (null)", f"{n_all} calls (null)",
               f"prototype on the same topics ({m.group('n')} / {n_all})"]  # fmt: skip
     return (
         f"\nRecorded in `benchmarks/RESULTS.md`, section \"{heading}\":\n\n"
@@ -402,6 +405,18 @@ def planning(s: Sources) -> str:
     )
 
 
+def validity(s: Sources) -> str:
+    """``make bench-validity``'s table (the panel against outside facts, each figure beside its null)."""
+    from benchmarks.validity import render, targets
+
+    for key in ("validity_date", "covid_spearman", "demo_truth_corr", "e22_industry_p4"):
+        need(s.latest, key)
+    met = ", ".join(f"`{k}` {'yes' if v else 'no' if v is not None else 'not measured'}"
+                    for k, v in targets(s.latest).items())
+    return (f"\nRecorded by `make bench-validity` ({s.latest['validity_date'][:16].replace('T', ' ')} UTC; "
+            f"`benchmarks/latest.json`, `benchmarks/RESULTS.md`):\n\n{render(s.latest)}\nIssue 25's targets: {met}.\n")
+
+
 GENERATORS: dict[str, Callable[[Sources], str]] = {
     "demo-output": demo_output,
     "headline": headline,
@@ -419,6 +434,7 @@ GENERATORS: dict[str, Callable[[Sources], str]] = {
     "theme-scale": theme_scale,
     "theme-threshold": theme_threshold,
     "planning": planning,
+    "validity": validity,
 }
 
 

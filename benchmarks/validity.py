@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/ftm-validity-cache"), help="fitted topics, reused")
     parser.add_argument("--skip", default="", help="comma list: covid, demo")
     parser.add_argument("--real-firms", type=int, default=None, help="Earnings-22 calls (default: all 125)")
-    parser.add_argument("--industries", type=int, default=2, help="demo industries (5 firms each: 2 x 5 x 8 quarters ~20 min on 2 busy cores)")
+    parser.add_argument("--industries", type=int, default=6,
+                        help="demo industries (5 firms each: 6 x 5 x 8 quarters, ~5 min on 2 quiet cores); fewer "
+                             "firms leave most generated themes below the 3 firms a theme needs")
     parser.add_argument("--per-industry", type=int, default=5, help="demo firms per industry (p@4 needs >= 5)")
     parser.add_argument("--quarters", type=int, default=8, help="consecutive demo quarters")
     parser.add_argument("--first-quarter", default="2023Q1")

@@ -47,16 +47,18 @@ def industry_of(index: int) -> str | None:
     return V.INDUSTRIES[(k // len(V.NAME_PREFIXES) + k) % len(V.INDUSTRIES)][0]
 
 
-def pick_firms(n_industries: int, per_industry: int, search: int = 2000) -> list[int]:
-    """Demo firm indices: the first ``per_industry`` firms of each of the first ``n_industries`` industries."""
+def pick_firms(n_industries: int, per_industry: int, search: int = 2000, skip: int = 0) -> list[int]:
+    """Demo firm indices: the first ``per_industry`` firms of each of ``n_industries`` industries, taken in the
+    order they first appear after the first ``skip`` industries (``skip=n``: a set disjoint from ``skip=0``'s,
+    the firms settings are chosen on)."""
     chosen: dict[str, list[int]] = {}
     for index in range(search):
         industry = industry_of(index)
-        if industry is None or (industry not in chosen and len(chosen) >= n_industries):
+        if industry is None or (industry not in chosen and len(chosen) >= skip + n_industries):
             continue
         if len(chosen.setdefault(industry, [])) < per_industry:
             chosen[industry].append(index)
-    return sorted(i for ids in chosen.values() for i in ids)
+    return sorted(i for ids in list(chosen.values())[skip:] for i in ids)
 
 
 def component_themes(indices: list[int], quarter: str) -> dict[tuple[str, int], str | None]:
@@ -226,13 +228,31 @@ def chain_agreement(first: list[QuarterOutcome], later: list[QuarterOutcome],
             "chain_quarters_compared": len(later)}
 
 
-def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeParams, chain_offset: int = 2,
-                 null_seeds: int = 10) -> dict:
-    """Every demo figure above, with its null, from the fitted quarters (replayed here, in memory)."""
+def replay_with_truth(fitted: list[FittedQuarter], indices: list[int],
+                      params: ThemeParams) -> tuple[list[QuarterOutcome], pd.DataFrame]:
+    """The fitted quarters replayed through the themes, and every assigned sentence with its generated theme."""
     outcomes = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in fitted], params)
     truths = {f.quarter: component_themes(indices, f.quarter) for f in fitted}
     members = pd.concat([member_sentences(o, f, truths[f.quarter]) for o, f in zip(outcomes, fitted)],
                         ignore_index=True)
+    return outcomes, members
+
+
+def truth_figure(fitted: list[FittedQuarter], indices: list[int], params: ThemeParams) -> dict:
+    """``demo_truth_corr`` alone (with the ids' purity and counts): what a setting is chosen on."""
+    outcomes, members = replay_with_truth(fitted, indices, params)
+    mapping = match_ids(members)
+    exposure = pd.concat([o.exposure for o in outcomes], ignore_index=True)
+    mixes = {f.quarter: true_mix(indices, f.quarter) for f in fitted}
+    return {"truth_corr": round(truth_corr(exposure, mapping, mixes), 4), "id_purity": round(id_purity(members)[0], 4),
+            "ids": int(members["theme_id"].nunique()), "generated_themes_matched": len(set(mapping.values()))}
+
+
+def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeParams, chain_offset: int = 2,
+                 null_seeds: int = 10) -> dict:
+    """Every demo figure above, with its null, from the fitted quarters (replayed here, in memory)."""
+    outcomes, members = replay_with_truth(fitted, indices, params)
+    truths = {f.quarter: component_themes(indices, f.quarter) for f in fitted}
     realized = {f.quarter: realized_mix(f, truths[f.quarter]) for f in fitted}
     mapping = match_ids(members)
     exposure = pd.concat([o.exposure for o in outcomes], ignore_index=True)

@@ -40,11 +40,19 @@ bench-demo: install
 
 # External validity (issue 25): covid on the Earnings-22 calls, the demo generator's truth over 8 quarters,
 # industry peers against TF-IDF, chains started in different quarters. The worker's fits are cached under
-# VALIDITY_CACHE (a first run fits ~20 demo firms x 8 quarters and the 125 calls); merges into latest.json and
-# appends to RESULTS.md. VALIDITY_ARGS passes options through, e.g. VALIDITY_ARGS="--skip covid".
+# VALIDITY_CACHE (a first run fits 30 demo firms x 8 quarters and the 125 calls, ~12 min on 2 quiet cores); merges
+# into latest.json and appends to RESULTS.md. VALIDITY_ARGS passes options through, e.g. VALIDITY_ARGS="--skip covid".
 VALIDITY_CACHE ?= /tmp/ftm-validity-cache
 VALIDITY_ARGS ?=
 .PHONY: bench-validity
 bench-validity: install
 	mkdir -p $(NUMBA_CACHE_DIR) $(FTM_ONNX_CACHE_DIR)
 	$(PY) -m benchmarks.validity --cache $(VALIDITY_CACHE) $(VALIDITY_ARGS)
+
+# How the themes' linkage cut was chosen (FTM_THEME_LINKAGE_DISTANCE): each cut scored on demo firms and calls
+# the validity figures never report (benchmarks/theme_linkage.py); the real calls come from theme_threshold's
+# cache (python -m benchmarks.theme_threshold --limit 64 fits it once). Appends to RESULTS.md.
+THEME_SWEEP_CACHE ?= /tmp/ftm-theme-sweep
+.PHONY: bench-theme-linkage
+bench-theme-linkage: install
+	$(PY) -m benchmarks.theme_linkage --cache $(VALIDITY_CACHE) --real-cache $(THEME_SWEEP_CACHE)

@@ -13,8 +13,11 @@ class ThemeParams:
     max_firm_share: float = 0.4  # FTM_THEME_MAX_FIRM_SHARE: no firm holds more of a theme's topics
     # Cosine similarity a topic needs to its theme's centroid (known themes and new ones alike).
     assign_similarity: float = 0.5  # FTM_THEME_ASSIGN_SIMILARITY
-    # Average-linkage cut (cosine distance) that forms new themes among topics no known theme takes.
-    linkage_distance: float = 0.65  # FTM_THEME_LINKAGE_DISTANCE
+    # Average-linkage cut (cosine distance) that forms new themes among topics no known theme takes. 0.35 (was
+    # 0.65), chosen on demo firms and calls make bench-validity never reports: the best demo truth (0.830 vs
+    # 0.723) among cuts keeping issue 15's bars on 16 calls with a real-call retest gap near the best
+    # (benchmarks/theme_linkage.py, RESULTS.md "Theme linkage cut, chosen on held-out sets").
+    linkage_distance: float = 0.35  # FTM_THEME_LINKAGE_DISTANCE
     # A new cluster holding more than this share of the quarter's topic sentences is cut again, tighter by
     # split_step each time, down to min_linkage_distance.
     max_theme_share: float = 0.10

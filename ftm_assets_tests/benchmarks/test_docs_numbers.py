@@ -28,7 +28,7 @@ def test_every_generated_block_matches_the_recorded_results(path, sources):
 
 def test_the_readme_carries_the_measured_figures_in_blocks():
     names = {m.group("name") for m in dn.BLOCK.finditer((dn.ROOT / "README.md").read_text())}
-    assert {"demo-output", "headline", "topic-quality", "theme-quality", "planning"} <= names
+    assert {"demo-output", "headline", "topic-quality", "theme-quality", "planning", "validity"} <= names
 
 
 def test_a_changed_result_changes_its_block(sources):

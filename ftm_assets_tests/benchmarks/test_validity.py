@@ -22,6 +22,11 @@ def test_demo_firms_are_picked_per_industry():
     assert len(industries) == 3 and (industries == 5).all() and industry_of(0) is None
 
 
+def test_choosing_firms_come_from_other_industries_than_the_reported_ones():
+    reported, choosing = pick_firms(3, 5), pick_firms(3, 5, skip=3)
+    assert len(choosing) == 15 and not {industry_of(i) for i in reported} & {industry_of(i) for i in choosing}
+
+
 def test_truth_corr_is_one_on_exact_exposure_and_low_when_firms_are_shuffled():
     rng = np.random.default_rng(1)
     mixes = {"2023Q1": {f"F{i}": dict(zip("xyz", rng.dirichlet([1, 1, 1]))) for i in range(30)}}
