@@ -45,6 +45,7 @@ def targets(out: dict) -> dict[str, bool | None]:
 ROWS = [
     ("covid: Spearman, covid-term share vs exposure to the theme chosen among those whose keywords name covid (reporting half)", "covid_spearman", "covid_spearman_null"),
     ("covid: the same, the theme chosen among all themes", "covid_spearman_any_theme", "covid_spearman_any_theme_null"),
+    ("covid: exposure summed over every theme whose keywords name covid (nothing chosen; reporting half)", "covid_spearman_summed", "covid_spearman_summed_null"),
     ("demo: correlation of exposure with the true theme mix", "demo_truth_corr", "demo_truth_corr_null"),
     ("demo: the same against the realized mix (sentences drawn per theme)", "demo_realized_corr", None),
     ("demo: realized mix vs true mix (the ceiling of any measure)", "demo_truth_ceiling", None),
