@@ -10,11 +10,12 @@ import io
 
 import dagster as dg
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.returns_settings import ReturnsSettings
-from ftm_assets.returns.car import compute_call_returns, missing_summary
+from ftm_assets.returns.car import SETTINGS_KEY, compute_call_returns, missing_summary
 from ftm_assets.returns.resources import ReturnsSource, ReturnsUnavailable
 from ftm_assets.storage import layout
 
@@ -71,8 +72,11 @@ def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
         frame = compute_call_returns(linked, data.crsp, settings)
         frame.insert(0, "quarter", quarter)
         key = layout.call_returns(quarter)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        recorded = settings.record(returns_source.label)  # a reader refuses quarters computed under different ones
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), SETTINGS_KEY: recorded.encode()})
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
+        pq.write_table(table, buffer)
         store.write_bytes(key, buffer.getvalue())
         summary = missing_summary(frame, settings)
         context.log.info(f"call_returns {quarter}: {summary}")

@@ -77,14 +77,22 @@ def research_panel(exposure: pd.DataFrame, call_returns: pd.DataFrame, themes: p
     calls["earnings_call_date"] = pd.to_datetime(calls["earnings_call_date"])
     calls = calls.sort_values(JOIN_KEYS + ["earnings_call_date", "call_id"]).drop_duplicates(JOIN_KEYS, keep="last")
     calls = calls.drop(columns=[c for c in FROM_RETURNS_DROPPED if c in calls.columns])
-    return exposure.merge(calls, on=JOIN_KEYS, how="inner", validate="many_to_one")
+    out = exposure.merge(calls, on=JOIN_KEYS, how="inner", validate="many_to_one")
+    out.attrs = {k: v for k, v in call_returns.attrs.items() if k == "car_settings"}
+    return out
 
 
 def write_dictionary(panel: pd.DataFrame, out: Path) -> Path:
     """``<out>.dictionary.md`` beside the export: every column, its type and what it means."""
     path = out.with_name(out.stem + ".dictionary.md")
     lines = [f"# Data dictionary: {out.name}", "", f"{len(panel):,} rows; one per (firm_id, quarter, theme_id) "
-             "with the call's abnormal returns (README, Returns).", "", "| column | type | meaning |", "|---|---|---|"]
+             "with the call's abnormal returns (README, Returns).", ""]
+    if settings := panel.attrs.get("car_settings"):
+        windows = ", ".join(f"[{a:+d},{b:+d}]" for a, b in settings["windows"])
+        lines += [f"CARs over {windows}; market model estimated over [{settings['estimation'][0]:+d},"
+                  f"{settings['estimation'][1]:+d}] with at least {settings['min_estimation_obs']} returns; "
+                  f"returns source: {settings['source']}.", ""]
+    lines += ["| column | type | meaning |", "|---|---|---|"]
     for col in panel.columns:
         lines.append(f"| {col} | {panel[col].dtype} | {DICTIONARY.get(col, 'Panel column: see the README output contract.')} |")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -7,12 +7,19 @@
 from __future__ import annotations
 
 import io
+import json
 import warnings
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ftm_assets.quarters import expand_quarters
+from ftm_assets.returns.car import SETTINGS_KEY
 from ftm_assets.storage import Storage, layout, open_storage
+
+
+class MixedReturnSettings(ValueError):
+    """The requested quarters' call_returns were computed under different CAR settings or returns sources."""
 
 
 class ReturnsNotMaterialized(LookupError):
@@ -20,7 +27,11 @@ class ReturnsNotMaterialized(LookupError):
 
 
 def read_call_returns(root: str | Storage, quarters: str | list[str], *, strict: bool = True) -> pd.DataFrame:
-    """``call_returns`` of ``quarters``; ``strict=False`` skips quarters without it (with a warning)."""
+    """``call_returns`` of ``quarters``; ``strict=False`` skips quarters without it (with a warning).
+
+    Every quarter's file records the settings its CARs were computed under (``CarSettings.record``); quarters
+    computed under different ones raise ``MixedReturnSettings`` naming them (strict or not: a mixed panel is
+    never what a regression wants). The settings are in ``DataFrame.attrs["car_settings"]``."""
     store = open_storage(root)
     keys = {q: layout.call_returns(q) for q in expand_quarters(quarters)}
     missing = [q for q, key in keys.items() if not store.exists(key)]
@@ -30,5 +41,23 @@ def read_call_returns(root: str | Storage, quarters: str | list[str], *, strict:
         if strict:
             raise ReturnsNotMaterialized(message)
         warnings.warn(message, stacklevel=2)
-    frames = [pd.read_parquet(io.BytesIO(store.read_bytes(key))) for q, key in keys.items() if q not in missing]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frames, recorded = [], {}
+    for quarter, key in keys.items():
+        if quarter in missing:
+            continue
+        table = pq.read_table(io.BytesIO(store.read_bytes(key)))
+        recorded[quarter] = (table.schema.metadata or {}).get(SETTINGS_KEY, b"").decode() or None
+        frames.append(table.to_pandas())
+    settings = set(recorded.values())
+    if len(settings) > 1:
+        groups = {s: [q for q, r in recorded.items() if r == s] for s in settings}
+        named = "; ".join(f"{', '.join(qs)}: {s or 'not recorded (written before settings were)'}"
+                          for s, qs in sorted(groups.items(), key=lambda item: item[1][0]))
+        raise MixedReturnSettings(
+            f"call_returns of these quarters were computed under different settings ({named}). One panel "
+            "needs one definition of a CAR: re-materialize call_returns for the quarters whose settings are "
+            "not the ones you want (FTM_CAR_MIN_ESTIMATION_OBS, the returns source).")
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if settings:
+        out.attrs["car_settings"] = json.loads(next(iter(settings)) or "null")
+    return out

@@ -17,6 +17,8 @@ data) has a null CAR, and its ``n_missing_*`` column counts those days.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,6 +51,13 @@ class CarSettings:
     estimation: Window = Window(-250, -11)
     min_estimation_obs: int = 120
 
+    def record(self, source: str) -> str:
+        """What the CARs depend on besides the returns themselves, as written into each quarter's file: the
+        windows, the estimation window and its minimum observations, and the returns source's label."""
+        return json.dumps({"windows": [[w.start, w.end] for w in self.windows],
+                           "estimation": [self.estimation.start, self.estimation.end],
+                           "min_estimation_obs": self.min_estimation_obs, "source": source}, sort_keys=True)
+
     @property
     def span(self) -> tuple[int, int]:
         """The furthest trading days before and after the event day that any window reads."""
@@ -56,6 +65,8 @@ class CarSettings:
         ends = [w.end for w in self.windows] + [self.estimation.end]
         return min(starts), max(ends)
 
+
+SETTINGS_KEY = b"ftm.car_settings"  # each call_returns file's Parquet metadata: CarSettings.record(source)
 
 CALL_COLUMNS = ("firm_id", "call_id", "gvkey", "permno", "earnings_call_date")
 

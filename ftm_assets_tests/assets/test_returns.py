@@ -45,3 +45,19 @@ def test_without_returns_the_asset_is_skipped_with_a_message(tmp_path):
     logged = " ".join(e.user_message for e in instance.all_logs(result.run_id))
     assert "call_returns 2024Q4 skipped: set FTM_RETURNS_FILE" in logged
     assert read_call_returns(str(tmp_path), QUARTER, strict=False).empty
+
+
+def test_the_file_records_its_settings_and_quarters_under_different_ones_are_refused(tmp_path):
+    import pytest
+
+    from ftm_assets.readers.returns import MixedReturnSettings
+
+    partitions = dg.StaticPartitionsDefinition(["2024Q3", QUARTER])
+    assets = [build_raw_transcripts(partitions), build_call_returns(partitions)]
+    for quarter, obs in (("2024Q3", 200), (QUARTER, 120)):  # the setting changed between the two runs
+        assert dg.materialize(assets, partition_key=quarter, resources={
+            "storage": StorageRoot(root=str(tmp_path)), "transcript_source": DemoTranscriptSource(n_firms=4),
+            "returns_source": DemoReturnsSource(), "returns_settings": ReturnsSettings(min_estimation_obs=obs)}).success
+    assert read_call_returns(str(tmp_path), QUARTER).attrs["car_settings"]["min_estimation_obs"] == 120
+    with pytest.raises(MixedReturnSettings, match=r"2024Q3: .*\"min_estimation_obs\": 200.*2024Q4: .*re-materialize"):
+        read_call_returns(str(tmp_path), ["2024Q3", QUARTER])

@@ -4,6 +4,7 @@ fixed-effects regression (sign, size, significance) and shows in the tercile sor
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 
 from ftm_assets.export.research_panel import research_panel
 from ftm_assets.research.example import firm_quarter_frame, main, regress, report, tercile_sort
-from ftm_assets.returns.car import compute_call_returns
+from ftm_assets.returns.car import CarSettings, compute_call_returns
 from ftm_assets.returns.demo import PLANTED_BETA, demo_returns
 from ftm_assets.transcripts import demo as D
 from ftm_assets_tests.returns.test_demo import demo_calls
@@ -68,6 +69,11 @@ def test_export_writes_each_format_and_a_dictionary(panel, tmp_path):
         assert out.stat().st_size > 0
     text = write_dictionary(panel, tmp_path / "research_panel.parquet").read_text()
     assert "| car_0_1 | float64 | Market-adjusted CAR" in text and f"{len(panel):,} rows" in text
+    recorded = panel.copy()
+    recorded.attrs["car_settings"] = json.loads(CarSettings(min_estimation_obs=150).record("demo-synthetic"))
+    text = write_dictionary(recorded, tmp_path / "research_panel.parquet").read_text()
+    assert "CARs over [+0,+1], [-1,+1], [+2,+60]; market model estimated over [-250,-11] with at least 150 " \
+           "returns; returns source: demo-synthetic." in text
 
 
 def test_theme_flags_join_and_generic_themes_are_left_out(panel):
