@@ -195,7 +195,12 @@ def returns_source(settings: Settings) -> dg.ConfigurableResource:
     if settings.source == "demo":
         return DemoReturnsSource()
     if settings.source == "wrds":
-        return WrdsReturnsSource()
+        crsp_format = (settings.get("FTM_CRSP_FORMAT") or "ciz").strip().lower()
+        if crsp_format not in ("ciz", "siz"):
+            raise ConfigError(f"FTM_CRSP_FORMAT={settings.get('FTM_CRSP_FORMAT')!r}: use ciz (CRSP's current tables, "
+                              "crsp.dsf_v2: the only ones with returns after 2024; the default) or siz (the legacy "
+                              "crsp.dsf/dsedelist/dsi, which end on 2024-12-31).")
+        return WrdsReturnsSource(crsp_format=crsp_format)
     stock, index = settings.get("FTM_RETURNS_FILE"), settings.get("FTM_INDEX_RETURNS_FILE")
     if not stock or not index:
         return NoReturnsSource(reason="the files source has no returns: set FTM_RETURNS_FILE (permno, date, ret) "

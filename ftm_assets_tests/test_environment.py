@@ -111,6 +111,8 @@ def test_files_source_partitions_are_the_quarters_its_files_hold(tmp_path):
         ({"FTM_SENTENCES_PER_TOPIC": "1"}, "FTM_SENTENCES_PER_TOPIC='1'.*greater than or equal to 2"),
         ({"FTM_MAX_TOPICS": "0"}, "FTM_MAX_TOPICS='0'"),
         ({"FTM_STABILITY_RESAMPLES": "1000"}, "FTM_STABILITY_RESAMPLES='1000'.*less than or equal to 200"),
+        ({"FTM_TRANSCRIPT_SOURCE": "wrds", "FTM_WRDS_USERNAME": "u", "FTM_CRSP_FORMAT": "v1"},
+         "FTM_CRSP_FORMAT='v1': use ciz .* or siz"),
     ],
 )
 def test_bad_configuration_fails_fast(env, match):
@@ -141,3 +143,10 @@ def test_files_source_gets_the_quarters_cache_the_load_wrote(tmp_path):
     assert Path(source.quarters_cache).exists()
     no_home = {k: v for k, v in env.items() if k != "DAGSTER_HOME"}
     assert resources(Settings.from_env(no_home))["transcript_source"].quarters_cache is None
+
+
+def test_wrds_returns_read_crsps_current_tables_unless_told_otherwise():
+    env = {"FTM_TRANSCRIPT_SOURCE": "wrds", "FTM_WRDS_USERNAME": "u"}
+    assert resources(Settings.from_env(env))["returns_source"].label == "wrds-ciz"
+    legacy = resources(Settings.from_env({**env, "FTM_CRSP_FORMAT": "SIZ"}))["returns_source"]
+    assert (legacy.crsp_format, legacy.label) == ("siz", "wrds-siz")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from abc import ABC, abstractmethod
+from typing import Literal
 
 import dagster as dg
 import pandas as pd
@@ -89,9 +90,12 @@ class FilesReturnsSource(ReturnsSource):
 
 
 class WrdsReturnsSource(ReturnsSource):
-    """CRSP daily files on WRDS (crsp.dsf, crsp.dsedelist, crsp.dsi) and Capital IQ's call start times.
-    Credentials resolve at run time as for ``WrdsTranscriptSource`` (FTM_WRDS_*, PGPASSWORD, .pgpass)."""
+    """CRSP daily files on WRDS and Capital IQ's call start times. ``crsp_format`` (FTM_CRSP_FORMAT): ``ciz``,
+    CRSP's current tables (crsp.dsf_v2; the only ones with returns after 2024), or ``siz``, the legacy
+    crsp.dsf/dsedelist/dsi (to replicate a study made on them). Credentials resolve at run time as for
+    ``WrdsTranscriptSource`` (FTM_WRDS_*, PGPASSWORD, .pgpass)."""
 
+    crsp_format: Literal["ciz", "siz"] = "ciz"
     username: str | None = None
     password: str | None = None
     host: str | None = None
@@ -100,7 +104,7 @@ class WrdsReturnsSource(ReturnsSource):
 
     @property
     def label(self) -> str:
-        return "wrds"
+        return f"wrds-{self.crsp_format}"
 
     def fetch(self, calls: pd.DataFrame, start: dt.date, end: dt.date, log) -> ReturnsData:
         from ftm_assets.returns.wrds import fetch_returns
@@ -110,6 +114,8 @@ class WrdsReturnsSource(ReturnsSource):
                                     port=self.port, sslmode=self.sslmode)
         permnos = sorted({int(p) for p in calls["permno"].dropna()})
         keydevids = sorted({int(c) for c in calls["call_id"].dropna()})
-        log.info(f"Fetching CRSP daily returns of {len(permnos)} permnos, {start}..{end}, from WRDS.")
-        crsp, starts = fetch_returns(settings, permnos, keydevids, start, end, f"returns {start}..{end}")
+        log.info(f"Fetching CRSP daily returns ({self.crsp_format.upper()} tables) of {len(permnos)} permnos, "
+                 f"{start}..{end}, from WRDS.")
+        crsp, starts = fetch_returns(settings, permnos, keydevids, start, end, f"returns {start}..{end}",
+                                     self.crsp_format)
         return ReturnsData(crsp, starts)

@@ -1,5 +1,6 @@
-"""The WRDS returns prefetch (one streaming query over crsp.dsf/dsedelist/dsi and the calls' start times) on the
-test database, end to end through compute_call_returns, against the hand computation."""
+"""The WRDS returns prefetch (one streaming query over CRSP's CIZ tables, or the legacy dsf/dsedelist/dsi, and the
+calls' start times) on the test database, end to end through compute_call_returns, against the hand computation:
+both formats give the same CARs, the delisting return included."""
 
 from __future__ import annotations
 
@@ -37,11 +38,12 @@ def settings(pg_server) -> WrdsSettings:
                         port=pg_server.port, dbname=DB, sslmode="disable")
 
 
-def test_wrds_returns_match_the_hand_computation(settings):
+@pytest.mark.parametrize("crsp_format", ["ciz", "siz"])
+def test_wrds_returns_match_the_hand_computation(settings, crsp_format):
     calls = T.calls_frame().drop(columns="call_start_utc")
     permnos = sorted(calls["permno"])
     crsp, starts = fetch_returns(settings, permnos, sorted(calls["call_id"]), dt.date(2022, 10, 1),
-                                 dt.date(2024, 3, 31), "2023Q4")
+                                 dt.date(2024, 3, 31), "2023Q4", crsp_format)
     assert starts[502].hour == 21 and starts[502].minute == 30  # the start time comes from Capital IQ
     out = compute_call_returns(calls.assign(call_start_utc=calls["call_id"].map(starts)), crsp).set_index("permno")
     assert len(out) == len(T.CALLS)
@@ -61,6 +63,9 @@ def test_a_login_without_crsp_daily_files_is_told_which_tables(settings):
 
     from ftm_assets.transcripts.wrds import WrdsAccessError
 
-    with pytest.raises(WrdsAccessError, match=r"crsp\.dsf.*crsp\.dsi|crsp\.dsi.*crsp\.dsf"):
+    with pytest.raises(WrdsAccessError, match=r"crsp\.dsf_v2.*FTM_CRSP_FORMAT=ciz; the other format is FTM_CRSP_FORMAT=siz"):
         fetch_returns(replace(settings, dbname=ciq.RULES_DB), [10001], [501], dt.date(2023, 1, 1),
                       dt.date(2023, 12, 31), "2023Q4")
+    with pytest.raises(WrdsAccessError, match=r"crsp\.dsf, crsp\.dsedelist, crsp\.dsi"):
+        fetch_returns(replace(settings, dbname=ciq.RULES_DB), [10001], [501], dt.date(2023, 1, 1),
+                      dt.date(2023, 12, 31), "2023Q4", "siz")

@@ -1,4 +1,5 @@
-"""CRSP-shaped test data: daily stock (dsf), delisting (dsedelist) and index (dsi) rows, and six calls that
+"""CRSP-shaped test data: daily stock (dsf), delisting (dsedelist) and index (dsi) rows, the same in CIZ's
+shape (dsf_v2, wrds_dailyindexret_query), and six calls that
 exercise the event-day rule, a delisting and a missing return, loadable into the WRDS test database.
 
 The calendar is written out here (weekdays of 2022-10-03..2024-03-28 without the NYSE holidays listed),
@@ -69,7 +70,19 @@ CRSP_DDL = """
 CREATE TABLE crsp.dsf (permno double precision, date date, ret double precision, prc double precision);
 CREATE TABLE crsp.dsi (date date, vwretd double precision, ewretd double precision);
 CREATE TABLE crsp.dsedelist (permno double precision, dlstdt date, dlstcd double precision, dlret double precision);
+CREATE TABLE crsp.dsf_v2 (permno integer, dlycaldt date, dlyret numeric, dlyretmissflg varchar(2),
+                          dlydelflg varchar(1), dlyprc numeric);
+CREATE TABLE crsp.wrds_dailyindexret_query (dlycaldt date, vwretd numeric, ewretd numeric);
 """
+
+
+def ciz_rows() -> list[tuple]:
+    """The same returns in CRSP's CIZ shape: a null dlyret flagged 'MP' where a return is missing, and the
+    delisting return as the delisting day's dlyret, flagged dlydelflg = 'Y' (CIZ folds it into the return)."""
+    rows = [(int(p), d, None if np.isnan(r) else float(r), "MP" if np.isnan(r) else None, "N")
+            for p, d, r in stock_returns().itertuples(index=False)]
+    rows += [(int(p), d, float(r), None, "Y") for p, d, r in delisting().itertuples(index=False)]
+    return rows
 
 
 def load_crsp(conn) -> None:
@@ -82,6 +95,10 @@ def load_crsp(conn) -> None:
                         [(d, float(v)) for d, v in index_returns().itertuples(index=False)])
         cur.executemany("INSERT INTO crsp.dsedelist (permno, dlstdt, dlstcd, dlret) VALUES (%s, %s, 550, %s)",
                         [(p, d, r) for p, d, r in delisting().itertuples(index=False)])
+        cur.executemany("INSERT INTO crsp.dsf_v2 (permno, dlycaldt, dlyret, dlyretmissflg, dlydelflg) "
+                        "VALUES (%s, %s, %s, %s, %s)", ciz_rows())
+        cur.executemany("INSERT INTO crsp.wrds_dailyindexret_query (dlycaldt, vwretd) VALUES (%s, %s)",
+                        [(d, float(v)) for d, v in index_returns().itertuples(index=False)])
 
 
 def hand_cars(permno: int, event_day: dt.date) -> dict[str, float]:
