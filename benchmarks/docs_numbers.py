@@ -384,8 +384,9 @@ def theme_threshold(s: Sources) -> str:
         f"on {m.group('n')} Earnings-22 calls the as-is vs 15%-dropped rank correlation of the firm x theme grid "
         f"is {min(retest):.2f}-{max(retest):.2f} at every threshold on the choosing half, firms' exposures correlate "
         f"{min(pairs):.2f}-{max(pairs):.2f} across thresholds, and the median firm's summed share falls from "
-        f"{rows[first][3]} ({first}) to {rows[last][3]} ({last}); {chosen} had the best retest on the choosing half "
-        f"of the calls (CRC-32 parity of the call id), and on the reporting half it is {real} (null, shuffled "
+        f"{rows[first][3]} ({first}) to {rows[last][3]} ({last}); {chosen} was chosen on the choosing half of the calls "
+        f"(CRC-32 parity of the call id) and other demo firms: reliability as a floor, then validity (the rule "
+        f"in RESULTS.md), and on the reporting half its retest is {real} (null, shuffled "
         f"vectors: {null.rstrip(')')}) (RESULTS.md, {heading[heading.find('(') + 1:heading.find('(') + 17]})"
     )
 

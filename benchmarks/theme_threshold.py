@@ -12,9 +12,13 @@ themes do not depend on it; only the sentences' assignment does). Per threshold:
   beside the same figure on a null, the sentences' vectors shuffled across the quarter's firms;
 - coverage: the median firm's summed share, the share of sentences assigned; the median cosine of a firm's
   exposure vector between the two quarters (issue 15's id-stability figure, ``themes.quality``).
-The default is the threshold with the best ``retest`` on the choosing set (calls whose id has an even CRC-32,
-``benchmarks.quality.choosing_set``); the reporting set's figure is the one quoted.
-Run: ``python -m benchmarks.theme_threshold [--limit N] [--cache /tmp/ftm-theme-sweep]``.
+The default (``choose_threshold``): reliability as a floor, then validity. Among the thresholds whose retest on
+the choosing set (calls whose id has an even CRC-32, ``benchmarks.quality.choosing_set``) is within
+``RETEST_TOLERANCE`` of the best, the best mean rank over three validity figures measured on data no reported
+figure uses (``validity_on_choosing_sets``): the demo truth and industry precision@4 on the choosing demo firms,
+industry precision@4 and the summed covid Spearman on the choosing half of the 125 calls. The reporting set's figures are quoted.
+Run: ``python -m benchmarks.theme_threshold [--limit N] [--cache /tmp/ftm-theme-sweep]
+[--validity-cache /tmp/ftm-validity-cache]`` (without the validity fits, ``--no-validity``: retest alone).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from ftm_assets.themes.params import ThemeParams
 
 HERE = Path(__file__).resolve().parent
 THRESHOLDS = (0.45, 0.5, 0.55, 0.6)
+RETEST_TOLERANCE = 0.02  # retests this close to the best count as equally reliable (they moved ~0.01 between runs)
+VALIDITY = ("demo_truth_choosing", "demo_industry_p4_choosing", "industry_p4_choosing", "covid_summed_choosing")
 QUARTERS = ("2023Q1", "2023Q2")
 DEMO_QUARTER = "2024Q1"
 
@@ -101,7 +107,7 @@ def retest(a: pd.DataFrame, b: pd.DataFrame, firms: list[str]) -> float:
     return float(spearmanr(x, y).statistic) if len(x) > 2 and x.std() > 0 and y.std() > 0 else float("nan")
 
 
-def sweep(quarters: list[tuple]) -> dict:
+def sweep(quarters: list[tuple], validity: dict[float, dict] | None = None) -> dict:
     (q1, t1, s1, v1), (q2, t2, s2, v2) = quarters
     firms = sorted(set(t1["firm_id"]) & set(t2["firm_id"]))
     choose = [f for f in firms if choosing_set(f)]
@@ -126,12 +132,55 @@ def sweep(quarters: list[tuple]) -> dict:
             "retest_null_reporting": round(retest(h1, h2, report), 4),
             "cosine_dropped_median": round(float(quality.exposure_cosines(o1.exposure, o2.exposure).median()), 4),
             "generic": int(o1.themes.themes["generic"].sum()),
+            **(validity or {}).get(tau, {}),
         }
     pairs = {f"{a}-{b}": round(float(spearmanr(grids[a].to_numpy().ravel(), grids[b].to_numpy().ravel()).statistic), 4)
              for i, a in enumerate(THRESHOLDS) for b in THRESHOLDS[i + 1:]}
-    chosen = max(THRESHOLDS, key=lambda t: (rows[t]["retest_choosing"], -abs(t - 0.5)))
     return {"firms": len(firms), "choosing": len(choose), "reporting": len(report), "by_threshold": rows,
-            "spearman_between": pairs, "chosen": chosen}
+            "spearman_between": pairs, "chosen": choose_threshold(rows)}
+
+
+def choose_threshold(rows: dict[float, dict]) -> float:
+    """Reliability as a floor, then validity: among the thresholds whose choosing-set retest is within
+    ``RETEST_TOLERANCE`` of the best, the best mean rank over ``VALIDITY`` (figures measured on choosing sets
+    only, where a row has them); ties, or no validity figures: the best retest (then nearer 0.5)."""
+    best = max(r["retest_choosing"] for r in rows.values())
+    eligible = [t for t, r in rows.items() if r["retest_choosing"] >= best - RETEST_TOLERANCE]
+    keys = [k for k in VALIDITY if all(np.isfinite(rows[t].get(k, np.nan)) for t in eligible)]
+
+    def mean_rank(t: float) -> float:  # rank 0 = best; over the eligible thresholds
+        return float(np.mean([sorted((rows[u][k] for u in eligible), reverse=True).index(rows[t][k]) for k in keys]))
+
+    return min(eligible, key=lambda t: (mean_rank(t) if keys else 0.0, -rows[t]["retest_choosing"], abs(t - 0.5)))
+
+
+def validity_on_choosing_sets(cache: Path, thresholds=THRESHOLDS) -> dict[float, dict]:
+    """Per threshold, the validity figures on data no reported figure uses (``make bench-validity``'s fits,
+    cached under ``cache``): the demo truth on the choosing demo firms (``theme_linkage``'s), industry
+    firms and their industry precision@4, industry precision@4 and the summed covid Spearman on the choosing half
+    of the 125 Earnings-22 calls: every validity figure of issue 25 but the chain agreement."""
+    import dataclasses
+
+    from benchmarks.theme_linkage import REPORTED_INDUSTRIES
+    from benchmarks.validity import E22_QUARTER
+    from benchmarks.validity_covid import covid_summed_rho
+    from benchmarks.validity_demo import industry_figures as demo_industry_figures
+    from benchmarks.validity_demo import pick_firms, truth_figure
+    from benchmarks.validity_fit import demo_quarters, fit_demo, fit_earnings22
+    from benchmarks.validity_industry import industry_figures
+
+    indices = pick_firms(REPORTED_INDUSTRIES, 5, skip=REPORTED_INDUSTRIES)
+    demo = fit_demo(indices, demo_quarters("2023Q1", 8), cache)
+    calls = fit_earnings22(E22_QUARTER, cache)
+    out = {}
+    for tau in thresholds:
+        params = dataclasses.replace(ThemeParams(), sentence_similarity=tau)
+        outcomes = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in demo], params)
+        out[tau] = {"demo_truth_choosing": truth_figure(demo, indices, params)["truth_corr"],
+                    "demo_industry_p4_choosing": demo_industry_figures(outcomes, demo, indices, null_draws=1)["industry_p4"],
+                    "industry_p4_choosing": industry_figures(calls, params, null_draws=1, choosing_half=True)["e22_industry_p4"],
+                    "covid_summed_choosing": round(covid_summed_rho(calls, params, choosing_half=True), 4)}
+    return out
 
 
 def demo_generic(quarter: tuple, tau: float) -> list[dict]:
@@ -150,16 +199,24 @@ def markdown(result: dict) -> str:
              f"choosing set {real['choosing']} calls, reporting set {real['reporting']} (CRC-32 parity). `retest`: "
              "Spearman of the firm x theme `share` grid between the two quarters; in brackets the null (sentence "
              "vectors shuffled across the quarter's firms).\n",
-             "| threshold | themes | sentences assigned | median summed share | exposure cosine as is vs dropped (median) | retest (choosing) | retest (reporting) (null) | generic themes |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| threshold | themes | sentences assigned | median summed share | exposure cosine as is vs dropped (median) | retest (choosing) | retest (reporting) (null) | generic themes | demo truth (choosing firms) | demo industry p@4 (choosing firms) | industry p@4 (choosing half) | covid summed (choosing half) |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    def opt(r: dict, key: str) -> str:
+        return f"{r[key]:.3f}" if key in r else "-"
+
     for tau, r in real["by_threshold"].items():
         mark = "**" if float(tau) == real["chosen"] else ""
         lines.append(f"| {mark}{tau}{mark} | {r['themes']} | {r['assigned_share']:.1%} | {r['coverage_median']:.3f} | "
                      f"{r['cosine_dropped_median']:.3f} | {r['retest_choosing']:.3f} | {r['retest_reporting']:.3f} ({r['retest_null_reporting']:.3f}) | "
-                     f"{r['generic']} |")
+                     f"{r['generic']} | {opt(r, 'demo_truth_choosing')} | {opt(r, 'demo_industry_p4_choosing')} | {opt(r, 'industry_p4_choosing')} | "
+                     f"{opt(r, 'covid_summed_choosing')} |")
     lines += ["", "Spearman of firms' exposures (first quarter's dense grid) between thresholds: "
               + ", ".join(f"{k}: {v:.3f}" for k, v in real["spearman_between"].items()) + ".", "",
-              f"Chosen: {real['chosen']}, the best retest on the choosing set (ties: nearer 0.5).", ""]
+              f"Chosen: {real['chosen']}, by the rule: among thresholds whose choosing-set retest is within "
+              f"{RETEST_TOLERANCE} of the best, the best mean rank over the four validity figures measured on "
+              "choosing sets (demo truth and demo industry p@4 on other demo firms, industry p@4 and summed covid "
+              "Spearman on the choosing half of the 125 calls); ties: the better retest.", ""]
     if result.get("demo"):
         flagged = [d for d in result["demo"] if d["generic"]]
         lines += [f"Demo quarter ({result['demo_firms']} firms) at {real['chosen']}: {len(flagged)} of "
@@ -178,10 +235,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="the first N Earnings-22 calls (default: all)")
     parser.add_argument("--demo-firms", type=int, default=40, help="0: no demo quarter")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--validity-cache", type=Path, default=Path("/tmp/ftm-validity-cache"),
+                        help="make bench-validity's fits (the choosing demo firms are fitted there if absent)")
+    parser.add_argument("--no-validity", action="store_true", help="choose on the retest alone")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    validity = None if args.no_validity else validity_on_choosing_sets(args.validity_cache)
     result = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "real": sweep(real_quarters(args.cache, args.limit))}
+              "real": sweep(real_quarters(args.cache, args.limit), validity)}
     if args.demo_firms:
         result["demo_firms"] = args.demo_firms
         result["demo"] = demo_generic(demo_quarter(args.cache, args.demo_firms), result["real"]["chosen"])

@@ -54,6 +54,7 @@ ROWS = [
     ("industry precision@4: exposure vectors", "industry_p4", "industry_p4_null"),
     ("industry precision@4: TF-IDF of the full call", "industry_p4_tfidf", None),
     ("industry precision@4: mean sentence embedding", "industry_p4_embed", None),
+    ("industry precision@4: the true theme mixes (the ceiling of any theme measure)", "industry_p4_truth", None),
     ("Earnings-22 industry precision@4 (hand-assigned GICS sectors, reporting half): exposure vectors", "e22_industry_p4", "e22_industry_p4_null"),
     ("Earnings-22 industry: exposure without the generic themes", "e22_industry_p4_content", "e22_industry_p4_content_null"),
     ("Earnings-22 industry: intensity instead of share (variant fixed in advance)", "e22_industry_p4_intensity", "e22_industry_p4_intensity_null"),

@@ -91,3 +91,18 @@ def covid_figures(fitted: FittedQuarter, params: ThemeParams, null_draws: int = 
         "covid_calls": int(len(firms)), "covid_calls_mentioning": int((covid > 0).sum()),
         "covid_calls_reporting": int((~choose).sum()), "covid_themes": int(len(themes)),
     }
+
+
+def covid_summed_rho(fitted: FittedQuarter, params: ThemeParams, choosing_half: bool = False) -> float:
+    """``covid_spearman_summed`` alone, on either half of the calls (the choosing half: what a setting may be
+    chosen on); NaN when no theme's keywords name covid."""
+    outcome = replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences, fitted.vectors)], params)[0]
+    covid = covid_share(fitted.sentences)
+    exposure = (outcome.exposure.pivot_table(index="firm_id", columns="theme_id", values="share", fill_value=0.0)
+                .reindex(covid.index, fill_value=0.0))
+    themes = outcome.themes.themes.set_index("theme_id")
+    keyword_themes = [t for t, kws in themes["keywords"].items() if any(COVID.search(k) for k in kws)]
+    if not keyword_themes:
+        return float("nan")
+    rows = np.array([choosing_set(f) == choosing_half for f in covid.index])
+    return _rho(covid[rows].to_numpy(), exposure[keyword_themes].sum(axis=1)[rows].to_numpy())

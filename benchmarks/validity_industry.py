@@ -89,8 +89,9 @@ def call_table(calls: list[dict]) -> pd.DataFrame:
 
 
 def industry_figures(fitted: FittedQuarter, params: ThemeParams, calls: list[dict] | None = None,
-                     sectors: pd.Series | None = None, null_draws: int = 50) -> dict:
-    """Every ``e22_industry_*`` figure of the module docstring, from the fitted Earnings-22 quarter."""
+                     sectors: pd.Series | None = None, null_draws: int = 50, choosing_half: bool = False) -> dict:
+    """Every ``e22_industry_*`` figure of the module docstring, from the fitted Earnings-22 quarter; with
+    ``choosing_half`` the queries are the other half of the calls (what a setting may be chosen on)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from ftm_assets_tests.support.earnings22_calls import read_calls
@@ -104,7 +105,7 @@ def industry_figures(fitted: FittedQuarter, params: ThemeParams, calls: list[dic
     labelled = [f for f in modelled if table.loc[f, "ticker"] in sectors.index]
     companies = table.loc[labelled, "ticker"].tolist()
     labels = [sectors[t] for t in companies]
-    reporting = np.array([not choosing_set(f) for f in labelled])
+    reporting = np.array([choosing_set(f) == choosing_half for f in labelled])
     themes = outcome.themes.themes
     content = themes.loc[~themes["generic"].astype(bool), "theme_id"].tolist()
 
