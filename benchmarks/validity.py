@@ -53,6 +53,7 @@ ROWS = [
     ("demo: (id, quarter) pairs on the id's own generated theme", "demo_id_stable_share", None),
     ("industry precision@4: exposure vectors", "industry_p4", "industry_p4_null"),
     ("industry precision@4: TF-IDF of the full call", "industry_p4_tfidf", None),
+    ("industry precision@4: the same, the words of the firm's own name taken out", "industry_p4_tfidf_unnamed", None),
     ("industry precision@4: mean sentence embedding", "industry_p4_embed", None),
     ("industry precision@4: the true theme mixes (the ceiling of any theme measure)", "industry_p4_truth", None),
     ("Earnings-22 industry precision@4 (hand-assigned GICS sectors, reporting half): exposure vectors", "e22_industry_p4", "e22_industry_p4_null"),

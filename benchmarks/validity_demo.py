@@ -19,7 +19,8 @@ the theme it was drawn from. Over consecutive quarters of the same firms, replay
   sentence embedding (``industry_p4_embed``) and shuffled industry labels (``industry_p4_null``); the same on
   the generator's true theme mixes (``industry_p4_truth``), the ceiling of any theme measure (firms of one
   industry share two of their four to seven themes). TF-IDF can beat it: a demo firm's name carries its
-  industry ("... Logistics ..."), and the calls say the name.
+  industry ("... Logistics ..."), and the calls say the name; ``industry_p4_tfidf_unnamed`` is TF-IDF with the
+  words of each firm's own name taken out of its call.
 - ``chain_agreement_ari``: a chain started ``offset`` quarters later than the first, compared on the quarters
   both cover: adjusted Rand index of the sentences' theme assignments (0 is chance, 1 identical), and
   ``chain_map_stable``: share of the later chain's ids that match the same earlier id in every quarter.
@@ -27,6 +28,7 @@ the theme it was drawn from. Over consecutive quarters of the same firms, replay
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -179,6 +181,12 @@ def precision_at_k(vectors: np.ndarray, labels: list[str], k: int = 4) -> float:
     return float(hits_at_k(vectors, labels, k).mean())
 
 
+def without_name(text: str, firm_name: str) -> str:
+    """``text`` without the words of the firm's own name (a demo name carries its industry: "... Logistics ...")."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", firm_name)}
+    return re.sub(r"[A-Za-z]+", lambda m: "" if m.group(0).lower() in words else m.group(0), text)
+
+
 def industry_figures(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter], indices: list[int],
                      null_draws: int = 20) -> dict[str, float]:
     """precision@4 per quarter, averaged, for exposure, TF-IDF, mean embedding and shuffled labels."""
@@ -187,8 +195,10 @@ def industry_figures(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter]
     from ftm_assets.transcripts.demo import _demo_firm, demo_transcripts
 
     industry = {_demo_firm(i).firm_id: industry_of(i) for i in indices}
+    firm_names = {_demo_firm(i).firm_id: _demo_firm(i).firm_name for i in indices}
     figures: dict[str, list[float]] = {"industry_p4": [], "industry_p4_tfidf": [], "industry_p4_embed": [],
-                                       "industry_p4_null": [], "industry_p4_truth": []}
+                                       "industry_p4_null": [], "industry_p4_truth": [],
+                                       "industry_p4_tfidf_unnamed": []}
     rng = np.random.default_rng(0)
     for outcome, fq in zip(outcomes, fitted):
         firms = sorted(f for f in fq.mean_embedding if f in industry)
@@ -202,10 +212,13 @@ def industry_figures(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter]
         calls = table.groupby("firm_id")["text"].apply(" ".join).reindex(firms)
         tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(calls).toarray()
         figures["industry_p4_tfidf"].append(precision_at_k(tfidf, labels))
+        unnamed = [without_name(text, firm_names[f]) for f, text in calls.items()]
+        tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(unnamed).toarray()
+        figures["industry_p4_tfidf_unnamed"].append(precision_at_k(tfidf, labels))
         figures["industry_p4_embed"].append(precision_at_k(np.stack([fq.mean_embedding[f] for f in firms]), labels))
         mix = true_mix(indices, fq.quarter)  # the ceiling of any theme measure: the generator's own mixes
-        names = sorted({t for m in mix.values() for t in m})
-        figures["industry_p4_truth"].append(precision_at_k(np.array([[mix[f].get(t, 0.0) for t in names]
+        theme_names = sorted({t for m in mix.values() for t in m})
+        figures["industry_p4_truth"].append(precision_at_k(np.array([[mix[f].get(t, 0.0) for t in theme_names]
                                                                      for f in firms]), labels))
     return {k: round(float(np.mean(v)), 4) for k, v in figures.items()}
 

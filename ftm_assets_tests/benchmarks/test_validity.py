@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.validity_covid import choose_and_report, covid_share
-from benchmarks.validity_demo import id_purity, industry_of, pick_firms, precision_at_k, truth_corr
+from benchmarks.validity_demo import id_purity, industry_of, pick_firms, precision_at_k, truth_corr, without_name
 
 
 def test_precision_at_k_finds_planted_groups_and_not_shuffled_ones():
@@ -74,3 +74,8 @@ def test_chains_that_agree_up_to_renaming_score_one_and_a_shuffled_chain_does_no
     assert same["chain_agreement_ari"] == 1.0 and same["chain_map_stable"] == 1.0
     other = chain_agreement([outcome(themes, {})], [outcome(themes[3:] + themes[:3], {})], fitted)
     assert other["chain_agreement_ari"] < 0.5
+
+
+def test_the_firms_own_name_is_taken_out_of_its_call_and_nothing_else():
+    text = "Welcome to the Oakhurst Logistics call. Logistics demand rose; oakhurst thanks everyone."
+    assert without_name(text, "Oakhurst Logistics Group (synthetic)") == "Welcome to the   call.  demand rose;  thanks everyone."
