@@ -33,7 +33,7 @@ from pathlib import Path
 
 from benchmarks.quality import choosing_set
 from benchmarks.theme_threshold import grid, real_quarters, retest, shuffled
-from benchmarks.validity_demo import pick_firms, truth_figure
+from benchmarks.validity_demo import pick_firms, replay_with_truth, truth_figure
 from benchmarks.validity_fit import demo_quarters, fit_demo
 from ftm_assets.themes import quality
 from ftm_assets.themes.chain import replay_in_memory
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = {}
     for cut in CUTS:
         params = dataclasses.replace(ThemeParams(), linkage_distance=cut)
-        rows[cut] = {**truth_figure(fitted, indices, params), **real_retest(real, params),
+        rows[cut] = {**truth_figure(fitted, indices, replay_with_truth(fitted, indices, params)),
+                     **real_retest(real, params),
                      **small_corpus_bars(real, params)}
         print(cut, rows[cut], flush=True)
     result = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "by_cut": rows,

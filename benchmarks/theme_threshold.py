@@ -156,17 +156,17 @@ def choose_threshold(rows: dict[float, dict]) -> float:
 
 def validity_on_choosing_sets(cache: Path, thresholds=THRESHOLDS) -> dict[float, dict]:
     """Per threshold, the validity figures on data no reported figure uses (``make bench-validity``'s fits,
-    cached under ``cache``): the demo truth on the choosing demo firms (``theme_linkage``'s), industry
-    firms and their industry precision@4, industry precision@4 and the summed covid Spearman on the choosing half
-    of the 125 Earnings-22 calls: every validity figure of issue 25 but the chain agreement."""
+    cached under ``cache``): the demo truth and the demo industry precision@4 on the choosing demo firms
+    (``theme_linkage``'s), industry precision@4 and the summed covid Spearman on the choosing half of the 125
+    Earnings-22 calls: every validity figure of issue 25 but the chain agreement."""
     import dataclasses
 
     from benchmarks.theme_linkage import REPORTED_INDUSTRIES
     from benchmarks.validity import E22_QUARTER
     from benchmarks.validity_covid import covid_summed_rho
     from benchmarks.validity_demo import industry_figures as demo_industry_figures
-    from benchmarks.validity_demo import pick_firms, truth_figure
-    from benchmarks.validity_fit import demo_quarters, fit_demo, fit_earnings22
+    from benchmarks.validity_demo import pick_firms, replay_with_truth, truth_figure
+    from benchmarks.validity_fit import demo_quarters, fit_demo, fit_earnings22, replay_quarter
     from benchmarks.validity_industry import industry_figures
 
     indices = pick_firms(REPORTED_INDUSTRIES, 5, skip=REPORTED_INDUSTRIES)
@@ -175,11 +175,13 @@ def validity_on_choosing_sets(cache: Path, thresholds=THRESHOLDS) -> dict[float,
     out = {}
     for tau in thresholds:
         params = dataclasses.replace(ThemeParams(), sentence_similarity=tau)
-        outcomes = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in demo], params)
-        out[tau] = {"demo_truth_choosing": truth_figure(demo, indices, params)["truth_corr"],
-                    "demo_industry_p4_choosing": demo_industry_figures(outcomes, demo, indices, null_draws=1)["industry_p4"],
-                    "industry_p4_choosing": industry_figures(calls, params, null_draws=1, choosing_half=True)["e22_industry_p4"],
-                    "covid_summed_choosing": round(covid_summed_rho(calls, params, choosing_half=True), 4)}
+        replay, outcome = replay_with_truth(demo, indices, params), replay_quarter(calls, params)
+        out[tau] = {"demo_truth_choosing": truth_figure(demo, indices, replay)["truth_corr"],
+                    "demo_industry_p4_choosing": demo_industry_figures(replay.outcomes, demo, indices,
+                                                                       null_draws=1)["industry_p4"],
+                    "industry_p4_choosing": industry_figures(calls, outcome, null_draws=1,
+                                                             choosing_half=True)["e22_industry_p4"],
+                    "covid_summed_choosing": round(covid_summed_rho(calls, outcome, choosing_half=True), 4)}
     return out
 
 

@@ -24,8 +24,7 @@ from scipy.stats import spearmanr
 
 from benchmarks.quality import choosing_set
 from benchmarks.validity_fit import FittedQuarter
-from ftm_assets.themes.chain import replay_in_memory
-from ftm_assets.themes.params import ThemeParams
+from ftm_assets.themes.chain import QuarterOutcome
 
 COVID = re.compile(r"\b(?:covid(?:-19)?|pandemic|coronavirus)\b", re.IGNORECASE)
 
@@ -52,19 +51,30 @@ def choose_and_report(covid: pd.Series, exposure: pd.DataFrame, choose: np.ndarr
     return best, rhos[best], _rho(covid[report].to_numpy(), exposure.loc[report, best].to_numpy())
 
 
-def covid_figures(fitted: FittedQuarter, params: ThemeParams, null_draws: int = 50) -> dict:
-    outcome = replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences, fitted.vectors)], params)[0]
+def _grid(outcome: QuarterOutcome, firms: pd.Index) -> pd.DataFrame:
+    """The dense firm x theme grid of ``share`` (zeros where a firm said nothing on a theme)."""
+    return (outcome.exposure.pivot_table(index="firm_id", columns="theme_id", values="share", fill_value=0.0)
+            .reindex(firms, fill_value=0.0))
+
+
+def _keyword_themes(outcome: QuarterOutcome) -> list[str]:
+    """The themes whose keywords name covid, the pandemic or the coronavirus (the issue's "by keyword" rule)."""
+    themes = outcome.themes.themes.set_index("theme_id")
+    return [t for t, kws in themes["keywords"].items() if any(COVID.search(k) for k in kws)]
+
+
+def covid_figures(fitted: FittedQuarter, outcome: QuarterOutcome, null_draws: int = 50) -> dict:
+    """Every ``covid_*`` figure of the module docstring; ``outcome``: the quarter replayed (``replay_quarter``)."""
     covid = covid_share(fitted.sentences)
     firms = covid.index
-    exposure = (outcome.exposure.pivot_table(index="firm_id", columns="theme_id", values="share", fill_value=0.0)
-                .reindex(firms, fill_value=0.0))
+    exposure = _grid(outcome, firms)
     choose = np.array([choosing_set(f) for f in firms])
     theme, rho_choose, rho = choose_and_report(covid, exposure, choose)
     rng = np.random.default_rng(0)
     nulls = [choose_and_report(pd.Series(rng.permutation(covid.to_numpy()), index=firms), exposure, choose)[2]
              for _ in range(null_draws)]
     themes = outcome.themes.themes.set_index("theme_id")
-    keyword_themes = [t for t, kws in themes["keywords"].items() if any(COVID.search(k) for k in kws)]
+    keyword_themes = _keyword_themes(outcome)
     keyword = {}
     if keyword_themes:  # the issue's rule: a theme whose keywords name covid (the best of them on the choosing half)
         k_theme, k_choose, k_rho = choose_and_report(covid, exposure, choose, keyword_themes)
@@ -93,15 +103,12 @@ def covid_figures(fitted: FittedQuarter, params: ThemeParams, null_draws: int = 
     }
 
 
-def covid_summed_rho(fitted: FittedQuarter, params: ThemeParams, choosing_half: bool = False) -> float:
+def covid_summed_rho(fitted: FittedQuarter, outcome: QuarterOutcome, choosing_half: bool = False) -> float:
     """``covid_spearman_summed`` alone, on either half of the calls (the choosing half: what a setting may be
     chosen on); NaN when no theme's keywords name covid."""
-    outcome = replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences, fitted.vectors)], params)[0]
     covid = covid_share(fitted.sentences)
-    exposure = (outcome.exposure.pivot_table(index="firm_id", columns="theme_id", values="share", fill_value=0.0)
-                .reindex(covid.index, fill_value=0.0))
-    themes = outcome.themes.themes.set_index("theme_id")
-    keyword_themes = [t for t, kws in themes["keywords"].items() if any(COVID.search(k) for k in kws)]
+    exposure = _grid(outcome, covid.index)
+    keyword_themes = _keyword_themes(outcome)
     if not keyword_themes:
         return float("nan")
     rows = np.array([choosing_set(f) == choosing_half for f in covid.index])

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -248,19 +249,26 @@ def chain_agreement(first: list[QuarterOutcome], later: list[QuarterOutcome],
             "chain_quarters_compared": len(later)}
 
 
-def replay_with_truth(fitted: list[FittedQuarter], indices: list[int],
-                      params: ThemeParams) -> tuple[list[QuarterOutcome], pd.DataFrame]:
-    """The fitted quarters replayed through the themes, and every assigned sentence with its generated theme."""
+@dataclass(frozen=True)
+class DemoReplay:
+    """The fitted demo quarters replayed through the themes once, with what the generator knows of them."""
+
+    outcomes: list[QuarterOutcome]
+    truths: dict[str, dict[tuple[str, int], str | None]]  # per quarter: ``component_themes``
+    members: pd.DataFrame  # every assigned sentence with its generated theme (``member_sentences``)
+
+
+def replay_with_truth(fitted: list[FittedQuarter], indices: list[int], params: ThemeParams) -> DemoReplay:
     outcomes = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in fitted], params)
     truths = {f.quarter: component_themes(indices, f.quarter) for f in fitted}
     members = pd.concat([member_sentences(o, f, truths[f.quarter]) for o, f in zip(outcomes, fitted)],
                         ignore_index=True)
-    return outcomes, members
+    return DemoReplay(outcomes, truths, members)
 
 
-def truth_figure(fitted: list[FittedQuarter], indices: list[int], params: ThemeParams) -> dict:
+def truth_figure(fitted: list[FittedQuarter], indices: list[int], replay: DemoReplay) -> dict:
     """``demo_truth_corr`` alone (with the ids' purity and counts): what a setting is chosen on."""
-    outcomes, members = replay_with_truth(fitted, indices, params)
+    outcomes, members = replay.outcomes, replay.members
     mapping = match_ids(members)
     exposure = pd.concat([o.exposure for o in outcomes], ignore_index=True)
     mixes = {f.quarter: true_mix(indices, f.quarter) for f in fitted}
@@ -271,8 +279,8 @@ def truth_figure(fitted: list[FittedQuarter], indices: list[int], params: ThemeP
 def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeParams, chain_offset: int = 2,
                  null_seeds: int = 10) -> dict:
     """Every demo figure above, with its null, from the fitted quarters (replayed here, in memory)."""
-    outcomes, members = replay_with_truth(fitted, indices, params)
-    truths = {f.quarter: component_themes(indices, f.quarter) for f in fitted}
+    replay = replay_with_truth(fitted, indices, params)
+    outcomes, truths, members = replay.outcomes, replay.truths, replay.members
     realized = {f.quarter: realized_mix(f, truths[f.quarter]) for f in fitted}
     mapping = match_ids(members)
     exposure = pd.concat([o.exposure for o in outcomes], ignore_index=True)

@@ -36,6 +36,14 @@ class FittedQuarter:
     seconds: float  # fitting time when it was fitted (0 never: a cache hit keeps the original figure)
 
 
+def replay_quarter(fitted: FittedQuarter, params):
+    """The one fitted quarter replayed through the themes alone (a first quarter): its ``QuarterOutcome``.
+    Replayed once per setting; every figure of that quarter reads the same outcome."""
+    from ftm_assets.themes.chain import replay_in_memory
+
+    return replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences, fitted.vectors)], params)[0]
+
+
 def demo_quarters(first: str, n: int) -> list[str]:
     """``n`` consecutive quarter keys from ``first``."""
     out = [Quarter.parse(first)]

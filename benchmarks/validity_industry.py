@@ -16,7 +16,7 @@ among all calls and the precision averaged over the REPORTING half (``quality.ch
 never used to choose any setting):
 
 - ``p4``: the panel's exposure vectors (``share`` per theme, 0 where absent), themes replayed exactly as
-  ``validity_covid.covid_figures`` does (``replay_in_memory``, default ``ThemeParams``);
+  ``validity_covid.covid_figures`` reads (the one replay of ``validity_fit.replay_quarter``, default ``ThemeParams``);
 - ``p4_content``: the same without the themes flagged ``generic`` (the README's research section drops them);
 - ``p4_tfidf``: TF-IDF (sublinear tf, English stop words) of each call's full text, every turn;
 - ``p4_embed``: the call's mean sentence embedding (``FittedQuarter.mean_embedding``);
@@ -40,8 +40,7 @@ import pandas as pd
 from benchmarks.quality import choosing_set
 from benchmarks.validity_demo import hits_at_k, precision_at_k
 from benchmarks.validity_fit import FittedQuarter
-from ftm_assets.themes.chain import replay_in_memory
-from ftm_assets.themes.params import ThemeParams
+from ftm_assets.themes.chain import QuarterOutcome
 
 SECTORS_CSV = Path(__file__).resolve().parent / "data" / "earnings22_sectors.csv"
 GICS_SECTORS = ("Energy", "Materials", "Industrials", "Consumer Discretionary", "Consumer Staples", "Health Care",
@@ -88,17 +87,17 @@ def call_table(calls: list[dict]) -> pd.DataFrame:
                         index=pd.Index(firm_ids(calls), name="firm_id"))
 
 
-def industry_figures(fitted: FittedQuarter, params: ThemeParams, calls: list[dict] | None = None,
+def industry_figures(fitted: FittedQuarter, outcome: QuarterOutcome, calls: list[dict] | None = None,
                      sectors: pd.Series | None = None, null_draws: int = 50, choosing_half: bool = False) -> dict:
-    """Every ``e22_industry_*`` figure of the module docstring, from the fitted Earnings-22 quarter; with
-    ``choosing_half`` the queries are the other half of the calls (what a setting may be chosen on)."""
+    """Every ``e22_industry_*`` figure of the module docstring, from the fitted Earnings-22 quarter and its
+    replay (``validity_fit.replay_quarter``); with ``choosing_half`` the queries are the other half of the calls
+    (what a setting may be chosen on)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     from ftm_assets_tests.support.earnings22_calls import read_calls
 
     table = call_table(calls if calls is not None else read_calls())
     sectors = read_sectors() if sectors is None else sectors
-    outcome = replay_in_memory([(fitted.quarter, fitted.topics, fitted.sentences, fitted.vectors)], params)[0]
     means = fitted.mean_embedding or {  # a fit from theme_threshold's cache has none: the same mean, taken here
         f: fitted.vectors[i].mean(axis=0) for f, i in fitted.sentences.groupby("firm_id").indices.items()}
     modelled = sorted(set(means) & set(table.index))

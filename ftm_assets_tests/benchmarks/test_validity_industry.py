@@ -73,7 +73,7 @@ def test_company_shuffled_null_is_lower_and_own_company_calls_are_left_out():
 
 
 def test_industry_figures_recover_planted_sectors_through_the_replayed_panel():
-    from benchmarks.validity_fit import FittedQuarter
+    from benchmarks.validity_fit import FittedQuarter, replay_quarter
     from benchmarks.validity_industry import industry_figures
     from ftm_assets.themes.params import ThemeParams
     from ftm_assets_tests.support.earnings22_calls import firm_ids
@@ -87,8 +87,8 @@ def test_industry_figures_recover_planted_sectors_through_the_replayed_panel():
              for n, fid in enumerate(firm_ids(calls))}
     quarter, topics, sentences, vectors = in_memory_quarter("2021Q1", firms)
     means = {f: vectors[i].mean(axis=0) for f, i in sentences.groupby("firm_id").indices.items()}
-    out = industry_figures(FittedQuarter(quarter, topics, sentences, vectors, means, 0.0), ThemeParams(),
-                           calls=calls, sectors=sectors, null_draws=20)
+    fitted = FittedQuarter(quarter, topics, sentences, vectors, means, 0.0)
+    out = industry_figures(fitted, replay_quarter(fitted, ThemeParams()), calls=calls, sectors=sectors, null_draws=20)
     assert out["e22_industry_calls"] == out["e22_industry_calls_labelled"] == 15 and out["e22_industry_sectors"] == 3
     assert out["e22_industry_calls_reporting"] == sum(1 for f in firms if not choosing_set(f))
     for key in ("e22_industry_p4", "e22_industry_p4_content", "e22_industry_p4_tfidf"):
