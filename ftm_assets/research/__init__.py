@@ -1,1 +1,2 @@
-"""Worked research examples on the exported panels (optional ``research`` extra: linearmodels, statsmodels)."""
+"""Research on the exported panels: peers from theme exposure (``peers``, pandas only) and the README's worked
+example (``example``; optional ``research`` extra: linearmodels, statsmodels)."""
