@@ -39,7 +39,8 @@ def targets(out: dict) -> dict[str, bool | None]:
 
     return {"covid_spearman_ge_0.5": at_least("covid_spearman", 0.5),
             "demo_truth_corr_ge_0.8": at_least("demo_truth_corr", 0.8),
-            "industry_p4_ge_tfidf": at_least("industry_p4", "industry_p4_tfidf")}
+            "industry_p4_ge_tfidf": at_least("industry_p4", "industry_p4_tfidf"),
+            "industry_p4_peer_ge_tfidf": at_least("industry_p4_peer", "industry_p4_tfidf")}
 
 
 ROWS = [
@@ -55,15 +56,22 @@ ROWS = [
     ("industry precision@4: TF-IDF of the full call", "industry_p4_tfidf", None),
     ("industry precision@4: the same, the words of the firm's own name taken out", "industry_p4_tfidf_unnamed", None),
     ("industry precision@4: mean sentence embedding", "industry_p4_embed", None),
-    ("industry precision@4: the true theme mixes (the ceiling of any theme measure)", "industry_p4_truth", None),
+    ("industry precision@4: the true theme mixes, plain cosine (what the generator planted; weighting can beat it)", "industry_p4_truth", None),
+    ("industry precision@4: exposure vectors under the peer weighting chosen on other firms (named below)", "industry_p4_peer", "industry_p4_peer_null"),
+    ("industry: exposure minus TF-IDF, per query (95% interval, firms resampled)", "industry_p4_minus_tfidf", None),
+    ("industry: the chosen peer weighting minus TF-IDF, per query (95% interval)", "industry_p4_peer_minus_tfidf", None),
     ("Earnings-22 industry precision@4 (hand-assigned GICS sectors, reporting half): exposure vectors", "e22_industry_p4", "e22_industry_p4_null"),
     ("Earnings-22 industry: exposure without the generic themes", "e22_industry_p4_content", "e22_industry_p4_content_null"),
     ("Earnings-22 industry: intensity instead of share (variant fixed in advance)", "e22_industry_p4_intensity", "e22_industry_p4_intensity_null"),
+    ("Earnings-22 industry: the chosen peer weighting (named below)", "e22_industry_p4_peer", "e22_industry_p4_peer_null"),
     ("Earnings-22 industry: TF-IDF of the full call", "e22_industry_p4_tfidf", None),
+    ("Earnings-22 industry: exposure minus TF-IDF, per query (95% interval, companies resampled)", "e22_industry_p4_minus_tfidf", None),
+    ("Earnings-22 industry: the chosen peer weighting minus TF-IDF, per query (95% interval)", "e22_industry_p4_peer_minus_tfidf", None),
     ("Earnings-22 industry: mean sentence embedding", "e22_industry_p4_embed", None),
     ("Earnings-22 industry, own company's other calls left out: exposure vectors", "e22_industry_p4_other_firms", "e22_industry_p4_null_other_firms"),
     ("Earnings-22 industry, own company's other calls left out: TF-IDF", "e22_industry_p4_tfidf_other_firms", None),
     ("Earnings-22 industry, own company's other calls left out: mean sentence embedding", "e22_industry_p4_embed_other_firms", None),
+    ("Earnings-22 industry, own company's other calls left out: exposure minus TF-IDF (95% interval)", "e22_industry_p4_minus_tfidf_other_firms", None),
     ("chains started 2 quarters apart: ARI of sentence assignments (median over shared quarters)", "chain_agreement_ari", None),
     ("chains: later ids matching one earlier id throughout", "chain_map_stable", None),
 ]
@@ -72,9 +80,11 @@ ROWS = [
 def render(out: dict) -> str:
     lines = ["| figure | value | null |", "|---|---|---|"]
     for label, key, null in ROWS:
-        if out.get(key) is not None:
-            lines.append(f"| {label} | {out[key]:.3f} | {out[null]:.3f} |" if null and null in out
-                         else f"| {label} | {out[key]:.3f} | - |")
+        if out.get(key) is None:
+            continue
+        value = (f"{out[key]:+.3f} [{out[key + '_lo']:+.3f}, {out[key + '_hi']:+.3f}]" if key + "_lo" in out
+                 else f"{out[key]:.3f}")
+        lines.append(f"| {label} | {value} | {out[null]:.3f} |" if null and null in out else f"| {label} | {value} | - |")
     notes = []
     if "covid_calls" in out:
         chosen = (f"the theme chosen on the choosing half: \"{out['covid_theme_label']}\" ({out['covid_theme_firms']} "
@@ -92,13 +102,15 @@ def render(out: dict) -> str:
                      f"hand-assigned: benchmarks/data/earnings22_sectors.csv), {out['e22_industry_calls_reporting']} "
                      f"reporting-half queries, neighbours among all calls; null: sectors shuffled across companies "
                      f"(95th percentile {out['e22_industry_p4_null_p95']:.3f}); {out['e22_industry_themes_generic']} of "
-                     f"{out['e22_industry_themes']} themes generic; {out['validity_industry_seconds']:.0f} s")
+                     f"{out['e22_industry_themes']} themes generic; peer weighting `{out['e22_industry_peer_weighting']}` "
+                     f"(benchmarks/peer_weighting.json); {out['validity_industry_seconds']:.0f} s")
     if "demo_firms" in out:
         notes.append(f"demo: {out['demo_firms']} firms x {out['demo_quarters']} quarters, {out['demo_ids']} ids "
                      f"matched to {out['demo_generated_themes_matched']} generated themes; after the first "
                      f"quarter ({out['demo_themes_first_quarter']} themes) {out['demo_births_after_first']} births "
                      f"({out['demo_splits']} recorded as splits), {out['demo_deaths']} deaths, "
-                     f"{out['demo_revivals']} revivals; industry null: labels shuffled; "
+                     f"{out['demo_revivals']} revivals; industry null: labels shuffled; peer weighting "
+                     f"`{out['industry_peer_weighting']}`; "
                      f"the worker's fits {out['validity_demo_fit_seconds']:.0f} s (once, cached), the figures "
                      f"{out['validity_demo_seconds']:.0f} s")
     return "\n".join(lines) + "\n\n" + "".join(f"- {n}\n" for n in notes)

@@ -14,13 +14,17 @@ the theme it was drawn from. Over consecutive quarters of the same firms, replay
   theme (sentence-weighted over ids); the null shuffles theme ids over the member sentences of each quarter.
   ``demo_id_stable_share``: (id, quarter) pairs whose own majority theme is the id's overall one.
 - births and deaths after the first quarter (the generator's theme set never changes, so both should be few).
-- ``industry_p4``: precision@4 of same-industry neighbours (cosine) of each firm's exposure vector, per
-  quarter, averaged; beside a TF-IDF bag of words of the full call (``industry_p4_tfidf``), the firm's mean
-  sentence embedding (``industry_p4_embed``) and shuffled industry labels (``industry_p4_null``); the same on
-  the generator's true theme mixes (``industry_p4_truth``), the ceiling of any theme measure (firms of one
-  industry share two of their four to seven themes). TF-IDF can beat it: a demo firm's name carries its
-  industry ("... Logistics ..."), and the calls say the name; ``industry_p4_tfidf_unnamed`` is TF-IDF with the
-  words of each firm's own name taken out of its call.
+- ``industry_p4``: precision@4 of same-industry neighbours (cosine) of each firm's exposure vector (plain
+  ``share``), per quarter, averaged; ``industry_p4_peer`` the same under the peer weighting chosen on other
+  firms (``peer_similarity.CHOSEN``: square-root shares); beside a TF-IDF bag of words of the full call
+  (``industry_p4_tfidf``), the firm's mean sentence embedding (``industry_p4_embed``) and shuffled industry
+  labels (``industry_p4_null``); the generator's true theme mixes by plain cosine (``industry_p4_truth``;
+  firms of one industry share two of their four to seven themes), which is not a ceiling: IDF or square roots
+  weight the rarer, industry-specific themes up and beat it. A demo firm's name carries its industry ("...
+  Logistics ..."), and the calls say the name; ``industry_p4_tfidf_unnamed`` is TF-IDF with the words of each
+  firm's own name taken out of its call. ``industry_p4_minus_tfidf`` and ``industry_p4_peer_minus_tfidf``
+  (``_lo``, ``_hi``): the per-query gap to TF-IDF with a 95% interval that resamples firms (a firm's 8
+  quarters are one draw).
 - ``chain_agreement_ari``: a chain started ``offset`` quarters later than the first, compared on the quarters
   both cover: adjusted Rand index of the sentences' theme assignments (0 is chance, 1 identical), and
   ``chain_map_stable``: share of the later chain's ids that match the same earlier id in every quarter.
@@ -189,39 +193,54 @@ def without_name(text: str, firm_name: str) -> str:
 
 
 def industry_figures(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter], indices: list[int],
-                     null_draws: int = 20) -> dict[str, float]:
-    """precision@4 per quarter, averaged, for exposure, TF-IDF, mean embedding and shuffled labels."""
+                     null_draws: int = 20, weighting: str | None = None) -> dict[str, float]:
+    """precision@4 per quarter, averaged, for exposure (plain ``share`` and the peer ``weighting``, default
+    ``peer_similarity.CHOSEN``), TF-IDF, mean embedding and shuffled labels; and exposure minus TF-IDF per
+    query with a firm-clustered 95% interval (``peer_similarity.paired_difference``)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from benchmarks.peer_similarity import CHOSEN, paired_difference, peer_vectors
     from ftm_assets.transcripts.demo import _demo_firm, demo_transcripts
 
+    weighting = weighting or CHOSEN
     industry = {_demo_firm(i).firm_id: industry_of(i) for i in indices}
     firm_names = {_demo_firm(i).firm_id: _demo_firm(i).firm_name for i in indices}
-    figures: dict[str, list[float]] = {"industry_p4": [], "industry_p4_tfidf": [], "industry_p4_embed": [],
-                                       "industry_p4_null": [], "industry_p4_truth": [],
-                                       "industry_p4_tfidf_unnamed": []}
+    hits: dict[str, list[np.ndarray]] = {k: [] for k in ("", "_peer", "_tfidf", "_tfidf_unnamed", "_embed", "_truth")}
+    nulls: dict[str, list[float]] = {"": [], "_peer": []}
+    queried: list[str] = []
     rng = np.random.default_rng(0)
     for outcome, fq in zip(outcomes, fitted):
         firms = sorted(f for f in fq.mean_embedding if f in industry)
         labels = [industry[f] for f in firms]
-        panel = outcome.exposure.pivot_table(index="firm_id", columns="theme_id", values="share", fill_value=0.0)
-        exposure = panel.reindex(firms, fill_value=0.0).to_numpy()
-        figures["industry_p4"].append(precision_at_k(exposure, labels))
-        figures["industry_p4_null"].append(float(np.mean(
-            [precision_at_k(exposure, list(rng.permutation(labels))) for _ in range(null_draws)])))
+        queried += firms
+        generic = set(outcome.themes.themes.loc[outcome.themes.themes["generic"].astype(bool), "theme_id"])
+        exposure = peer_vectors(outcome.exposure, firms, generic, "share")
+        peer = peer_vectors(outcome.exposure, firms, generic, weighting)
+        hits[""].append(hits_at_k(exposure, labels))
+        hits["_peer"].append(hits_at_k(peer, labels))
+        for key, x in (("", exposure), ("_peer", peer)):
+            nulls[key].append(float(np.mean([precision_at_k(x, list(rng.permutation(labels)))
+                                             for _ in range(null_draws)])))
         table = demo_transcripts(fq.quarter, n_firms=max(indices) + 1).to_pandas()
         calls = table.groupby("firm_id")["text"].apply(" ".join).reindex(firms)
         tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(calls).toarray()
-        figures["industry_p4_tfidf"].append(precision_at_k(tfidf, labels))
+        hits["_tfidf"].append(hits_at_k(tfidf, labels))
         unnamed = [without_name(text, firm_names[f]) for f, text in calls.items()]
         tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(unnamed).toarray()
-        figures["industry_p4_tfidf_unnamed"].append(precision_at_k(tfidf, labels))
-        figures["industry_p4_embed"].append(precision_at_k(np.stack([fq.mean_embedding[f] for f in firms]), labels))
-        mix = true_mix(indices, fq.quarter)  # the ceiling of any theme measure: the generator's own mixes
+        hits["_tfidf_unnamed"].append(hits_at_k(tfidf, labels))
+        hits["_embed"].append(hits_at_k(np.stack([fq.mean_embedding[f] for f in firms]), labels))
+        mix = true_mix(indices, fq.quarter)  # the generator's own mixes, compared by plain cosine
         theme_names = sorted({t for m in mix.values() for t in m})
-        figures["industry_p4_truth"].append(precision_at_k(np.array([[mix[f].get(t, 0.0) for t in theme_names]
-                                                                     for f in firms]), labels))
-    return {k: round(float(np.mean(v)), 4) for k, v in figures.items()}
+        hits["_truth"].append(hits_at_k(np.array([[mix[f].get(t, 0.0) for t in theme_names] for f in firms]), labels))
+    # every quarter has the same number of firms, so the mean over queries is the mean of the quarters' means
+    out = {f"industry_p4{k}": round(float(np.concatenate(v).mean()), 4) for k, v in hits.items()}
+    out.update({f"industry_p4{k}_null": round(float(np.mean(v)), 4) for k, v in nulls.items()})
+    out["industry_peer_weighting"] = weighting
+    for k in ("", "_peer"):
+        mean, lo, hi = paired_difference(np.concatenate(hits[k]), np.concatenate(hits["_tfidf"]), queried)
+        out.update({f"industry_p4{k}_minus_tfidf": round(mean, 4), f"industry_p4{k}_minus_tfidf_lo": round(lo, 4),
+                    f"industry_p4{k}_minus_tfidf_hi": round(hi, 4)})
+    return out
 
 
 def _sentence_labels(outcome: QuarterOutcome) -> pd.Series:

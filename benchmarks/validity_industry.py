@@ -18,11 +18,15 @@ never used to choose any setting):
 - ``p4``: the panel's exposure vectors (``share`` per theme, 0 where absent), themes replayed exactly as
   ``validity_covid.covid_figures`` reads (the one replay of ``validity_fit.replay_quarter``, default ``ThemeParams``);
 - ``p4_content``: the same without the themes flagged ``generic`` (the README's research section drops them);
+- ``p4_peer``: the exposure vectors under the peer weighting chosen on choosing sets (``peer_similarity``,
+  ``e22_industry_peer_weighting`` names it);
 - ``p4_tfidf``: TF-IDF (sublinear tf, English stop words) of each call's full text, every turn;
 - ``p4_embed``: the call's mean sentence embedding (``FittedQuarter.mean_embedding``);
 - ``p4_null``: exposure vectors with the sectors shuffled across COMPANIES (mean of 50 draws; ``p4_null_p95``
   its 95th percentile): the shuffle keeps the calls of one company together, so the null also gets the
-  matches a company's other calls give, and only sector structure separates ``p4`` from it.
+  matches a company's other calls give, and only sector structure separates ``p4`` from it;
+- ``p4_minus_tfidf``, ``p4_peer_minus_tfidf`` (``_lo``, ``_hi``): exposure's hits minus TF-IDF's per reporting
+  query, the 95% interval by resampling companies (``peer_similarity.paired_difference``).
 
 Two variants, fixed before any figure was seen (none is chosen on these calls): ``*_intensity`` uses the
 panel's similarity-weighted ``intensity`` instead of ``share``; ``*_other_firms`` leaves a call's own
@@ -88,12 +92,15 @@ def call_table(calls: list[dict]) -> pd.DataFrame:
 
 
 def industry_figures(fitted: FittedQuarter, outcome: QuarterOutcome, calls: list[dict] | None = None,
-                     sectors: pd.Series | None = None, null_draws: int = 50, choosing_half: bool = False) -> dict:
+                     sectors: pd.Series | None = None, null_draws: int = 50, choosing_half: bool = False,
+                     weighting: str | None = None) -> dict:
     """Every ``e22_industry_*`` figure of the module docstring, from the fitted Earnings-22 quarter and its
     replay (``validity_fit.replay_quarter``); with ``choosing_half`` the queries are the other half of the calls
-    (what a setting may be chosen on)."""
+    (what a setting may be chosen on); ``weighting``: the peer weighting of ``*_peer`` (default
+    ``peer_similarity.CHOSEN``)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    from benchmarks.peer_similarity import CHOSEN, paired_difference, peer_vectors
     from ftm_assets_tests.support.earnings22_calls import read_calls
 
     table = call_table(calls if calls is not None else read_calls())
@@ -106,28 +113,33 @@ def industry_figures(fitted: FittedQuarter, outcome: QuarterOutcome, calls: list
     labels = [sectors[t] for t in companies]
     reporting = np.array([choosing_set(f) == choosing_half for f in labelled])
     themes = outcome.themes.themes
-    content = themes.loc[~themes["generic"].astype(bool), "theme_id"].tolist()
+    generic = set(themes.loc[themes["generic"].astype(bool), "theme_id"])
+    weighting = weighting or CHOSEN
 
-    def exposure(value: str, keep: list[str] | None = None) -> np.ndarray:
-        grid = outcome.exposure.pivot_table(index="firm_id", columns="theme_id", values=value, fill_value=0.0)
-        grid = grid.reindex(labelled, fill_value=0.0)
-        return (grid if keep is None else grid.reindex(columns=keep, fill_value=0.0)).to_numpy()
+    def exposure(how: str) -> np.ndarray:
+        return peer_vectors(outcome.exposure, labelled, generic, how)
 
     tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(table.loc[labelled, "text"])
-    vectors = {"": exposure("share"), "_content": exposure("share", content), "_intensity": exposure("intensity"),
-               "_tfidf": tfidf.toarray(), "_embed": np.stack([means[f] for f in labelled])}
+    vectors = {"": exposure("share"), "_content": exposure("content"), "_intensity": exposure("intensity"),
+               "_peer": exposure(weighting), "_tfidf": tfidf.toarray(), "_embed": np.stack([means[f] for f in labelled])}
     sector_of = dict(zip(companies, labels))
-    out: dict = {}
+    out: dict = {"e22_industry_peer_weighting": weighting}
     for suffix, groups in (("", None), ("_other_firms", companies)):
         for name, x in vectors.items():
             out[f"e22_industry_p4{name}{suffix}"] = round(reporting_precision(x, labels, reporting, groups), 4)
-        for name in ("", "_content", "_intensity"):
+        for name in ("", "_content", "_intensity", "_peer"):
             mean, p95 = company_shuffled_null(vectors[name], companies, sector_of, reporting, null_draws,
                                               groups=groups)
             out[f"e22_industry_p4{name}_null{suffix}"] = round(mean, 4)
             out[f"e22_industry_p4{name}_null_p95{suffix}"] = round(p95, 4)
+        tfidf_hits = hits_at_k(vectors["_tfidf"], labels, K, groups)[reporting]
+        for name in ("", "_peer"):
+            mean, lo, hi = paired_difference(hits_at_k(vectors[name], labels, K, groups)[reporting], tfidf_hits,
+                                             list(np.asarray(companies)[reporting]))
+            key = f"e22_industry_p4{name}_minus_tfidf{suffix}"
+            out.update({key: round(mean, 4), f"{key}_lo": round(lo, 4), f"{key}_hi": round(hi, 4)})
     out["e22_industry_p4_all_queries"] = round(precision_at_k(vectors[""], labels, K), 4)  # the demo's definition
     return {**out, "e22_industry_calls": len(modelled), "e22_industry_calls_labelled": len(labelled),
             "e22_industry_companies": len(set(companies)), "e22_industry_sectors": len(set(labels)),
             "e22_industry_calls_reporting": int(reporting.sum()), "e22_industry_themes": len(themes),
-            "e22_industry_themes_generic": int(len(themes) - len(content))}
+            "e22_industry_themes_generic": len(generic)}

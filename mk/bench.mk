@@ -56,3 +56,10 @@ THEME_SWEEP_CACHE ?= /tmp/ftm-theme-sweep
 .PHONY: bench-theme-linkage
 bench-theme-linkage: install
 	$(PY) -m benchmarks.theme_linkage --cache $(VALIDITY_CACHE) --real-cache $(THEME_SWEEP_CACHE)
+
+# How exposure vectors are compared in the industry checks (benchmarks/peer_similarity.py): nine transforms
+# scored on the choosing demo firms and the choosing half of the calls (bench-validity's cache; ~2 min once
+# fitted); writes benchmarks/peer_weighting.json and appends to RESULTS.md.
+.PHONY: bench-peer-weighting
+bench-peer-weighting: install
+	$(PY) -m benchmarks.peer_similarity --cache $(VALIDITY_CACHE)

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.peer_similarity import CHOSEN
 from benchmarks.quality import choosing_set
 from benchmarks.validity_demo import hits_at_k
 from benchmarks.validity_industry import (
@@ -95,3 +96,6 @@ def test_industry_figures_recover_planted_sectors_through_the_replayed_panel():
         assert out[key] == 1.0, key
     assert out["e22_industry_p4_null"] < 0.6 and out["e22_industry_p4_null"] <= out["e22_industry_p4_null_p95"]
     assert out["e22_industry_p4_embed"] > out["e22_industry_p4_null_p95"]  # outlier sentences blur the mean
+    assert out["e22_industry_p4_peer"] == 1.0 and out["e22_industry_peer_weighting"] == CHOSEN
+    for key in ("e22_industry_p4_minus_tfidf", "e22_industry_p4_peer_minus_tfidf"):
+        assert out[f"{key}_lo"] <= out[key] == 0.0 <= out[f"{key}_hi"], key  # both find every peer: no gap
