@@ -3,6 +3,11 @@
 Thin: reads the quarter's calls from ``raw_transcripts``, asks the returns source for the days the windows
 need, computes with ``ftm_assets.returns.car`` and writes one Parquet file. Without a returns source (the
 files source and no returns file) it materializes nothing and says what to set.
+
+Two runs of one quarter at once: the file is written only if it is still the version this run saw when it
+started (``Storage.write_if``), so the later of two runs cannot silently replace what the other stored. If the
+other run stored the same bytes, nothing differs and the run succeeds; otherwise it fails naming both runs'
+settings, and the stored file stays whole.
 """
 
 
@@ -13,11 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ftm_assets.readers.returns import recorded_settings
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.returns_settings import ReturnsSettings
 from ftm_assets.returns.car import SETTINGS_KEY, compute_call_returns, missing_summary
 from ftm_assets.returns.resources import ReturnsSource, ReturnsUnavailable
-from ftm_assets.storage import layout
+from ftm_assets.storage import PreconditionFailed, Storage, layout
 
 # Calendar days around the quarter's calls that cover 250 trading days before and 60 after, with holidays.
 DAYS_BEFORE, DAYS_AFTER = 400, 100
@@ -37,6 +43,32 @@ def quarter_calls(store, quarter: str) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True).drop_duplicates(["firm_id", "call_id"], ignore_index=True)
 
 
+class ConcurrentCallReturns(RuntimeError):
+    """Another run stored a different call_returns for the quarter while this one computed."""
+
+
+def stored_version(store: Storage, key: str) -> str | None:
+    """The version of what is stored at ``key`` now (None: nothing yet): the fence of this run's write."""
+    return store.read_versioned(key)[1] if store.exists(key) else None
+
+
+def write_fenced(store: Storage, key: str, data: bytes, version: str | None, settings: str) -> bool:
+    """Write ``data`` at ``key`` if it is still at ``version``; False when a concurrent run already stored the
+    very same bytes. Raises ``ConcurrentCallReturns`` when it stored something else, which stays as it is."""
+    try:
+        store.write_if(key, data, version)
+        return True
+    except PreconditionFailed:
+        other = store.read_bytes(key)
+        if other == data:
+            return False
+        raise ConcurrentCallReturns(
+            f"{store.uri(key)} was rewritten by another run while this one computed; this run's result was not "
+            f"stored. Stored (the other run's) settings: {recorded_settings(other) or 'not recorded'}; this run's: "
+            f"{settings}. Once no other run of this quarter is in progress, re-materialize call_returns for it "
+            "with the settings you want.") from None
+
+
 def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name="call_returns",
@@ -53,6 +85,8 @@ def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
                      returns_settings: ReturnsSettings):
         quarter = context.partition_key
         store = storage.store
+        key = layout.call_returns(quarter)
+        seen = stored_version(store, key)  # before any input is read: what a concurrent run stores after it shows
         calls = quarter_calls(store, quarter)
         linked = calls[calls["permno"].notna()]
         dates = pd.to_datetime(linked["earnings_call_date"])
@@ -71,15 +105,15 @@ def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
         settings = returns_settings.car_settings()
         frame = compute_call_returns(linked, data.crsp, settings)
         frame.insert(0, "quarter", quarter)
-        key = layout.call_returns(quarter)
         table = pa.Table.from_pandas(frame, preserve_index=False)
         recorded = settings.record(returns_source.label)  # a reader refuses quarters computed under different ones
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), SETTINGS_KEY: recorded.encode()})
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
-        store.write_bytes(key, buffer.getvalue())
+        written = write_fenced(store, key, buffer.getvalue(), seen, recorded)
         summary = missing_summary(frame, settings)
-        context.log.info(f"call_returns {quarter}: {summary}")
+        context.log.info(f"call_returns {quarter}: {summary}" + ("" if written else
+                         " (a concurrent run stored the same file first; kept)"))
         yield dg.MaterializeResult(metadata={
             "source": returns_source.label,
             "calls_without_permno": int(calls["permno"].isna().sum()),
@@ -87,6 +121,7 @@ def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
             "min_estimation_obs": settings.min_estimation_obs,
             "path": dg.MetadataValue.path(store.uri(key)),
             "window_dates": f"{start}..{end}",
+            "stored_by": "this run" if written else "a concurrent run (identical bytes)",
         })
 
     return call_returns

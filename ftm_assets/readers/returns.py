@@ -26,6 +26,11 @@ class ReturnsNotMaterialized(LookupError):
     """A requested quarter has no call_returns (not materialized, or skipped for want of a returns source)."""
 
 
+def recorded_settings(data: bytes) -> str | None:
+    """The CAR settings a call_returns file was computed under (``CarSettings.record``), None if it predates them."""
+    return (pq.read_schema(io.BytesIO(data)).metadata or {}).get(SETTINGS_KEY, b"").decode() or None
+
+
 def read_call_returns(root: str | Storage, quarters: str | list[str], *, strict: bool = True) -> pd.DataFrame:
     """``call_returns`` of ``quarters``; ``strict=False`` skips quarters without it (with a warning).
 
@@ -45,9 +50,9 @@ def read_call_returns(root: str | Storage, quarters: str | list[str], *, strict:
     for quarter, key in keys.items():
         if quarter in missing:
             continue
-        table = pq.read_table(io.BytesIO(store.read_bytes(key)))
-        recorded[quarter] = (table.schema.metadata or {}).get(SETTINGS_KEY, b"").decode() or None
-        frames.append(table.to_pandas())
+        data = store.read_bytes(key)
+        recorded[quarter] = recorded_settings(data)
+        frames.append(pq.read_table(io.BytesIO(data)).to_pandas())
     settings = set(recorded.values())
     if len(settings) > 1:
         groups = {s: [q for q, r in recorded.items() if r == s] for s in settings}
