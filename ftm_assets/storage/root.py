@@ -82,6 +82,11 @@ class Storage(ABC):
         clock (S3: ``Last-Modified`` against the answer's ``Date``): no comparison of two machines' clocks."""
 
     @abstractmethod
+    def age(self, key: str) -> float:
+        """Seconds since ``key`` was last written, by the storage's own clock as ``read_versioned_age``, without
+        reading the object."""
+
+    @abstractmethod
     def versions(self, prefix: str) -> dict[str, str]:
         """Key -> version of every object under ``prefix``, from its content: an identical re-upload keeps it."""
 
@@ -182,6 +187,12 @@ class LocalStorage(Storage):
             raise StorageError(f"{self.uri(key)} does not exist.") from exc
         data, version = self.read_versioned(key)
         return data, version, max(0.0, time.time() - mtime)  # one machine's clock: the root is on this host
+
+    def age(self, key: str) -> float:
+        try:
+            return max(0.0, time.time() - self._p(key).stat().st_mtime)
+        except FileNotFoundError as exc:
+            raise StorageError(f"{self.uri(key)} does not exist.") from exc
 
     def _locked(self, key: str):
         """An flock on a hidden sidecar file: local compare-and-swap between processes of this machine."""
@@ -335,9 +346,13 @@ class S3Storage(Storage):
             data = answer["Body"].read()
         except Exception as exc:
             raise self._error(exc, key, "read") from exc
-        date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
-        now = email.utils.parsedate_to_datetime(date).timestamp() if date else time.time()
-        return data, answer["ETag"], max(0.0, now - answer["LastModified"].timestamp())
+        return data, answer["ETag"], _age(answer)
+
+    def age(self, key: str) -> float:
+        try:
+            return _age(self.client.head_object(Bucket=self.bucket, Key=self._k(key)))
+        except Exception as exc:
+            raise self._error(exc, key, "look up") from exc
 
     def _put_conditional(self, key: str, data: bytes, **condition: str) -> str:
         try:
@@ -378,6 +393,13 @@ class S3Storage(Storage):
         key = f".ftm-write-probe-{uuid.uuid4().hex}"
         self.write_bytes(key, b"ok")
         self.delete(key)
+
+
+def _age(answer: dict) -> float:
+    """An S3 answer's object age: ``Last-Modified`` against the answer's own ``Date`` (both S3's clock)."""
+    date = answer.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+    now = email.utils.parsedate_to_datetime(date).timestamp() if date else time.time()
+    return max(0.0, now - answer["LastModified"].timestamp())
 
 
 class _FileLock:

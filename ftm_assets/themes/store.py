@@ -4,6 +4,10 @@ Under ``themes/quarter=<q>/``: the tables ``themes-<h>.parquet``, ``members-<h>.
 parts, the tables' keys, the quarter's theme ids, the anchors of those born in it, its events). The tables are
 written first under names of their own, then ``outcome.json`` names them in one atomic write, as a batch's
 commit record names its parts: a reader following it sees the old outcome or the new one, never a mix.
+Two runs saving one quarter at once (a backfill's runs of two quarters both recompute a stale earlier one, or
+one run per setting) never delete each other's tables: a table is removed only when neither the removing run's
+record nor the record stored at that moment names it and it is older than ``ORPHAN_GRACE_S``, and a run puts
+back any of its tables that is gone after it switched. The last record written wins, whole.
 ``themes/registry.json`` holds the registry after the latest quarter whose stored outcome is current.
 
 ``chain_problem`` recomputes the chain's fingerprints from the commit records, every quarter up to the one
@@ -40,6 +44,9 @@ from ftm_assets.themes.registry import Registry
 
 
 COMPUTE_TRIES = 3  # reads of a quarter's topics before giving up on batches that keep committing
+# A table no record names is removed once this old (by the storage's clock): another run's tables are written
+# seconds before its record names them, so they are never that old while still unnamed.
+ORPHAN_GRACE_S = 15 * 60
 
 
 class IncompleteQuarter(RuntimeError):
@@ -65,14 +72,14 @@ def _parquet(df: pd.DataFrame, schema: pa.Schema) -> bytes:
 
 def save_outcome(store: Storage, outcome: QuarterOutcome) -> None:
     """Write the tables under names of their own, then the record naming them (the switch), then drop the
-    tables no record names."""
+    tables no record names (``remove_orphans``)."""
     q, t = outcome.quarter, outcome.themes
     assigned = outcome.assignments if outcome.assignments is not None else pd.DataFrame()
     frames = {"themes.parquet": t.themes, "members.parquet": t.members, "exposure.parquet": outcome.exposure,
               "sentence_themes.parquet": assigned.assign(quarter=q) if len(assigned) else assigned}
-    tables = {}
+    tables, written = {}, {}
     for name, frame in frames.items():
-        data = _parquet(frame, TABLES[name])
+        data = written[name] = _parquet(frame, TABLES[name])
         stem = name.removesuffix(".parquet")
         key = layout.themes_table(q, f"{stem}-{hashlib.sha256(data).hexdigest()[:16]}.parquet")
         store.write_bytes(key, data)
@@ -82,9 +89,31 @@ def save_outcome(store: Storage, outcome: QuarterOutcome) -> None:
               "params": outcome.params, "previous": outcome.previous, "inputs": outcome.inputs,
               "new_anchors": {k: np.asarray(v, dtype=np.float32).tolist() for k, v in t.new_anchors.items()}}
     store.write_text(layout.themes_table(q, "outcome.json"), json.dumps(record))  # the switch to the new tables
-    for key in store.list(layout.themes_quarter_prefix(q)):
-        if key.endswith(".parquet") and key not in tables.values():
-            store.delete(key)
+    for name, key in tables.items():  # removed meanwhile by a run that stalled past the grace: put it back
+        if not store.exists(key):
+            store.write_bytes(key, written[name])
+    remove_orphans(store, q, keep=set(tables.values()))
+
+
+def remove_orphans(store: Storage, quarter: str, keep: set[str]) -> list[str]:
+    """Delete the quarter's tables that neither ``keep`` nor the record stored now names and that are older than
+    ``ORPHAN_GRACE_S`` (the previous outcome's, a failed run's); the keys deleted."""
+    try:
+        named = set(json.loads(store.read_text(layout.themes_table(quarter, "outcome.json")))["tables"].values())
+    except (StorageError, ValueError, KeyError):
+        named = set()
+    deleted = []
+    for key in store.list(layout.themes_quarter_prefix(quarter)):
+        if not key.endswith(".parquet") or key in keep or key in named:
+            continue
+        try:
+            if store.age(key) <= ORPHAN_GRACE_S:
+                continue  # maybe a concurrent run's, about to be named: a later save removes it if not
+        except StorageError:
+            continue  # already gone
+        store.delete(key)
+        deleted.append(key)
+    return deleted
 
 
 def compute(store: Storage, registry: Registry, quarter: str, params: ThemeParams) -> QuarterOutcome:
