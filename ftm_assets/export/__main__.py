@@ -1,5 +1,6 @@
 """``python -m ftm_assets.export panel|research-panel --quarters 2023Q1:2024Q4 --out panel.parquet|.csv|.dta
-[--root data]``; ``… validation --quarters 2024Q4 [--out validation]`` (a hand-coding kit per theme) and
+[--root data]``; ``… peers --quarters … --out peers.csv [--k 4]`` (each firm's nearest peers by theme
+exposure); ``… validation --quarters 2024Q4 [--out validation]`` (a hand-coding kit per theme) and
 ``… validation-score CODER_A.csv CODER_B.csv [--key coding_key.csv]`` (precision and Cohen's kappa).
 
 ``research-panel``: the panel joined to each call's abnormal returns (``call_returns``), with a data
@@ -17,13 +18,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ftm_assets.export", description="Export ftm outputs.")
     sub = parser.add_subparsers(dest="what", required=True)
     for name, text in (("panel", "the firm x quarter x theme exposure panel"),
-                       ("research-panel", "the panel joined to each call's CARs, with a data dictionary")):
+                       ("research-panel", "the panel joined to each call's CARs, with a data dictionary"),
+                       ("peers", "each firm's nearest peers per quarter (cosine of square-root theme shares)")):
         table = sub.add_parser(name, help=text)
         table.add_argument("--quarters", required=True, help="2024Q4, 2023Q1:2024Q4 or 2023Q1,2023Q3")
         table.add_argument("--out", required=True, type=Path, help="a .parquet, .csv or .dta file")
         table.add_argument("--root", help="storage root (default: the loaded settings' FTM_STORAGE_ROOT, else ./data)")
         table.add_argument("--skip-missing", action="store_true",
                            help="skip quarters without themes instead of failing")
+        if name == "peers":
+            table.add_argument("--k", type=int, default=4, help="peers per firm and quarter (default 4)")
     kit = sub.add_parser("validation", help="a hand-coding kit per theme: sampled sentences, top firms, series")
     kit.add_argument("--quarters", required=True, help="2024Q4, 2023Q1:2024Q4 or 2023Q1,2023Q3")
     kit.add_argument("--out", type=Path, default=Path("validation"), help="folder for the CSV files and index.html")
@@ -47,8 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         root = args.root or Settings.from_env().storage_root  # the one loader decides the default root
         if args.what == "validation":
             return _kit(root, args)
-        export = export_research_panel if args.what == "research-panel" else export_panel
-        frame = export(root, args.quarters, args.out, strict=not args.skip_missing)
+        if args.what == "peers":
+            from ftm_assets.export.peers import export_peers
+
+            frame = export_peers(root, args.quarters, args.out, args.k, strict=not args.skip_missing)
+        else:
+            export = export_research_panel if args.what == "research-panel" else export_panel
+            frame = export(root, args.quarters, args.out, strict=not args.skip_missing)
     except (ConfigError, ThemesNotMaterialized, ReturnsNotMaterialized, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
