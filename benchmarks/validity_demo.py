@@ -19,12 +19,12 @@ the theme it was drawn from. Over consecutive quarters of the same firms, replay
   firms (``peer_similarity.CHOSEN``: square-root shares); beside a TF-IDF bag of words of the full call
   (``industry_p4_tfidf``), the firm's mean sentence embedding (``industry_p4_embed``) and shuffled industry
   labels (``industry_p4_null``); the generator's true theme mixes by plain cosine (``industry_p4_truth``;
-  firms of one industry share two of their four to seven themes), which is not a ceiling: IDF or square roots
-  weight the rarer, industry-specific themes up and beat it. A demo firm's name carries its industry ("...
-  Logistics ..."), and the calls say the name; ``industry_p4_tfidf_unnamed`` is TF-IDF with the words of each
-  firm's own name taken out of its call. ``industry_p4_minus_tfidf`` and ``industry_p4_peer_minus_tfidf``
-  (``_lo``, ``_hi``): the per-query gap to TF-IDF with a 95% interval that resamples firms (a firm's 8
-  quarters are one draw).
+  firms of one industry share two of their four to seven themes), which is not a ceiling: weighing the
+  smaller, industry-specific themes up beats it (square-root shares here; TF-IDF on the choosing firms). A
+  demo firm's name carries its industry ("... Logistics ..."), and the calls say the name;
+  ``industry_p4_tfidf_unnamed`` is TF-IDF with the words of each firm's own name taken out of its call.
+  ``industry_p4_minus_tfidf`` and ``industry_p4_peer_minus_tfidf`` (``_lo``, ``_hi``): the per-query gap to
+  TF-IDF with a 95% interval that resamples firms (a firm's 8 quarters are one draw).
 - ``chain_agreement_ari``: a chain started ``offset`` quarters later than the first, compared on the quarters
   both cover: adjusted Rand index of the sentences' theme assignments (0 is chance, 1 identical), and
   ``chain_map_stable``: share of the later chain's ids that match the same earlier id in every quarter.
