@@ -43,6 +43,7 @@ NEUTRAL = frozenset({
     "ftm_assets.storage.file_hash",
     "ftm_assets.storage.layout",
     "ftm_assets.storage.lease",
+    "ftm_assets.storage.raw_inputs",
     "ftm_assets.storage.manifest",
     "ftm_assets.storage.root",
     "ftm_assets.storage.sentence_vectors",

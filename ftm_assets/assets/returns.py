@@ -21,9 +21,10 @@ import pyarrow.parquet as pq
 from ftm_assets.readers.returns import recorded_settings
 from ftm_assets.resources.storage import StorageRoot
 from ftm_assets.resources.returns_settings import ReturnsSettings
-from ftm_assets.returns.car import SETTINGS_KEY, compute_call_returns, missing_summary
+from ftm_assets.returns.car import RAW_INPUTS_KEY, SETTINGS_KEY, compute_call_returns, missing_summary
 from ftm_assets.returns.resources import ReturnsSource, ReturnsUnavailable
 from ftm_assets.storage import PreconditionFailed, Storage, layout
+from ftm_assets.storage.raw_inputs import raw_transcripts_fingerprint
 
 # Calendar days around the quarter's calls that cover 250 trading days before and 60 after, with holidays.
 DAYS_BEFORE, DAYS_AFTER = 400, 100
@@ -87,6 +88,7 @@ def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
         store = storage.store
         key = layout.call_returns(quarter)
         seen = stored_version(store, key)  # before any input is read: what a concurrent run stores after it shows
+        raw = raw_transcripts_fingerprint(store, quarter)  # before the calls are read: a rewrite after shows stale
         calls = quarter_calls(store, quarter)
         linked = calls[calls["permno"].notna()]
         dates = pd.to_datetime(linked["earnings_call_date"])
@@ -107,7 +109,8 @@ def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
         frame.insert(0, "quarter", quarter)
         table = pa.Table.from_pandas(frame, preserve_index=False)
         recorded = settings.record(returns_source.label)  # a reader refuses quarters computed under different ones
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), SETTINGS_KEY: recorded.encode()})
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), SETTINGS_KEY: recorded.encode(),
+                                               RAW_INPUTS_KEY: raw.encode()})
         buffer = io.BytesIO()
         pq.write_table(table, buffer)
         written = write_fenced(store, key, buffer.getvalue(), seen, recorded)
@@ -121,6 +124,7 @@ def build_call_returns(partitions: dg.PartitionsDefinition) -> dg.AssetsDefiniti
             "min_estimation_obs": settings.min_estimation_obs,
             "path": dg.MetadataValue.path(store.uri(key)),
             "window_dates": f"{start}..{end}",
+            "raw_transcripts": raw,
             "stored_by": "this run" if written else "a concurrent run (identical bytes)",
         })
 

@@ -14,12 +14,17 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ftm_assets.quarters import expand_quarters
-from ftm_assets.returns.car import SETTINGS_KEY
+from ftm_assets.returns.car import RAW_INPUTS_KEY, SETTINGS_KEY
 from ftm_assets.storage import Storage, layout, open_storage
+from ftm_assets.storage.raw_inputs import raw_transcripts_fingerprint
 
 
 class MixedReturnSettings(ValueError):
     """The requested quarters' call_returns were computed under different CAR settings or returns sources."""
+
+
+class StaleCallReturns(ValueError):
+    """A quarter's call_returns were computed from raw transcripts that have changed since."""
 
 
 class ReturnsNotMaterialized(LookupError):
@@ -31,12 +36,20 @@ def recorded_settings(data: bytes) -> str | None:
     return (pq.read_schema(io.BytesIO(data)).metadata or {}).get(SETTINGS_KEY, b"").decode() or None
 
 
+def recorded_inputs(data: bytes) -> str | None:
+    """The raw transcripts' fingerprint a call_returns file was computed from, None if it predates the record."""
+    return (pq.read_schema(io.BytesIO(data)).metadata or {}).get(RAW_INPUTS_KEY, b"").decode() or None
+
+
 def read_call_returns(root: str | Storage, quarters: str | list[str], *, strict: bool = True) -> pd.DataFrame:
     """``call_returns`` of ``quarters``; ``strict=False`` skips quarters without it (with a warning).
 
     Every quarter's file records the settings its CARs were computed under (``CarSettings.record``); quarters
     computed under different ones raise ``MixedReturnSettings`` naming them (strict or not: a mixed panel is
-    never what a regression wants). The settings are in ``DataFrame.attrs["car_settings"]``."""
+    never what a regression wants). The settings are in ``DataFrame.attrs["car_settings"]``. It also records
+    the fingerprint of the raw transcripts its calls came from; a quarter whose raw transcripts were rewritten
+    with other content since (re-prefetched) raises ``StaleCallReturns``: its calls may no longer be the
+    quarter's."""
     store = open_storage(root)
     keys = {q: layout.call_returns(q) for q in expand_quarters(quarters)}
     missing = [q for q, key in keys.items() if not store.exists(key)]
@@ -46,13 +59,21 @@ def read_call_returns(root: str | Storage, quarters: str | list[str], *, strict:
         if strict:
             raise ReturnsNotMaterialized(message)
         warnings.warn(message, stacklevel=2)
-    frames, recorded = [], {}
+    frames, recorded, stale = [], {}, []
     for quarter, key in keys.items():
         if quarter in missing:
             continue
         data = store.read_bytes(key)
         recorded[quarter] = recorded_settings(data)
+        inputs = recorded_inputs(data)
+        if inputs is not None and inputs != raw_transcripts_fingerprint(store, quarter):
+            stale.append(quarter)
         frames.append(pq.read_table(io.BytesIO(data)).to_pandas())
+    if stale:
+        raise StaleCallReturns(
+            f"call_returns of {', '.join(stale)} were computed from raw transcripts that have changed since "
+            "(raw_transcripts re-materialized with other content): re-materialize call_returns for "
+            f"{', '.join(stale)}.")
     settings = set(recorded.values())
     if len(settings) > 1:
         groups = {s: [q for q, r in recorded.items() if r == s] for s in settings}

@@ -67,6 +67,7 @@ class CarSettings:
 
 
 SETTINGS_KEY = b"ftm.car_settings"  # each call_returns file's Parquet metadata: CarSettings.record(source)
+RAW_INPUTS_KEY = b"ftm.raw_transcripts"  # and the fingerprint of the raw transcripts its calls were read from
 
 CALL_COLUMNS = ("firm_id", "call_id", "gvkey", "permno", "earnings_call_date")
 

@@ -24,6 +24,7 @@ from ftm_assets.storage.commit import CommitRecord, load_commit
 from ftm_assets.storage.embeddings import encode_file, model_fingerprint
 from ftm_assets.storage.lease import LeaseHeld, LeaseLost, PartitionLease
 from ftm_assets.storage.manifest import BatchEntry, read_batch_and_count
+from ftm_assets.storage.raw_inputs import raw_transcripts_versions
 from ftm_assets.text.tone import TONE_VERSION
 from ftm_assets.worker_config import WorkerConfig
 from ftm_assets.worker.crash import crash_point
@@ -93,8 +94,7 @@ class BatchInputs:
     @classmethod
     def read(cls, storage: Storage, cfg: WorkerConfig) -> "BatchInputs":
         entry, batch_count = read_batch_and_count(storage, cfg.quarter, cfg.batch)
-        raw = {k: v for k, v in storage.versions(layout.raw_transcripts_prefix(cfg.quarter)).items()
-               if k.endswith(".parquet")}
+        raw = raw_transcripts_versions(storage, cfg.quarter)
         identity = {"manifest": entry.fingerprint, "batch_count": batch_count, "raw_transcripts": raw,
                     "topics": cfg.topics.identity(), "embedding": _result_settings(cfg),
                     "code": _code_identity(cfg)}

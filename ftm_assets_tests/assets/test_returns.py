@@ -172,3 +172,22 @@ def test_the_fenced_write_lands_only_on_the_version_it_saw(store):
     assert write_fenced(store, key, other, seen, '{"run": "other"}') in (True, False)  # the same bytes: no error
     assert store.read_bytes(key) == other
     assert write_fenced(store, key, mine, stored_version(store, key), "{}") and store.read_bytes(key) == mine
+
+
+def test_returns_computed_before_the_raw_transcripts_changed_are_refused_until_recomputed(tmp_path):
+    from ftm_assets.readers.returns import StaleCallReturns
+
+    def materialize(selection, n_firms):
+        assets = [build_raw_transcripts(PARTITIONS), build_call_returns(PARTITIONS)]
+        assert dg.materialize(assets, partition_key=QUARTER, selection=selection, resources={
+            "storage": StorageRoot(root=str(tmp_path)), "transcript_source": DemoTranscriptSource(n_firms=n_firms),
+            "returns_source": DemoReturnsSource(), "returns_settings": ReturnsSettings(min_estimation_obs=200)}).success
+
+    materialize(["raw_transcripts", "call_returns"], 6)
+    materialize(["raw_transcripts"], 6)  # prefetched again, the same content: still current
+    assert len(read_call_returns(str(tmp_path), QUARTER)) == 6
+    materialize(["raw_transcripts"], 4)  # prefetched again with other calls
+    with pytest.raises(StaleCallReturns, match=r"call_returns of 2024Q4 .*changed since.*re-materialize call_returns"):
+        read_call_returns(str(tmp_path), QUARTER)
+    materialize(["call_returns"], 4)
+    assert len(read_call_returns(str(tmp_path), QUARTER)) == 4

@@ -33,6 +33,7 @@ from ftm_assets.launch.aws_batch.links import console_url
 from ftm_assets.launch.aws_batch.poller import BatchJobPoller, is_retryable
 from ftm_assets.pipes_keys import attempt_key_prefix
 from ftm_assets.storage import StorageError, layout, open_storage
+from ftm_assets.storage.raw_inputs import raw_transcripts_versions
 
 _TAG_UNSAFE = re.compile(r"[^\w\s.:/=+\-@]")
 
@@ -58,8 +59,7 @@ def inputs_identity(extras: Mapping[str, Any]) -> dict[str, str] | None:
         return None
     try:
         store = open_storage(str(root))
-        return {**store.versions(layout.manifest(str(quarter))),
-                **store.versions(layout.raw_transcripts_prefix(str(quarter)))}
+        return {**store.versions(layout.manifest(str(quarter))), **raw_transcripts_versions(store, str(quarter))}
     except StorageError as exc:  # the worker reports an unreadable root with what to do; here it only differs
         return {"unreadable": str(exc)}
 
