@@ -5,7 +5,10 @@
   TF-IDF, the mean embedding and a shuffled-sector null (no target: a held-out check);
 - the demo generator's truth over consecutive quarters (``validity_demo``): ``demo_truth_corr`` (target >=
   0.8), ``demo_id_purity``, births and deaths, industry precision@4 against TF-IDF and mean embeddings
-  (target ``industry_p4`` >= ``industry_p4_tfidf``), and the agreement of chains started in different quarters.
+  (target ``industry_p4`` >= ``industry_p4_tfidf``), and the agreement of chains started in different quarters;
+  the industry check is also run on ``--replications`` further sets of demo industries that no setting was
+  chosen on (``industry_rep*``) and pooled over all reported sets (``industry_pooled_p4*``): one set of 6
+  industries is a small sample of the generator's industries.
 
 The worker fits each corpus once (``validity_fit``, cached under ``--cache``); the themes are replayed in
 memory with the default ``ThemeParams``, the panel's ``share`` as ``ftm_assets.themes.exposure`` computes it.
@@ -40,7 +43,8 @@ def targets(out: dict) -> dict[str, bool | None]:
     return {"covid_spearman_ge_0.5": at_least("covid_spearman", 0.5),
             "demo_truth_corr_ge_0.8": at_least("demo_truth_corr", 0.8),
             "industry_p4_ge_tfidf": at_least("industry_p4", "industry_p4_tfidf"),
-            "industry_p4_peer_ge_tfidf": at_least("industry_p4_peer", "industry_p4_tfidf")}
+            "industry_p4_peer_ge_tfidf": at_least("industry_p4_peer", "industry_p4_tfidf"),
+            "industry_pooled_p4_peer_ge_tfidf": at_least("industry_pooled_p4_peer", "industry_pooled_p4_tfidf")}
 
 
 ROWS = [
@@ -72,6 +76,11 @@ ROWS = [
     ("Earnings-22 industry, own company's other calls left out: TF-IDF", "e22_industry_p4_tfidf_other_firms", None),
     ("Earnings-22 industry, own company's other calls left out: mean sentence embedding", "e22_industry_p4_embed_other_firms", None),
     ("Earnings-22 industry, own company's other calls left out: exposure minus TF-IDF (95% interval)", "e22_industry_p4_minus_tfidf_other_firms", None),
+    ("industry, 3 disjoint sets of 6 demo industries pooled (the reported firms and 2 sets never used): exposure vectors", "industry_pooled_p4", None),
+    ("the same 3 sets: square-root shares (the chosen peer weighting)", "industry_pooled_p4_peer", None),
+    ("the same 3 sets: TF-IDF of the full call", "industry_pooled_p4_tfidf", None),
+    ("the same 3 sets: exposure minus TF-IDF (95% interval, firms resampled)", "industry_pooled_p4_minus_tfidf", None),
+    ("the same 3 sets: square-root shares minus TF-IDF (95% interval)", "industry_pooled_p4_peer_minus_tfidf", None),
     ("chains started 2 quarters apart: ARI of sentence assignments (median over shared quarters)", "chain_agreement_ari", None),
     ("chains: later ids matching one earlier id throughout", "chain_map_stable", None),
 ]
@@ -113,6 +122,17 @@ def render(out: dict) -> str:
                      f"`{out['industry_peer_weighting']}`; "
                      f"the worker's fits {out['validity_demo_fit_seconds']:.0f} s (once, cached), the figures "
                      f"{out['validity_demo_seconds']:.0f} s")
+    if "peer_weighting_demo_choosing" in out:
+        notes.append(f"peer weighting `{out['peer_weighting']}`, chosen on choosing sets "
+                     f"(benchmarks/peer_weighting.json): there it reached {out['peer_weighting_demo_choosing']:.3f} "
+                     f"on 30 other demo firms (TF-IDF {out['peer_weighting_tfidf_demo_choosing']:.3f}) and "
+                     f"{out['peer_weighting_e22_choosing']:.3f} on the choosing half of the calls (TF-IDF "
+                     f"{out['peer_weighting_tfidf_e22_choosing']:.3f})")
+    for i in (1, 2):
+        if f"industry_rep{i}_p4" in out:
+            notes.append(f"replication {i} ({out[f'industry_rep{i}_industries']}): exposure "
+                         f"{out[f'industry_rep{i}_p4']:.3f}, square-root shares {out[f'industry_rep{i}_p4_peer']:.3f}, "
+                         f"TF-IDF {out[f'industry_rep{i}_p4_tfidf']:.3f}")
     return "\n".join(lines) + "\n\n" + "".join(f"- {n}\n" for n in notes)
 
 
@@ -130,6 +150,41 @@ def write_results(figures: dict) -> None:
                  f"Panel: {figures['validity_panel']}.\n\n" + render(figures) + f"\nTargets met: {met}.\n")
 
 
+def replicated_industry(fitted: list, indices: list[int], args: argparse.Namespace, params: ThemeParams) -> dict:
+    """The demo industry check on ``args.replications`` further sets of ``args.industries`` industries after the
+    reported and the choosing ones (never used for a choice), each set's figures and all sets pooled; and the
+    peer weighting's own figures on the choosing sets (``peer_weighting.json``)."""
+    from benchmarks.peer_similarity import RECORD
+    from benchmarks.validity_demo import industry_hits, industry_of, pick_firms, pooled_hits, summarise_hits
+    from ftm_assets.themes.chain import replay_in_memory
+
+    out: dict = {}
+    if RECORD.exists():
+        record = json.loads(RECORD.read_text())
+        chosen, tfidf = record["rows"][record["chosen"]], record["rows"]["tfidf"]
+        out.update({"peer_weighting": record["chosen"], "peer_weighting_demo_choosing": chosen["demo_choosing"],
+                    "peer_weighting_e22_choosing": chosen["e22_choosing"],
+                    "peer_weighting_tfidf_demo_choosing": tfidf["demo_choosing"],
+                    "peer_weighting_tfidf_e22_choosing": tfidf["e22_choosing"]})
+    if not args.replications:
+        return out
+    sets = [(indices, fitted)]
+    for r in range(1, args.replications + 1):
+        more = pick_firms(args.industries, args.per_industry, skip=args.industries * (1 + r))
+        sets.append((more, fit_demo(more, demo_quarters(args.first_quarter, args.quarters), args.cache)))
+        out[f"industry_rep{r}_industries"] = ", ".join(sorted({industry_of(i) for i in more}))
+    hits = []
+    for r, (idx, fq) in enumerate(sets):
+        outcomes = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in fq], params)
+        hits.append(industry_hits(outcomes, fq, idx, null_draws=1))
+        if r:
+            out.update({k: v for k, v in summarise_hits(hits[-1], prefix=f"industry_rep{r}_p4").items()
+                        if "null" not in k})
+    out.update({k: v for k, v in summarise_hits(pooled_hits(hits), prefix="industry_pooled_p4").items()
+                if "null" not in k})
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/ftm-validity-cache"), help="fitted topics, reused")
@@ -141,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-industry", type=int, default=5, help="demo firms per industry (p@4 needs >= 5)")
     parser.add_argument("--quarters", type=int, default=8, help="consecutive demo quarters")
     parser.add_argument("--first-quarter", default="2023Q1")
+    parser.add_argument("--replications", type=int, default=2, choices=(0, 1, 2),
+                        help="further sets of demo industries that no setting was chosen on, for the industry check "
+                             "pooled over sets (each fitted once: ~5 min)")
     parser.add_argument("--e22-from", type=Path, default=None,
                         help="take the calls' fit from benchmarks.theme_threshold's cache file (real-<n>.pkl)")
     parser.add_argument("--no-write", action="store_true", help="leave latest.json and RESULTS.md alone")
@@ -158,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         indices = pick_firms(args.industries, args.per_industry)
         fitted = fit_demo(indices, demo_quarters(args.first_quarter, args.quarters), args.cache)
         figures.update(demo_figures(fitted, indices, params))
+        figures.update(replicated_industry(fitted, indices, args, params))
         figures["validity_demo_seconds"] = round(time.perf_counter() - t0, 1)
         figures["validity_demo_fit_seconds"] = round(sum(f.seconds for f in fitted), 1)
     if "covid" not in skip:

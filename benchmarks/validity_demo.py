@@ -192,14 +192,25 @@ def without_name(text: str, firm_name: str) -> str:
     return re.sub(r"[A-Za-z]+", lambda m: "" if m.group(0).lower() in words else m.group(0), text)
 
 
-def industry_figures(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter], indices: list[int],
-                     null_draws: int = 20, weighting: str | None = None) -> dict[str, float]:
-    """precision@4 per quarter, averaged, for exposure (plain ``share`` and the peer ``weighting``, default
-    ``peer_similarity.CHOSEN``), TF-IDF, mean embedding and shuffled labels; and exposure minus TF-IDF per
-    query with a firm-clustered 95% interval (``peer_similarity.paired_difference``)."""
+@dataclass
+class IndustryHits:
+    """Per (firm, quarter) query of a demo firm set: the share of its 4 nearest firms in its industry, by each
+    representation (``""`` plain share, ``_peer``, ``_tfidf``, ...), the firm queried (the bootstrap's cluster)
+    and the shuffled-label nulls."""
+
+    hits: dict[str, np.ndarray]
+    queried: list[str]
+    nulls: dict[str, float]
+    weighting: str
+
+
+def industry_hits(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter], indices: list[int],
+                  null_draws: int = 20, weighting: str | None = None) -> IndustryHits:
+    """Each query's hits for exposure (plain ``share`` and the peer ``weighting``, default
+    ``peer_similarity.CHOSEN``), TF-IDF (with and without the firm's name), mean embedding and the true mixes."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from benchmarks.peer_similarity import CHOSEN, paired_difference, peer_vectors
+    from benchmarks.peer_similarity import CHOSEN, peer_vectors
     from ftm_assets.transcripts.demo import _demo_firm, demo_transcripts
 
     weighting = weighting or CHOSEN
@@ -232,15 +243,37 @@ def industry_figures(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter]
         mix = true_mix(indices, fq.quarter)  # the generator's own mixes, compared by plain cosine
         theme_names = sorted({t for m in mix.values() for t in m})
         hits["_truth"].append(hits_at_k(np.array([[mix[f].get(t, 0.0) for t in theme_names] for f in firms]), labels))
+    return IndustryHits({k: np.concatenate(v) for k, v in hits.items()}, queried,
+                        {k: float(np.mean(v)) for k, v in nulls.items()}, weighting)
+
+
+def summarise_hits(h: IndustryHits, prefix: str = "industry_p4") -> dict:
+    """Mean precision@4 per representation, the nulls, and exposure (plain and peer) minus TF-IDF with a
+    firm-clustered 95% interval (``peer_similarity.paired_difference``)."""
+    from benchmarks.peer_similarity import paired_difference
+
     # every quarter has the same number of firms, so the mean over queries is the mean of the quarters' means
-    out = {f"industry_p4{k}": round(float(np.concatenate(v).mean()), 4) for k, v in hits.items()}
-    out.update({f"industry_p4{k}_null": round(float(np.mean(v)), 4) for k, v in nulls.items()})
-    out["industry_peer_weighting"] = weighting
+    out: dict = {f"{prefix}{k}": round(float(v.mean()), 4) for k, v in h.hits.items()}
+    out.update({f"{prefix}{k}_null": round(v, 4) for k, v in h.nulls.items()})
     for k in ("", "_peer"):
-        mean, lo, hi = paired_difference(np.concatenate(hits[k]), np.concatenate(hits["_tfidf"]), queried)
-        out.update({f"industry_p4{k}_minus_tfidf": round(mean, 4), f"industry_p4{k}_minus_tfidf_lo": round(lo, 4),
-                    f"industry_p4{k}_minus_tfidf_hi": round(hi, 4)})
+        mean, lo, hi = paired_difference(h.hits[k], h.hits["_tfidf"], h.queried)
+        out.update({f"{prefix}{k}_minus_tfidf": round(mean, 4), f"{prefix}{k}_minus_tfidf_lo": round(lo, 4),
+                    f"{prefix}{k}_minus_tfidf_hi": round(hi, 4)})
     return out
+
+
+def industry_figures(outcomes: list[QuarterOutcome], fitted: list[FittedQuarter], indices: list[int],
+                     null_draws: int = 20, weighting: str | None = None) -> dict:
+    """``summarise_hits`` of ``industry_hits``: the ``industry_p4*`` figures of the module docstring."""
+    h = industry_hits(outcomes, fitted, indices, null_draws, weighting)
+    return {**summarise_hits(h), "industry_peer_weighting": h.weighting}
+
+
+def pooled_hits(sets: list[IndustryHits]) -> IndustryHits:
+    """Several disjoint firm sets' queries as one (their firms never overlap, so clusters stay distinct)."""
+    return IndustryHits({k: np.concatenate([h.hits[k] for h in sets]) for k in sets[0].hits},
+                        [f for h in sets for f in h.queried],
+                        {k: float(np.mean([h.nulls[k] for h in sets])) for k in sets[0].nulls}, sets[0].weighting)
 
 
 def _sentence_labels(outcome: QuarterOutcome) -> pd.Series:

@@ -40,8 +40,8 @@ bench-demo: install
 
 # External validity (issue 25): covid on the Earnings-22 calls, the demo generator's truth over 8 quarters,
 # industry peers against TF-IDF, chains started in different quarters. The worker's fits are cached under
-# VALIDITY_CACHE (a first run fits 30 demo firms x 8 quarters and the 125 calls, ~12 min on 2 quiet cores); merges
-# into latest.json and appends to RESULTS.md. VALIDITY_ARGS passes options through, e.g. VALIDITY_ARGS="--skip covid".
+# VALIDITY_CACHE (a first run fits 3 sets of 30 demo firms x 8 quarters and the 125 calls, ~22 min on 2 quiet
+# cores); merges into latest.json and appends to RESULTS.md. VALIDITY_ARGS passes options through, e.g. VALIDITY_ARGS="--skip covid".
 VALIDITY_CACHE ?= /tmp/ftm-validity-cache
 VALIDITY_ARGS ?=
 .PHONY: bench-validity

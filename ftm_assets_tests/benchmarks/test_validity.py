@@ -79,3 +79,23 @@ def test_chains_that_agree_up_to_renaming_score_one_and_a_shuffled_chain_does_no
 def test_the_firms_own_name_is_taken_out_of_its_call_and_nothing_else():
     text = "Welcome to the Oakhurst Logistics call. Logistics demand rose; oakhurst thanks everyone."
     assert without_name(text, "Oakhurst Logistics Group (synthetic)") == "Welcome to the   call.  demand rose;  thanks everyone."
+
+
+def test_hits_of_disjoint_firm_sets_pool_into_one_sample_with_its_interval():
+    import numpy as np
+
+    from benchmarks.validity_demo import IndustryHits, pooled_hits, summarise_hits
+
+    def hits(firms, exposure, tfidf):
+        n = len(firms)
+        return IndustryHits({"": np.full(n, exposure), "_peer": np.full(n, exposure), "_tfidf": np.full(n, tfidf)},
+                            list(firms), {"": 0.1, "_peer": 0.2}, "sqrt")
+
+    a, b = hits(["a1", "a2"] * 4, 0.5, 0.25), hits(["b1", "b2"] * 4, 0.25, 0.5)
+    pooled = pooled_hits([a, b])
+    assert len(pooled.queried) == 16 and set(pooled.queried) == {"a1", "a2", "b1", "b2"}
+    out = summarise_hits(pooled, prefix="p")
+    assert out["p"] == 0.375 and out["p_tfidf"] == 0.375 and out["p_null"] == 0.1
+    assert out["p_minus_tfidf"] == 0.0 and out["p_minus_tfidf_lo"] < 0 < out["p_minus_tfidf_hi"]
+    assert summarise_hits(a, prefix="p")["p_minus_tfidf"] == 0.25  # one set alone: no doubt left
+    assert summarise_hits(a, prefix="p")["p_minus_tfidf_lo"] == 0.25
