@@ -125,17 +125,16 @@ def industry_figures(fitted: FittedQuarter, outcome: QuarterOutcome, calls: list
     sector_of = dict(zip(companies, labels))
     out: dict = {"e22_industry_peer_weighting": weighting}
     for suffix, groups in (("", None), ("_other_firms", companies)):
-        for name, x in vectors.items():
-            out[f"e22_industry_p4{name}{suffix}"] = round(reporting_precision(x, labels, reporting, groups), 4)
+        hits = {name: hits_at_k(x, labels, K, groups)[reporting] for name, x in vectors.items()}  # once each
+        for name, h in hits.items():
+            out[f"e22_industry_p4{name}{suffix}"] = round(float(h.mean()), 4)
         for name in ("", "_content", "_intensity", "_peer"):
             mean, p95 = company_shuffled_null(vectors[name], companies, sector_of, reporting, null_draws,
                                               groups=groups)
             out[f"e22_industry_p4{name}_null{suffix}"] = round(mean, 4)
             out[f"e22_industry_p4{name}_null_p95{suffix}"] = round(p95, 4)
-        tfidf_hits = hits_at_k(vectors["_tfidf"], labels, K, groups)[reporting]
         for name in ("", "_peer"):
-            mean, lo, hi = paired_difference(hits_at_k(vectors[name], labels, K, groups)[reporting], tfidf_hits,
-                                             list(np.asarray(companies)[reporting]))
+            mean, lo, hi = paired_difference(hits[name], hits["_tfidf"], list(np.asarray(companies)[reporting]))
             key = f"e22_industry_p4{name}_minus_tfidf{suffix}"
             out.update({key: round(mean, 4), f"{key}_lo": round(lo, 4), f"{key}_hi": round(hi, 4)})
     out["e22_industry_p4_all_queries"] = round(precision_at_k(vectors[""], labels, K), 4)  # the demo's definition
