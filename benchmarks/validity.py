@@ -150,10 +150,11 @@ def write_results(figures: dict) -> None:
                  f"Panel: {figures['validity_panel']}.\n\n" + render(figures) + f"\nTargets met: {met}.\n")
 
 
-def replicated_industry(fitted: list, indices: list[int], args: argparse.Namespace, params: ThemeParams) -> dict:
+def replicated_industry(reported, args: argparse.Namespace, params: ThemeParams) -> dict:
     """The demo industry check on ``args.replications`` further sets of ``args.industries`` industries after the
-    reported and the choosing ones (never used for a choice), each set's figures and all sets pooled; and the
-    peer weighting's own figures on the choosing sets (``peer_weighting.json``)."""
+    reported and the choosing ones (never used for a choice), each set's figures and all sets pooled with the
+    ``reported`` set's ``IndustryHits``; and the peer weighting's own figures on the choosing sets
+    (``peer_weighting.json``)."""
     from benchmarks.peer_similarity import RECORD
     from benchmarks.validity_demo import industry_hits, industry_of, pick_firms, pooled_hits, summarise_hits
     from ftm_assets.themes.chain import replay_in_memory
@@ -168,18 +169,15 @@ def replicated_industry(fitted: list, indices: list[int], args: argparse.Namespa
                     "peer_weighting_tfidf_e22_choosing": tfidf["e22_choosing"]})
     if not args.replications:
         return out
-    sets = [(indices, fitted)]
+    hits = [reported]
     for r in range(1, args.replications + 1):
         more = pick_firms(args.industries, args.per_industry, skip=args.industries * (1 + r))
-        sets.append((more, fit_demo(more, demo_quarters(args.first_quarter, args.quarters), args.cache)))
+        fq = fit_demo(more, demo_quarters(args.first_quarter, args.quarters), args.cache)
         out[f"industry_rep{r}_industries"] = ", ".join(sorted({industry_of(i) for i in more}))
-    hits = []
-    for r, (idx, fq) in enumerate(sets):
         outcomes = replay_in_memory([(f.quarter, f.topics, f.sentences, f.vectors) for f in fq], params)
-        hits.append(industry_hits(outcomes, fq, idx, null_draws=1))
-        if r:
-            out.update({k: v for k, v in summarise_hits(hits[-1], prefix=f"industry_rep{r}_p4").items()
-                        if "null" not in k})
+        hits.append(industry_hits(outcomes, fq, more, null_draws=1))
+        out.update({k: v for k, v in summarise_hits(hits[-1], prefix=f"industry_rep{r}_p4").items()
+                    if "null" not in k})
     out.update({k: v for k, v in summarise_hits(pooled_hits(hits), prefix="industry_pooled_p4").items()
                 if "null" not in k})
     return out
@@ -210,13 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     params = ThemeParams()
     figures: dict = {"validity_panel": PANEL_VERSION}
     if "demo" not in skip:
-        from benchmarks.validity_demo import demo_figures, pick_firms
+        from benchmarks.validity_demo import demo_figures, industry_hits, pick_firms, replay_with_truth
 
         t0 = time.perf_counter()
         indices = pick_firms(args.industries, args.per_industry)
         fitted = fit_demo(indices, demo_quarters(args.first_quarter, args.quarters), args.cache)
-        figures.update(demo_figures(fitted, indices, params))
-        figures.update(replicated_industry(fitted, indices, args, params))
+        replay = replay_with_truth(fitted, indices, params)  # once: the reported figures and the pool share it
+        reported = industry_hits(replay.outcomes, fitted, indices)
+        figures.update(demo_figures(fitted, indices, params, replay=replay, industry=reported))
+        figures.update(replicated_industry(reported, args, params))
         figures["validity_demo_seconds"] = round(time.perf_counter() - t0, 1)
         figures["validity_demo_fit_seconds"] = round(sum(f.seconds for f in fitted), 1)
     if "covid" not in skip:

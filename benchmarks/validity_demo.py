@@ -329,9 +329,12 @@ def truth_figure(fitted: list[FittedQuarter], indices: list[int], replay: DemoRe
 
 
 def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeParams, chain_offset: int = 2,
-                 null_seeds: int = 10) -> dict:
-    """Every demo figure above, with its null, from the fitted quarters (replayed here, in memory)."""
-    replay = replay_with_truth(fitted, indices, params)
+                 null_seeds: int = 10, replay: DemoReplay | None = None,
+                 industry: IndustryHits | None = None) -> dict:
+    """Every demo figure above, with its null, from the fitted quarters (replayed here, in memory, unless the
+    caller passes the replay and its ``industry_hits``, which it also pools with other firm sets)."""
+    replay = replay or replay_with_truth(fitted, indices, params)
+    industry = industry or industry_hits(replay.outcomes, fitted, indices)
     outcomes, truths, members = replay.outcomes, replay.truths, replay.members
     realized = {f.quarter: realized_mix(f, truths[f.quarter]) for f in fitted}
     mapping = match_ids(members)
@@ -353,7 +356,7 @@ def demo_figures(fitted: list[FittedQuarter], indices: list[int], params: ThemeP
         "demo_ids": int(members["theme_id"].nunique()),
         "demo_generated_themes_matched": len(set(mapping.values())),
         **lineage_counts(outcomes),
-        **industry_figures(outcomes, fitted, indices),
+        **summarise_hits(industry), "industry_peer_weighting": industry.weighting,
         **chain_agreement(outcomes, later, {f.quarter: f for f in fitted}),
     }
     return out
