@@ -6,27 +6,19 @@ import pytest
 from ftm_assets.export.__main__ import main
 from ftm_assets.export.validation import build_kit, score_coders
 from ftm_assets.readers import read_themes
-from ftm_assets.storage import LocalStorage
-from ftm_assets_tests.themes.synthetic import WORDS, two_themed_quarters
+from ftm_assets_tests.themes.synthetic import WORDS, themed_root  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    path = tmp_path_factory.mktemp("root")
-    two_themed_quarters(LocalStorage(path))
-    return path
-
-
-@pytest.fixture(scope="module")
-def kit_dir(root, tmp_path_factory):
+def kit_dir(themed_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("kit")
-    assert main(["validation", "--quarters", "2023Q1:2023Q2", "--root", str(root), "--out", str(out)]) == 0
+    assert main(["validation", "--quarters", "2023Q1:2023Q2", "--root", str(themed_root), "--out", str(out)]) == 0
     return out
 
 
-def test_kit_samples_members_and_contrasts_per_theme(root, kit_dir):
+def test_kit_samples_members_and_contrasts_per_theme(themed_root, kit_dir):
     coding, key = pd.read_csv(kit_dir / "coding.csv"), pd.read_csv(kit_dir / "coding_key.csv")
-    themes = read_themes(str(root), "2023Q1:2023Q2")
+    themes = read_themes(str(themed_root), "2023Q1:2023Q2")
     assert set(coding["theme_id"]) == set(themes["theme_id"])
     assert coding["coder_label"].isna().all() and "sample" not in coding  # blind and uncoded
     joined = coding.merge(key, on=["item_id", "theme_id", "firm_id", "quarter"])
@@ -49,16 +41,16 @@ def test_series_top_firms_and_page(kit_dir):
     assert "<script" not in page and page.count("<section>") == series["theme_id"].nunique()
 
 
-def test_the_same_seed_draws_the_same_kit(root):
-    a, b = build_kit(str(root), "2023Q1"), build_kit(str(root), "2023Q1")
+def test_the_same_seed_draws_the_same_kit(themed_root):
+    a, b = build_kit(str(themed_root), "2023Q1"), build_kit(str(themed_root), "2023Q1")
     assert a.coding.equals(b.coding)
-    assert not build_kit(str(root), "2023Q1", seed=1).coding["text"].equals(a.coding["text"])
+    assert not build_kit(str(themed_root), "2023Q1", seed=1).coding["text"].equals(a.coding["text"])
 
 
-def test_text_is_escaped_on_the_page(root, tmp_path, monkeypatch):
+def test_text_is_escaped_on_the_page(themed_root, tmp_path, monkeypatch):
     from ftm_assets.export import validation
 
-    kit = build_kit(str(root), "2023Q1")
+    kit = build_kit(str(themed_root), "2023Q1")
     kit.coding.loc[0, "text"] = "<b>margins</b> & <script>alert(1)</script>"
     page = validation.kit_html(kit, "2023Q1")
     assert "&lt;script&gt;" in page and "<script>" not in page
@@ -89,6 +81,6 @@ def test_unknown_labels_are_refused(kit_dir, tmp_path, capsys):
     assert "neither on-theme" in capsys.readouterr().err
 
 
-def test_quarters_without_themes_fail_with_their_names(root, tmp_path, capsys):
-    assert main(["validation", "--quarters", "2023Q3", "--root", str(root), "--out", str(tmp_path)]) == 2
+def test_quarters_without_themes_fail_with_their_names(themed_root, tmp_path, capsys):
+    assert main(["validation", "--quarters", "2023Q3", "--root", str(themed_root), "--out", str(tmp_path)]) == 2
     assert "2023Q3" in capsys.readouterr().err

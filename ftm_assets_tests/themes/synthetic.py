@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pytest
 
 from ftm_assets.storage import Storage
 from ftm_assets.storage.embeddings import EmbeddingIdentity, FirmVectors, call_key, encode_file, text_hash
@@ -138,3 +139,15 @@ def two_themed_quarters(store: Storage) -> None:
     commit_quarter(store, "2023Q2", planted_quarter(seed=2))
     resolve(store, "2023Q1", [], ThemeParams())
     resolve(store, "2023Q2", ["2023Q1"], ThemeParams())
+
+
+@pytest.fixture(scope="module")
+def themed_root(tmp_path_factory: pytest.TempPathFactory):
+    """A local root with ``two_themed_quarters`` (2023Q1, 2023Q2), made once per test module: the store the
+    readers' and exports' tests read."""
+    from ftm_assets.storage import LocalStorage
+
+    path = tmp_path_factory.mktemp("root")
+    two_themed_quarters(LocalStorage(path))
+    return path
+
